@@ -1,0 +1,291 @@
+//! The authorization request (PKCE S256, `state`, `nonce`) and the judgement of its response.
+//!
+//! [`PendingAuthorization::check`] runs the checks in the order the security BCP asks for:
+//! `state` first (nothing else is looked at for a request that doesn't carry ours), then RFC 9207
+//! `iss`, then `error`, then `code`.
+
+use std::borrow::Cow;
+
+use openidconnect::core::CoreAuthenticationFlow;
+use openidconnect::{
+    AuthorizationCode, CsrfToken, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+};
+use url::Url;
+
+use crate::config::Config;
+use crate::discovery::Provider;
+use crate::error::CallbackRejection;
+use crate::redirect::CallbackParams;
+use crate::secret::ct_str_eq;
+
+/// What a callback that passed the checks says.
+#[derive(Debug)]
+pub enum CallbackOutcome {
+    /// The authorization code (redacted in `Debug`).
+    Code(AuthorizationCode),
+    /// The server sent an error to our redirect URI (RFC 6749 §4.1.2.1).
+    Error {
+        /// `error`
+        error: String,
+        /// `error_description`
+        description: Option<String>,
+    },
+}
+
+/// One sign-in attempt in flight: the URL to open and the one-time values to check the response
+/// against. `Debug` shows none of the secrets.
+pub struct PendingAuthorization {
+    url: Url,
+    state: CsrfToken,
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+    redirect_uri: RedirectUrl,
+    issuer: String,
+    require_iss: bool,
+}
+
+impl std::fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("redirect_uri", &self.redirect_uri.as_str())
+            .field("issuer", &self.issuer)
+            .field("require_iss", &self.require_iss)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingAuthorization {
+    /// Builds the authorization URL with a fresh 256-bit PKCE verifier (S256), `state` and
+    /// `nonce`, the configured scopes and extra parameters.
+    pub fn new(provider: &Provider, config: &Config, redirect_uri: Url) -> Self {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let redirect_uri = RedirectUrl::from_url(redirect_uri);
+        let mut request = provider
+            .client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge)
+            .set_redirect_uri(Cow::Owned(redirect_uri.clone()));
+        // openidconnect adds `openid` itself.
+        for scope in config.scopes.iter().filter(|s| *s != "openid") {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        for (key, value) in &config.extra_params {
+            request = request.add_extra_param(key.clone(), value.clone());
+        }
+        let (url, state, nonce) = request.url();
+        Self {
+            url,
+            state,
+            nonce,
+            verifier,
+            redirect_uri,
+            issuer: provider.issuer().to_owned(),
+            require_iss: provider.metadata.authorization_response_iss_parameter_supported,
+        }
+    }
+
+    /// The URL to open in the system browser.
+    ///
+    /// # Security warning
+    /// It carries `state` and `nonce`: hand it to the user agent, never to a log.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The redirect URI this request registered.
+    pub fn redirect_uri(&self) -> &RedirectUrl {
+        &self.redirect_uri
+    }
+
+    /// The nonce the ID token must carry.
+    pub(crate) fn nonce(&self) -> &Nonce {
+        &self.nonce
+    }
+
+    /// Consumes the request, yielding the PKCE verifier for the code exchange.
+    pub(crate) fn into_verifier(self) -> PkceCodeVerifier {
+        self.verifier
+    }
+
+    /// Judges a callback. A rejection means "not our response": the listener answers 400 and
+    /// keeps waiting.
+    pub fn check(&self, params: &CallbackParams) -> Result<CallbackOutcome, CallbackRejection> {
+        match &params.state {
+            Some(state) if ct_str_eq(state.secret(), self.state.secret()) => {}
+            _ => return Err(CallbackRejection::StateMismatch),
+        }
+        match &params.iss {
+            Some(iss) if iss != &self.issuer => return Err(CallbackRejection::IssuerMismatch),
+            None if self.require_iss => return Err(CallbackRejection::MissingIssuer),
+            _ => {}
+        }
+        if let Some(error) = &params.error {
+            return Ok(CallbackOutcome::Error {
+                error: error.clone(),
+                description: params.error_description.clone(),
+            });
+        }
+        match &params.code {
+            Some(code) if !code.secret().is_empty() => {
+                Ok(CallbackOutcome::Code(AuthorizationCode::new(code.secret().clone())))
+            }
+            _ => Err(CallbackRejection::MissingCode),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::discovery::ServerMetadata;
+    use crate::redirect::parse_callback;
+    use openidconnect::core::CoreJsonWebKeySet;
+
+    pub(crate) const ISSUER: &str = "https://idp.example.com";
+
+    pub(crate) fn provider(iss_supported: bool) -> (Provider, Config) {
+        let metadata: ServerMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": ISSUER,
+            "authorization_endpoint": "https://idp.example.com/auth",
+            "token_endpoint": "https://idp.example.com/token",
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": iss_supported,
+        }))
+        .unwrap();
+        let mut config = Config::new(ISSUER, "native-app").unwrap();
+        config.extra_params = vec![("prompt".into(), "consent".into())];
+        let p = Provider::from_metadata(metadata, &config, CoreJsonWebKeySet::new(vec![])).unwrap();
+        (p, config)
+    }
+
+    fn pending(iss_supported: bool) -> PendingAuthorization {
+        let (p, c) = provider(iss_supported);
+        PendingAuthorization::new(&p, &c, Url::parse("http://127.0.0.1:4567/callback").unwrap())
+    }
+
+    fn query(p: &PendingAuthorization, key: &str) -> Option<String> {
+        p.url()
+            .query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    fn callback(p: &PendingAuthorization, query: &str) -> Result<CallbackOutcome, CallbackRejection> {
+        let state = p.state.secret();
+        let target = format!("/callback?{}", query.replace("STATE", state));
+        p.check(&parse_callback("GET", &target, "/callback").unwrap())
+    }
+
+    #[test]
+    fn the_authorization_url_uses_pkce_s256_state_nonce_and_the_extra_params() {
+        let p = pending(true);
+        assert_eq!(query(&p, "code_challenge_method").as_deref(), Some("S256"));
+        let challenge = query(&p, "code_challenge").unwrap();
+        assert_eq!(challenge.len(), 43);
+        assert_eq!(p.verifier.secret().len(), 43, "32 random octets, base64url");
+        assert_eq!(query(&p, "state").unwrap().len(), 22);
+        assert!(query(&p, "nonce").is_some());
+        assert_eq!(query(&p, "prompt").as_deref(), Some("consent"));
+        assert_eq!(query(&p, "response_type").as_deref(), Some("code"));
+        assert_eq!(
+            query(&p, "redirect_uri").as_deref(),
+            Some("http://127.0.0.1:4567/callback")
+        );
+        let scope = query(&p, "scope").unwrap();
+        assert!(scope.split(' ').any(|s| s == "openid") && scope.contains("offline_access"));
+        assert!(query(&p, "client_secret").is_none());
+    }
+
+    #[test]
+    fn every_request_gets_fresh_one_time_values() {
+        let a = pending(true);
+        let b = pending(true);
+        assert_ne!(query(&a, "state"), query(&b, "state"));
+        assert_ne!(query(&a, "nonce"), query(&b, "nonce"));
+        assert_ne!(query(&a, "code_challenge"), query(&b, "code_challenge"));
+    }
+
+    #[test]
+    fn a_callback_with_our_state_and_issuer_yields_the_code() {
+        let p = pending(true);
+        let iss = "https%3A%2F%2Fidp.example.com";
+        match callback(&p, &format!("code=abc&state=STATE&iss={iss}")).unwrap() {
+            CallbackOutcome::Code(code) => assert_eq!(code.secret(), "abc"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn state_is_checked_before_anything_else() {
+        let p = pending(true);
+        // Wrong state with an error and a foreign issuer: the state verdict comes first.
+        assert_eq!(
+            callback(&p, "error=access_denied&state=other&iss=https%3A%2F%2Fevil").unwrap_err(),
+            CallbackRejection::StateMismatch
+        );
+        assert_eq!(
+            callback(&p, "code=abc").unwrap_err(),
+            CallbackRejection::StateMismatch
+        );
+    }
+
+    #[test]
+    fn an_iss_naming_another_server_is_a_mix_up_and_rejected() {
+        let p = pending(false);
+        assert_eq!(
+            callback(&p, "code=abc&state=STATE&iss=https%3A%2F%2Fevil.example").unwrap_err(),
+            CallbackRejection::IssuerMismatch
+        );
+    }
+
+    #[test]
+    fn a_missing_iss_is_rejected_only_when_the_server_promises_it() {
+        assert_eq!(
+            callback(&pending(true), "code=abc&state=STATE").unwrap_err(),
+            CallbackRejection::MissingIssuer
+        );
+        assert!(matches!(
+            callback(&pending(false), "code=abc&state=STATE"),
+            Ok(CallbackOutcome::Code(_))
+        ));
+    }
+
+    #[test]
+    fn an_error_response_with_our_state_is_reported_not_rejected() {
+        let p = pending(true);
+        let outcome = callback(
+            &p,
+            "error=access_denied&error_description=user+said+no&state=STATE&iss=https%3A%2F%2Fidp.example.com",
+        )
+        .unwrap();
+        match outcome {
+            CallbackOutcome::Error { error, description } => {
+                assert_eq!(error, "access_denied");
+                assert_eq!(description.as_deref(), Some("user said no"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_success_response_without_a_code_is_rejected() {
+        let p = pending(false);
+        assert_eq!(
+            callback(&p, "state=STATE&code=").unwrap_err(),
+            CallbackRejection::MissingCode
+        );
+    }
+
+    #[test]
+    fn debug_of_a_pending_authorization_shows_no_secret() {
+        let p = pending(true);
+        let printed = format!("{p:?}");
+        for secret in [p.state.secret(), p.nonce.secret(), p.verifier.secret()] {
+            assert!(!printed.contains(secret.as_str()), "{printed}");
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Typed errors, and the classification ([`ErrorKind`]) front ends act on.
+//!
+//! Variants name the situation; [`Error::kind`] says what the user or the app should do about it,
+//! in the spirit of AppAuth's error domains ("errors in this domain invalidate the authentication
+//! state" vs transient ones). No variant carries a token, code, verifier, state or key, and no
+//! `Display` prints a response body.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::ConfigError;
+use crate::http::HttpError;
+use crate::store::StoreError;
+use crate::user_agent::UserAgentError;
+
+/// What a front end should do about an error. Stable, serializable, small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The configuration is wrong or incomplete: fix it, retrying won't help.
+    Configuration,
+    /// The user cancelled (closed the browser flow, denied consent, pressed Cancel).
+    Cancelled,
+    /// The session has ended (refresh token invalid, revoked or absent): sign in again.
+    ReauthRequired,
+    /// There is no session: sign in.
+    NotSignedIn,
+    /// The network or the server is unavailable right now: the session is kept; retry later.
+    Transient,
+    /// The vault is locked or could not be unlocked.
+    VaultLocked,
+    /// The server answered something a correct server would not, or a security check failed
+    /// (state, issuer, ID token). Nothing was accepted.
+    Protocol,
+    /// A bug or an environment failure (I/O, a crashed task).
+    Internal,
+}
+
+/// Which endpoint an HTTP failure happened at (for messages; never carries query strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// The discovery document.
+    Discovery,
+    /// The JSON Web Key Set.
+    Jwks,
+    /// The token endpoint (code exchange or refresh).
+    Token,
+    /// The revocation endpoint.
+    Revocation,
+    /// The userinfo endpoint.
+    UserInfo,
+    /// A protected API called with the access token.
+    Api,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Endpoint::Discovery => "discovery endpoint",
+            Endpoint::Jwks => "JWKS endpoint",
+            Endpoint::Token => "token endpoint",
+            Endpoint::Revocation => "revocation endpoint",
+            Endpoint::UserInfo => "userinfo endpoint",
+            Endpoint::Api => "API",
+        })
+    }
+}
+
+/// Why a session needs the user to sign in again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason", content = "detail")]
+#[non_exhaustive]
+pub enum ReauthReason {
+    /// The token endpoint answered `invalid_grant` to a refresh: the refresh token is expired,
+    /// revoked, or was reused after rotation.
+    RefreshTokenRejected(Option<String>),
+    /// The access token expired and the server never issued a refresh token.
+    NoRefreshToken,
+    /// A protected resource rejected a just-refreshed access token.
+    AccessTokenRejected,
+}
+
+impl std::fmt::Display for ReauthReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReauthReason::RefreshTokenRejected(Some(d)) => {
+                write!(f, "the server rejected the refresh token ({d})")
+            }
+            ReauthReason::RefreshTokenRejected(None) => {
+                f.write_str("the server rejected the refresh token")
+            }
+            ReauthReason::NoRefreshToken => {
+                f.write_str("the access token expired and the server issued no refresh token")
+            }
+            ReauthReason::AccessTokenRejected => {
+                f.write_str("the API rejected a freshly refreshed access token")
+            }
+        }
+    }
+}
+
+/// Why a sign-in callback was not accepted. Each of these got a 400 at the loopback listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CallbackRejection {
+    /// The bytes were not an HTTP/1.x request, or the head was too large.
+    MalformedRequest,
+    /// A method other than GET.
+    WrongMethod,
+    /// Not the registered redirect path.
+    WrongPath,
+    /// A protocol parameter appeared more than once (RFC 6749 §3.1).
+    DuplicateParameter,
+    /// `state` missing or not the one this sign-in sent.
+    StateMismatch,
+    /// RFC 9207 `iss` missing although the server promises it.
+    MissingIssuer,
+    /// RFC 9207 `iss` is not the issuer the request went to (mix-up).
+    IssuerMismatch,
+    /// A success response without a `code`.
+    MissingCode,
+}
+
+impl std::fmt::Display for CallbackRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CallbackRejection::MalformedRequest => "malformed request",
+            CallbackRejection::WrongMethod => "wrong method",
+            CallbackRejection::WrongPath => "wrong path",
+            CallbackRejection::DuplicateParameter => "duplicate parameter",
+            CallbackRejection::StateMismatch => "state mismatch",
+            CallbackRejection::MissingIssuer => "missing iss",
+            CallbackRejection::IssuerMismatch => "iss mismatch",
+            CallbackRejection::MissingCode => "missing code",
+        })
+    }
+}
+
+/// Everything that can go wrong in latchkey-core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Invalid or incomplete configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// A request to the server failed in transport, timed out, got a 5xx/429, or its response was
+    /// too large.
+    #[error("{endpoint} unavailable")]
+    Http {
+        /// Where.
+        endpoint: Endpoint,
+        /// The transport failure.
+        #[source]
+        source: HttpError,
+    },
+
+    /// A server document or response could not be parsed. `field` is the JSON path that failed
+    /// (never the value).
+    #[error("invalid response from the {endpoint}: {problem}")]
+    InvalidResponse {
+        /// Where.
+        endpoint: Endpoint,
+        /// What was wrong (a JSON path or a rule; no values from the body).
+        problem: String,
+    },
+
+    /// The discovery document names another issuer than the one configured (OIDC Discovery §4.3,
+    /// RFC 8414 §3.3).
+    #[error("the discovery document names issuer {found:?}, but the configured issuer is {expected:?}")]
+    IssuerMismatch {
+        /// The configured issuer.
+        expected: String,
+        /// The issuer in the document.
+        found: String,
+    },
+
+    /// The server does not list S256 in `code_challenge_methods_supported`: refusing a PKCE
+    /// downgrade (RFC 9700 §2.1.1).
+    #[error("the authorization server does not support PKCE with S256")]
+    PkceS256Unsupported,
+
+    /// The server's metadata lacks an endpoint this client needs.
+    #[error("the server's metadata has no {0}")]
+    MissingEndpoint(&'static str),
+
+    /// An endpoint or URL is neither https nor http on a loopback address.
+    #[error("refusing to use {what} over plain http off loopback: {url}")]
+    InsecureUrl {
+        /// Which URL.
+        what: &'static str,
+        /// The URL (never with a query).
+        url: String,
+    },
+
+    /// The loopback redirect listener could not be started.
+    #[error("could not listen for the sign-in redirect on loopback")]
+    LoopbackBind(#[source] std::io::Error),
+
+    /// The browser could not be opened.
+    #[error(transparent)]
+    UserAgent(#[from] UserAgentError),
+
+    /// No valid callback arrived in time.
+    #[error("sign-in timed out after {seconds} s{}", rejected_note(*.rejected, *.last_rejection))]
+    SignInTimedOut {
+        /// The timeout.
+        seconds: u64,
+        /// How many requests the listener rejected meanwhile.
+        rejected: u32,
+        /// Why the last one was rejected.
+        last_rejection: Option<CallbackRejection>,
+    },
+
+    /// The user cancelled (`access_denied` from the server, or the front end's Cancel).
+    #[error("sign-in was cancelled")]
+    Cancelled,
+
+    /// The authorization server returned an error to the redirect URI (other than access_denied).
+    #[error("the authorization server refused the sign-in: {error}{}", desc_note(.description))]
+    AuthorizationRefused {
+        /// The RFC 6749 §4.1.2.1 error code.
+        error: String,
+        /// `error_description`, if any.
+        description: Option<String>,
+    },
+
+    /// The token endpoint answered an OAuth error other than a refresh's `invalid_grant`.
+    #[error("the token endpoint refused the request: {error}{}", desc_note(.description))]
+    TokenRefused {
+        /// The RFC 6749 §5.2 error code.
+        error: String,
+        /// `error_description`, if any.
+        description: Option<String>,
+    },
+
+    /// The token response asked for a token type this client does not implement.
+    #[error("unsupported token_type {0:?} (this client uses Bearer tokens)")]
+    UnsupportedTokenType(String),
+
+    /// The ID token failed validation (signature, iss, aud, exp/iat, nonce, sub).
+    #[error("the ID token is invalid: {0}")]
+    IdTokenInvalid(String),
+
+    /// The scope included `openid` but the server sent no ID token with the code exchange.
+    #[error("the token response has no id_token although the openid scope was requested")]
+    IdTokenMissing,
+
+    /// The userinfo response's `sub` differs from the ID token's (OIDC Core §5.3.2).
+    #[error("the userinfo response is for another subject")]
+    UserInfoSubjectMismatch,
+
+    /// The session has ended; the user must sign in again.
+    #[error("sign-in required: {0}")]
+    ReauthRequired(ReauthReason),
+
+    /// There is no session.
+    #[error("not signed in")]
+    NotSignedIn,
+
+    /// The secret store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    /// This caller waited for a refresh another caller started, and that refresh failed.
+    #[error("{0}")]
+    Shared(#[source] Arc<Error>),
+
+    /// A background task failed unexpectedly.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn rejected_note(rejected: u32, last: Option<CallbackRejection>) -> String {
+    match (rejected, last) {
+        (0, _) => String::new(),
+        (n, Some(why)) => format!(" ({n} invalid callback request(s) rejected; last: {why})"),
+        (n, None) => format!(" ({n} invalid callback request(s) rejected)"),
+    }
+}
+
+fn desc_note(description: &Option<String>) -> String {
+    description
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default()
+}
+
+impl Error {
+    /// The classification a front end acts on.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config(_)
+            | Error::MissingEndpoint(_)
+            | Error::InsecureUrl { .. }
+            | Error::PkceS256Unsupported => ErrorKind::Configuration,
+            Error::Http { .. } | Error::SignInTimedOut { .. } => ErrorKind::Transient,
+            Error::Cancelled => ErrorKind::Cancelled,
+            Error::ReauthRequired(_) => ErrorKind::ReauthRequired,
+            Error::NotSignedIn => ErrorKind::NotSignedIn,
+            Error::Store(e) => e.kind(),
+            Error::Shared(inner) => inner.kind(),
+            Error::InvalidResponse { .. }
+            | Error::IssuerMismatch { .. }
+            | Error::AuthorizationRefused { .. }
+            | Error::TokenRefused { .. }
+            | Error::UnsupportedTokenType(_)
+            | Error::IdTokenInvalid(_)
+            | Error::IdTokenMissing
+            | Error::UserInfoSubjectMismatch => ErrorKind::Protocol,
+            Error::LoopbackBind(_) | Error::UserAgent(_) | Error::Internal(_) => {
+                ErrorKind::Internal
+            }
+        }
+    }
+
+    /// True when the session is over and only a new sign-in helps.
+    pub fn requires_reauthentication(&self) -> bool {
+        self.kind() == ErrorKind::ReauthRequired
+    }
+
+    /// True for network and server-availability failures that keep the session.
+    pub fn is_transient(&self) -> bool {
+        self.kind() == ErrorKind::Transient
+    }
+
+    pub(crate) fn http(endpoint: Endpoint, source: HttpError) -> Self {
+        Error::Http { endpoint, source }
+    }
+}
+
+/// Result alias for latchkey-core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_grant_is_classified_as_reauthentication_required() {
+        let e = Error::ReauthRequired(ReauthReason::RefreshTokenRejected(None));
+        assert!(e.requires_reauthentication());
+        assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn transport_failures_and_5xx_are_transient() {
+        let e = Error::http(
+            Endpoint::Token,
+            HttpError::ServerUnavailable { status: 503 },
+        );
+        assert!(e.is_transient());
+        assert!(!e.requires_reauthentication());
+    }
+
+    #[test]
+    fn a_shared_failure_keeps_the_kind_of_the_refresh_it_came_from() {
+        let inner = Arc::new(Error::http(
+            Endpoint::Token,
+            HttpError::ServerUnavailable { status: 502 },
+        ));
+        assert_eq!(Error::Shared(inner).kind(), ErrorKind::Transient);
+    }
+
+    #[test]
+    fn a_timed_out_sign_in_says_how_many_bad_callbacks_were_rejected() {
+        let e = Error::SignInTimedOut {
+            seconds: 5,
+            rejected: 3,
+            last_rejection: Some(CallbackRejection::StateMismatch),
+        };
+        assert_eq!(
+            e.to_string(),
+            "sign-in timed out after 5 s (3 invalid callback request(s) rejected; last: state mismatch)"
+        );
+    }
+}

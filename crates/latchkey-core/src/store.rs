@@ -1,0 +1,157 @@
+//! Where the long-lived part of a session is kept: the [`SecretStore`] trait.
+//!
+//! The refresh token and what must go with it (issuer, client_id, scopes, the ID token for
+//! logout) are written through this trait and nowhere else; the access token is never stored.
+//! [`MemoryStore`] keeps a session for the life of the process; the vault (Stronghold behind a
+//! biometric- or PIN-released key) implements the same trait.
+
+use std::sync::Mutex;
+
+use openidconnect::RefreshToken;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorKind;
+use crate::secret::SecretString;
+
+/// What a store keeps for one signed-in user. `Debug` redacts the tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredSession {
+    /// The issuer the tokens came from.
+    pub issuer: String,
+    /// The client they were issued to.
+    pub client_id: String,
+    /// The granted scopes.
+    pub scopes: Vec<String>,
+    /// The refresh token.
+    pub refresh_token: RefreshToken,
+    /// The latest ID token (for `id_token_hint` at logout).
+    pub id_token: Option<SecretString>,
+    /// The nonce of the original authentication (OIDC Core §12.2 check on refreshed ID tokens).
+    pub nonce: Option<SecretString>,
+    /// The ID token's `sub`.
+    pub subject: Option<String>,
+    /// A display name from userinfo, for "Welcome back" while locked.
+    pub display_name: Option<String>,
+}
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store is locked: its key has not been released.
+    #[error("the vault is locked")]
+    Locked,
+    /// Reading or writing failed.
+    #[error("the secret store could not be {action}")]
+    Io {
+        /// "read", "written", "cleared".
+        action: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The stored data could not be decoded (kept in place for inspection).
+    #[error("the secret store is unreadable: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// The classification.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Locked => ErrorKind::VaultLocked,
+            StoreError::Io { .. } | StoreError::Corrupt(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Persistent storage for the refresh token and its companions.
+///
+/// Implementations must make `save` atomic (a crash leaves either the old or the new session,
+/// never a mix or nothing) and durable before returning: the engine calls it with a rotated
+/// refresh token *before* it hands out the new access token.
+pub trait SecretStore: Send + Sync {
+    /// The stored session, if any.
+    fn load(&self) -> Result<Option<StoredSession>, StoreError>;
+    /// Replaces the stored session.
+    fn save(&self, session: &StoredSession) -> Result<(), StoreError>;
+    /// Forgets the stored session.
+    fn clear(&self) -> Result<(), StoreError>;
+}
+
+/// An in-process store: the session lives as long as the process.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    slot: Mutex<Option<StoredSession>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<StoredSession>> {
+        // A panic while holding this lock can't leave a half-written value (assignments are
+        // whole), so a poisoned lock is still consistent.
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl SecretStore for MemoryStore {
+    fn load(&self) -> Result<Option<StoredSession>, StoreError> {
+        Ok(self.slot().clone())
+    }
+
+    fn save(&self, session: &StoredSession) -> Result<(), StoreError> {
+        *self.slot() = Some(session.clone());
+        Ok(())
+    }
+
+    fn clear(&self) -> Result<(), StoreError> {
+        *self.slot() = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_stored_session_redacts_the_tokens() {
+        let s = StoredSession {
+            issuer: "https://idp".into(),
+            client_id: "app".into(),
+            scopes: vec!["openid".into()],
+            refresh_token: RefreshToken::new("RT-SECRET".into()),
+            id_token: Some(SecretString::new("IDT-SECRET".into())),
+            nonce: Some(SecretString::new("NONCE-SECRET".into())),
+            subject: Some("alice".into()),
+            display_name: None,
+        };
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("SECRET"), "{printed}");
+        assert!(printed.contains("alice"));
+    }
+
+    #[test]
+    fn the_memory_store_round_trips_and_clears() {
+        let store = MemoryStore::new();
+        assert!(store.load().unwrap().is_none());
+        let s = StoredSession {
+            issuer: "i".into(),
+            client_id: "c".into(),
+            scopes: vec![],
+            refresh_token: RefreshToken::new("rt".into()),
+            id_token: None,
+            nonce: None,
+            subject: None,
+            display_name: None,
+        };
+        store.save(&s).unwrap();
+        assert_eq!(store.load().unwrap().unwrap().refresh_token.secret(), "rt");
+        store.clear().unwrap();
+        assert!(store.load().unwrap().is_none());
+    }
+}

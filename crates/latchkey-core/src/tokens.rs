@@ -1,0 +1,225 @@
+//! Tokens in memory, their expiry model, and the checks on token responses.
+//!
+//! Expiry is absolute and monotonic: `expires_at = (instant the request was sent) + expires_in`,
+//! on tokio's clock (so tests can pause time). Refresh is due a margin before expiry that suits
+//! short lifetimes: a fifth of the lifetime, between 1 s and 60 s (a 5 s token refreshes at 4 s,
+//! an hour-long one a minute early).
+
+use std::time::Duration;
+
+use openidconnect::core::{CoreErrorResponseType, CoreTokenResponse, CoreTokenType};
+use openidconnect::{
+    AccessToken, OAuth2TokenResponse, RefreshToken, RequestTokenError, StandardErrorResponse,
+};
+use tokio::time::Instant;
+
+use crate::discovery::describe_json_error;
+use crate::error::{Endpoint, Error};
+use crate::http::HttpError;
+use crate::secret::SecretString;
+
+/// Lifetimes above this are clamped: a server's absurd `expires_in` must not make a token "fresh"
+/// for years (a 401 would still trigger a refresh, but the schedule would never run).
+pub const MAX_TRUSTED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// Scheduled refreshes are never closer together than this, whatever `expires_in` says.
+pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long before expiry a token stops counting as fresh and a refresh is due.
+pub fn refresh_margin(lifetime: Duration) -> Duration {
+    (lifetime / 5).clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+
+/// The tokens of a signed-in session. `Debug` redacts every secret.
+#[derive(Debug, Clone)]
+pub(crate) struct Tokens {
+    /// None after a restore from the store, until the first refresh.
+    pub access: Option<AccessToken>,
+    pub expires_at: Option<Instant>,
+    pub lifetime: Option<Duration>,
+    pub obtained_at: Instant,
+    pub refresh: Option<RefreshToken>,
+    pub id_token: Option<SecretString>,
+    pub nonce: Option<SecretString>,
+    pub subject: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+impl Tokens {
+    /// Usable and not within the refresh margin. A token without `expires_in` counts as fresh
+    /// until a resource server rejects it.
+    pub fn is_fresh(&self, now: Instant) -> bool {
+        match (&self.access, self.expires_at, self.lifetime) {
+            (None, _, _) => false,
+            (Some(_), None, _) => true,
+            (Some(_), Some(at), lifetime) => {
+                now + refresh_margin(lifetime.unwrap_or_default()) < at
+            }
+        }
+    }
+
+    /// Not yet expired (it may be within the margin).
+    pub fn is_usable(&self, now: Instant) -> bool {
+        self.access.is_some() && self.expires_at.is_none_or(|at| now < at)
+    }
+
+    /// When the scheduler should refresh, if it should.
+    pub fn refresh_due(&self) -> Option<Instant> {
+        self.refresh.as_ref()?;
+        let floor = self.obtained_at + MIN_REFRESH_INTERVAL;
+        match (&self.access, self.expires_at) {
+            (None, _) => Some(floor.min(Instant::now())),
+            (Some(_), None) => None,
+            (Some(_), Some(at)) => {
+                let margin = refresh_margin(self.lifetime.unwrap_or_default());
+                Some(at.checked_sub(margin).unwrap_or(at).max(floor))
+            }
+        }
+    }
+}
+
+/// The parts of a token response after its checks, before ID token validation.
+pub(crate) struct Issued {
+    pub access: AccessToken,
+    pub expires_at: Option<Instant>,
+    pub lifetime: Option<Duration>,
+    pub refresh: Option<RefreshToken>,
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Checks a token response: `token_type` must be Bearer (we send no DPoP proof, so anything else
+/// means we can't use the token), the access token must not be empty, and `expires_in` is clamped
+/// to [`MAX_TRUSTED_LIFETIME`].
+pub(crate) fn accept_token_response(
+    response: &CoreTokenResponse,
+    sent_at: Instant,
+) -> Result<Issued, Error> {
+    match response.token_type() {
+        CoreTokenType::Bearer => {}
+        CoreTokenType::Mac => return Err(Error::UnsupportedTokenType("mac".into())),
+        CoreTokenType::Extension(other) => {
+            return Err(Error::UnsupportedTokenType(other.chars().take(32).collect()))
+        }
+    }
+    if response.access_token().secret().is_empty() {
+        return Err(Error::InvalidResponse {
+            endpoint: Endpoint::Token,
+            problem: "empty access_token".into(),
+        });
+    }
+    let lifetime = response.expires_in().map(|d| {
+        if d > MAX_TRUSTED_LIFETIME {
+            tracing::warn!(
+                expires_in = d.as_secs(),
+                "expires_in is implausibly long; clamping to 24 h"
+            );
+            MAX_TRUSTED_LIFETIME
+        } else {
+            d
+        }
+    });
+    Ok(Issued {
+        access: response.access_token().clone(),
+        expires_at: lifetime.map(|d| sent_at + d),
+        lifetime,
+        refresh: response
+            .refresh_token()
+            .filter(|rt| !rt.secret().is_empty())
+            .cloned(),
+        scopes: response
+            .scopes()
+            .map(|s| s.iter().map(|s| s.to_string()).collect()),
+    })
+}
+
+/// The token endpoint's error, as oauth2 reports it.
+pub(crate) type TokenRequestError =
+    RequestTokenError<HttpError, StandardErrorResponse<CoreErrorResponseType>>;
+
+/// Maps a token-endpoint failure to our error, never keeping the response body.
+pub(crate) fn map_token_error(e: TokenRequestError) -> Error {
+    match e {
+        RequestTokenError::ServerResponse(r) => Error::TokenRefused {
+            error: r.error().as_ref().to_string(),
+            description: r.error_description().cloned(),
+        },
+        RequestTokenError::Request(h) => Error::http(Endpoint::Token, h),
+        RequestTokenError::Parse(e, _body) => Error::InvalidResponse {
+            endpoint: Endpoint::Token,
+            problem: describe_json_error(e.path().to_string(), e.inner()),
+        },
+        RequestTokenError::Other(s) => Error::InvalidResponse {
+            endpoint: Endpoint::Token,
+            problem: s,
+        },
+    }
+}
+
+/// True when the token endpoint said `invalid_grant`.
+pub(crate) fn is_invalid_grant(e: &TokenRequestError) -> Option<Option<String>> {
+    match e {
+        RequestTokenError::ServerResponse(r) if *r.error() == CoreErrorResponseType::InvalidGrant => {
+            Some(r.error_description().cloned())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(lifetime: Option<u64>, refresh: bool) -> Tokens {
+        let now = Instant::now();
+        Tokens {
+            access: Some(AccessToken::new("at".into())),
+            expires_at: lifetime.map(|l| now + Duration::from_secs(l)),
+            lifetime: lifetime.map(Duration::from_secs),
+            obtained_at: now,
+            refresh: refresh.then(|| RefreshToken::new("rt".into())),
+            id_token: None,
+            nonce: None,
+            subject: None,
+            scopes: vec![],
+        }
+    }
+
+    #[test]
+    fn the_margin_suits_short_and_long_lifetimes() {
+        assert_eq!(refresh_margin(Duration::from_secs(5)), Duration::from_secs(1));
+        assert_eq!(refresh_margin(Duration::from_secs(60)), Duration::from_secs(12));
+        assert_eq!(refresh_margin(Duration::from_secs(3600)), Duration::from_secs(60));
+        assert_eq!(refresh_margin(Duration::ZERO), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_five_second_token_is_due_for_refresh_at_four_seconds() {
+        let t = tokens(Some(5), true);
+        let start = Instant::now();
+        assert_eq!(t.refresh_due(), Some(start + Duration::from_secs(4)));
+        assert!(t.is_fresh(start));
+        tokio::time::advance(Duration::from_millis(4001)).await;
+        assert!(!t.is_fresh(Instant::now()));
+        assert!(t.is_usable(Instant::now()));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!t.is_usable(Instant::now()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_lifetime_never_schedules_refreshes_faster_than_the_floor() {
+        let t = tokens(Some(0), true);
+        assert_eq!(t.refresh_due(), Some(t.obtained_at + MIN_REFRESH_INTERVAL));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_refresh_token_nothing_is_scheduled() {
+        assert_eq!(tokens(Some(60), false).refresh_due(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_without_expiry_is_fresh_until_rejected() {
+        let t = tokens(None, true);
+        assert!(t.is_fresh(Instant::now()));
+        assert_eq!(t.refresh_due(), None);
+    }
+}

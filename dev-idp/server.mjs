@@ -1,0 +1,170 @@
+// The bundled development identity provider: panva's oidc-provider, configured with one native
+// public client and the users in users.json. It is a real IdP: nothing here changes its protocol
+// behaviour, only the knobs its configuration offers.
+//
+// It listens on 127.0.0.1 only. When it is ready it prints one JSON line on stdout:
+//   {"issuer":"http://127.0.0.1:PORT","client_id":"latchkey-native","api":"http://127.0.0.1:PORT/api/hello"}
+//
+// Knobs (environment):
+//   DEV_IDP_PORT                 port to listen on (default 0: an ephemeral port)
+//   DEV_IDP_ACCESS_TOKEN_TTL     access-token lifetime in seconds (default 3600)
+//   DEV_IDP_REFRESH_TOKEN_TTL    refresh-token lifetime in seconds (default 14 days)
+//   DEV_IDP_REFRESH_POLICY       offline_access (default: only when offline_access was granted,
+//                                which this server grants only with prompt=consent) | always | never
+//   DEV_IDP_ROTATE               true (default) | false: rotate refresh tokens on every use
+//   DEV_IDP_CLOCK_TOLERANCE      seconds of clock tolerance (default 15; 0 for expiry tests)
+//   DEV_IDP_QUIET                1 to silence the per-request log on stderr
+
+import { createServer } from 'node:http';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Provider from 'oidc-provider';
+
+const CLIENT_ID = 'latchkey-native';
+
+function intEnv(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`dev-idp: ${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function choiceEnv(name, choices, fallback) {
+  const raw = process.env[name] || fallback;
+  if (!choices.includes(raw)) {
+    console.error(`dev-idp: ${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return raw;
+}
+
+const port = intEnv('DEV_IDP_PORT', 0);
+const accessTokenTtl = intEnv('DEV_IDP_ACCESS_TOKEN_TTL', 3600);
+const refreshTokenTtl = intEnv('DEV_IDP_REFRESH_TOKEN_TTL', 14 * 24 * 3600);
+const clockTolerance = intEnv('DEV_IDP_CLOCK_TOLERANCE', 15);
+const refreshPolicy = choiceEnv('DEV_IDP_REFRESH_POLICY', ['offline_access', 'always', 'never'], 'offline_access');
+const rotate = choiceEnv('DEV_IDP_ROTATE', ['true', 'false'], 'true') === 'true';
+const quiet = process.env.DEV_IDP_QUIET === '1';
+
+const users = JSON.parse(readFileSync(new URL('./users.json', import.meta.url), 'utf8'));
+
+// A fresh signing key per run: nothing long-lived, nothing checked in.
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: `dev-${randomBytes(4).toString('hex')}`, use: 'sig', alg: 'RS256' };
+
+const httpServer = createServer();
+
+await new Promise((resolve, reject) => {
+  httpServer.once('error', reject);
+  httpServer.listen(port, '127.0.0.1', resolve);
+});
+const issuer = `http://127.0.0.1:${httpServer.address().port}`;
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: CLIENT_ID,
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    // RFC 8252 §7.3: for native clients the server matches loopback redirects on any port.
+    redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
+    post_logout_redirect_uris: ['http://127.0.0.1/logged-out', 'http://[::1]/logged-out'],
+  }],
+  async findAccount(ctx, id) {
+    if (!Object.hasOwn(users, id)) return undefined;
+    return { accountId: id, async claims() { return { sub: id, ...users[id] }; } };
+  },
+  claims: {
+    openid: ['sub'],
+    profile: ['name', 'given_name', 'family_name', 'preferred_username'],
+    email: ['email', 'email_verified'],
+  },
+  scopes: ['openid', 'offline_access', 'profile', 'email'],
+  jwks: { keys: [signingKey] },
+  cookies: { keys: [randomBytes(32).toString('hex')] },
+  ttl: {
+    AccessToken: accessTokenTtl,
+    RefreshToken: refreshTokenTtl,
+    IdToken: 3600,
+    AuthorizationCode: 60,
+    Interaction: 600,
+    Session: 14 * 24 * 3600,
+    Grant: 14 * 24 * 3600,
+  },
+  clockTolerance,
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: true },
+    userinfo: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+  },
+  async issueRefreshToken(ctx, client, code) {
+    if (!client.grantTypeAllowed('refresh_token')) return false;
+    switch (refreshPolicy) {
+      case 'always': return true;
+      case 'never': return false;
+      default: return code.scopes.has('offline_access');
+    }
+  },
+  rotateRefreshToken() {
+    return rotate;
+  },
+});
+
+// A protected demo API beside the IdP: GET /api/hello with a bearer access token.
+async function demoApi(req, res) {
+  const send = (status, body, headers = {}) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+    res.end(JSON.stringify(body));
+  };
+  if (req.method !== 'GET') return send(405, { error: 'method_not_allowed' });
+  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(req.headers.authorization || '');
+  if (!match) {
+    return send(401, { error: 'invalid_request' }, { 'www-authenticate': 'Bearer realm="latchkey-demo"' });
+  }
+  const token = await provider.AccessToken.find(match[1]);
+  if (!token) {
+    return send(401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer realm="latchkey-demo", error="invalid_token"' });
+  }
+  return send(200, {
+    message: `Hello, ${token.accountId}! This response came from a protected API.`,
+    sub: token.accountId,
+    client_id: token.clientId,
+    scope: token.scope,
+    token_expires_at: new Date(token.exp * 1000).toISOString(),
+    served_at: new Date().toISOString(),
+  });
+}
+
+const callback = provider.callback();
+httpServer.on('request', (req, res) => {
+  if (!quiet) {
+    res.on('finish', () => {
+      // Paths only: query strings carry codes and tokens.
+      console.error(`dev-idp: ${req.method} ${req.url.split('?')[0]} -> ${res.statusCode}`);
+    });
+  }
+  if (req.url === '/api/hello' || req.url.startsWith('/api/hello?')) {
+    demoApi(req, res).catch((err) => {
+      console.error('dev-idp: demo API error', err);
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+    return;
+  }
+  callback(req, res);
+});
+
+process.stdout.write(`${JSON.stringify({ issuer, client_id: CLIENT_ID, api: `${issuer}/api/hello` })}\n`);
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    httpServer.close();
+    process.exit(0);
+  });
+}
