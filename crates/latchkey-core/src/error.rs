@@ -298,6 +298,10 @@ impl Error {
             | Error::MissingEndpoint(_)
             | Error::InsecureUrl { .. }
             | Error::PkceS256Unsupported => ErrorKind::Configuration,
+            Error::Http {
+                source: HttpError::TooLarge { .. } | HttpError::BadRequest(_),
+                ..
+            } => ErrorKind::Protocol,
             Error::Http { .. } | Error::SignInTimedOut { .. } => ErrorKind::Transient,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::ReauthRequired(_) => ErrorKind::ReauthRequired,

@@ -106,6 +106,29 @@ impl HttpClient {
         self.execute(request).await
     }
 
+    /// POST an `application/x-www-form-urlencoded` body; any status is returned as is.
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        fields: &[(&str, &str)],
+    ) -> Result<BodyResponse, HttpError> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let request = self
+            .inner
+            .post(url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body)
+            .build()
+            .map_err(|e| HttpError::BadRequest(e.without_url().to_string()))?;
+        self.execute(request).await
+    }
+
     /// GET a public document (discovery, JWKS). 5xx/429 become [`HttpError::ServerUnavailable`].
     pub async fn get_document(&self, url: &Url) -> Result<BodyResponse, HttpError> {
         let request = self

@@ -1,0 +1,254 @@
+//! Scenarios against the real bundled IdP (panva's oidc-provider), signing in through the loopback
+//! listener with the headless login driver as the browser.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_core::{
+    Error, ErrorKind, MemoryStore, ReauthReason, RefreshTrigger, RevocationOutcome, SecretStore,
+    Session, SessionEvent, SessionState, SignOutOptions,
+};
+use support::{login_driver, login_driver_with, DevIdp};
+
+fn session(idp: &DevIdp) -> (Session, Arc<MemoryStore>) {
+    let store = Arc::new(MemoryStore::new());
+    (Session::new(idp.config(), store.clone()).unwrap(), store)
+}
+
+fn stored_rt(store: &MemoryStore) -> String {
+    store.load().unwrap().expect("a stored session").refresh_token.secret().clone()
+}
+
+#[tokio::test]
+async fn signing_in_as_alice_gives_tokens_a_stored_refresh_token_and_her_profile() {
+    let idp = DevIdp::start(&[]);
+    let (session, store) = session(&idp);
+    let status = session.sign_in(&login_driver("alice")).await.unwrap();
+
+    assert_eq!(status.state, SessionState::SignedIn);
+    assert_eq!(status.subject.as_deref(), Some("alice"));
+    assert_eq!(status.display_name.as_deref(), Some("Alice Example"));
+    assert!(status.has_refresh_token);
+    assert!(status.scopes.iter().any(|s| s == "offline_access"));
+    let stored = store.load().unwrap().unwrap();
+    assert_eq!(stored.subject.as_deref(), Some("alice"));
+    assert_eq!(stored.issuer, idp.issuer);
+
+    let profile = session.userinfo().await.unwrap();
+    assert_eq!(profile["name"], "Alice Example");
+    assert_eq!(profile["sub"], "alice");
+
+    let api = session.get(&idp.api.parse().unwrap()).await.unwrap();
+    assert_eq!(api.status, 200);
+    let body: serde_json::Value = serde_json::from_slice(&api.body).unwrap();
+    assert_eq!(body["sub"], "alice");
+}
+
+#[tokio::test]
+async fn denying_consent_at_the_idp_is_a_cancelled_sign_in() {
+    let idp = DevIdp::start(&[]);
+    let (session, store) = session(&idp);
+    let err = session
+        .sign_in(&login_driver_with("alice", "deny"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err:?}");
+    assert_eq!(session.status().state, SessionState::SignedOut);
+    assert!(store.load().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_refresh_rotates_the_refresh_token_and_stores_the_new_one() {
+    let idp = DevIdp::start(&[]);
+    let (session, store) = session(&idp);
+    session.sign_in(&login_driver("alice")).await.unwrap();
+    let before = stored_rt(&store);
+    let old_access = session.fresh_access_token().await.unwrap();
+
+    let mut events = session.subscribe();
+    let status = session.refresh().await.unwrap();
+    assert_eq!(status.rotation_count, 1);
+    let after = stored_rt(&store);
+    assert_ne!(before, after, "the rotated refresh token must be persisted");
+    match events.recv().await.unwrap() {
+        SessionEvent::Refreshed { trigger, rotated, .. } => {
+            assert_eq!(trigger, RefreshTrigger::Forced);
+            assert!(rotated);
+        }
+        other => panic!("{other:?}"),
+    }
+    let new_access = session.fresh_access_token().await.unwrap();
+    assert_ne!(old_access.secret(), new_access.secret());
+    assert_eq!(session.userinfo().await.unwrap()["sub"], "alice");
+}
+
+#[tokio::test]
+async fn without_rotation_the_same_refresh_token_is_kept() {
+    let idp = DevIdp::start(&[("DEV_IDP_ROTATE", "false")]);
+    let (session, store) = session(&idp);
+    session.sign_in(&login_driver("alice")).await.unwrap();
+    let before = stored_rt(&store);
+    let status = session.refresh().await.unwrap();
+    assert_eq!(status.refresh_count, 1);
+    assert_eq!(status.rotation_count, 0);
+    assert_eq!(before, stored_rt(&store));
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_refresh_token_ends_the_session_and_wipes_the_store() {
+    let idp = DevIdp::start(&[]);
+    let (session, store) = session(&idp);
+    session.sign_in(&login_driver("alice")).await.unwrap();
+    let stale = store.load().unwrap().unwrap();
+    session.refresh().await.unwrap();
+
+    // A second client replays the already-rotated refresh token: the server detects reuse,
+    // answers invalid_grant and revokes the whole grant.
+    let replay_store = Arc::new(MemoryStore::new());
+    replay_store.save(&stale).unwrap();
+    let replay = Session::new(idp.config(), replay_store.clone()).unwrap();
+    replay.resume().await.unwrap();
+    let err = replay.refresh().await.unwrap_err();
+    assert!(
+        matches!(err, Error::ReauthRequired(ReauthReason::RefreshTokenRejected(_))),
+        "{err:?}"
+    );
+    assert!(replay_store.load().unwrap().is_none(), "invalid_grant wipes the store");
+    assert_eq!(replay.status().state, SessionState::ReauthRequired);
+
+    // The legitimate session's grant died with it: its next refresh ends it too.
+    let err = session.refresh().await.unwrap_err();
+    assert!(err.requires_reauthentication(), "{err:?}");
+    assert!(store.load().unwrap().is_none());
+    assert_eq!(session.status().state, SessionState::ReauthRequired);
+    assert!(session.fresh_access_token().await.unwrap_err().requires_reauthentication());
+}
+
+#[tokio::test]
+async fn without_prompt_consent_the_server_issues_no_refresh_token_and_the_session_copes() {
+    let idp = DevIdp::start(&[("DEV_IDP_ACCESS_TOKEN_TTL", "2"), ("DEV_IDP_CLOCK_TOLERANCE", "0")]);
+    let store = Arc::new(MemoryStore::new());
+    let session = Session::new(idp.config_with(&[]), store.clone()).unwrap();
+    let status = session.sign_in(&login_driver("alice")).await.unwrap();
+    assert!(!status.has_refresh_token);
+    assert!(store.load().unwrap().is_none(), "nothing to store without a refresh token");
+    assert_eq!(status.next_refresh_in_secs, None);
+    // The access token works while it lasts.
+    assert_eq!(session.get(&idp.api.parse().unwrap()).await.unwrap().status, 200);
+    // A forced refresh is refused without ending the still-valid session.
+    assert!(session.refresh().await.unwrap_err().requires_reauthentication());
+    assert_eq!(session.status().state, SessionState::SignedIn);
+}
+
+#[tokio::test]
+async fn a_server_that_never_issues_refresh_tokens_is_handled_like_one_that_declines() {
+    let idp = DevIdp::start(&[("DEV_IDP_REFRESH_POLICY", "never")]);
+    let (session, store) = session(&idp);
+    let status = session.sign_in(&login_driver("alice")).await.unwrap();
+    assert!(!status.has_refresh_token);
+    assert!(store.load().unwrap().is_none());
+    assert_eq!(session.userinfo().await.unwrap()["sub"], "alice");
+}
+
+#[tokio::test]
+async fn the_scheduler_refreshes_before_a_five_second_token_expires() {
+    let idp = DevIdp::start(&[("DEV_IDP_ACCESS_TOKEN_TTL", "5"), ("DEV_IDP_CLOCK_TOLERANCE", "0")]);
+    let (session, store) = session(&idp);
+    session.sign_in(&login_driver("alice")).await.unwrap();
+    let first = session.fresh_access_token().await.unwrap();
+    let rt_before = stored_rt(&store);
+    let mut events = session.subscribe();
+    let _refresher = session.spawn_auto_refresh();
+
+    // Wait for the scheduler's event (bounded; no fixed sleep).
+    let event = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if let SessionEvent::Refreshed { trigger, .. } = events.recv().await.unwrap() {
+                return trigger;
+            }
+        }
+    })
+    .await
+    .expect("a scheduled refresh within 15 s");
+    assert_eq!(event, RefreshTrigger::Scheduled);
+    let status = session.status();
+    // It happened before expiry: the new token has most of its lifetime left.
+    assert!(status.access_token_expires_in_secs.unwrap() >= 3, "{status:?}");
+    assert_ne!(first.secret(), session.fresh_access_token().await.unwrap().secret());
+    assert_ne!(rt_before, stored_rt(&store));
+    assert_eq!(session.get(&idp.api.parse().unwrap()).await.unwrap().status, 200);
+}
+
+#[tokio::test]
+async fn sign_out_revokes_the_grant_and_forgets_everything_locally() {
+    let idp = DevIdp::start(&[]);
+    let (session, store) = session(&idp);
+    session.sign_in(&login_driver("alice")).await.unwrap();
+    let stored = store.load().unwrap().unwrap();
+    let access = session.fresh_access_token().await.unwrap();
+
+    let report = session.sign_out(SignOutOptions::default()).await.unwrap();
+    assert_eq!(report.revocation, RevocationOutcome::Revoked);
+    assert!(store.load().unwrap().is_none());
+    assert_eq!(session.status().state, SessionState::SignedOut);
+    assert_eq!(session.fresh_access_token().await.unwrap_err().kind(), ErrorKind::NotSignedIn);
+
+    // At the server, the refresh token is dead...
+    let replay_store = Arc::new(MemoryStore::new());
+    replay_store.save(&stored).unwrap();
+    let replay = Session::new(idp.config(), replay_store).unwrap();
+    replay.resume().await.unwrap();
+    assert!(replay.refresh().await.unwrap_err().requires_reauthentication());
+    // ... and so is the access token of that grant.
+    let response = reqwest::Client::new()
+        .get(&idp.api)
+        .bearer_auth(access.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn a_resumed_session_refreshes_silently_without_a_browser() {
+    let idp = DevIdp::start(&[]);
+    let (first, store) = session(&idp);
+    first.sign_in(&login_driver("alice")).await.unwrap();
+    drop(first);
+
+    // A new session over the same store: no browser, one refresh, signed in.
+    let next = Session::new(idp.config(), store.clone()).unwrap();
+    let status = next.resume().await.unwrap();
+    assert_eq!(status.state, SessionState::SignedIn);
+    assert_eq!(status.display_name.as_deref(), Some("Alice Example"));
+    assert_eq!(next.userinfo().await.unwrap()["sub"], "alice");
+    assert_eq!(next.status().refresh_count, 1);
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_callers_on_an_expired_token_share_one_refresh() {
+    let idp = DevIdp::start(&[]);
+    let (first, store) = session(&idp);
+    first.sign_in(&login_driver("alice")).await.unwrap();
+    // A resumed session has no access token yet: every caller needs a refresh.
+    let session = Session::new(idp.config(), store.clone()).unwrap();
+    session.resume().await.unwrap();
+    let callers: Vec<_> = (0..100)
+        .map(|_| {
+            let s = session.clone();
+            tokio::spawn(async move { s.fresh_access_token().await })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for c in callers {
+        tokens.push(c.await.unwrap().unwrap().secret().clone());
+    }
+    tokens.dedup();
+    assert_eq!(tokens.len(), 1, "all callers got the same token");
+    // With rotation and reuse detection, a second refresh with the old token would have
+    // revoked the grant: one refresh happened, and the session still works.
+    assert_eq!(session.status().refresh_count, 1);
+    assert_eq!(session.userinfo().await.unwrap()["sub"], "alice");
+}

@@ -1,0 +1,383 @@
+//! Scenarios a real IdP won't produce, on a fake HTTP server (wiremock): broken and hostile token
+//! responses, outages, and the request counts that prove single-flight refresh.
+//!
+//! The fake is a plain OAuth server (scope without `openid`, so no ID token); its "browser" sends
+//! the callback straight to the loopback listener.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_core::{
+    Config, Error, ErrorKind, MemoryStore, PartialConfig, ReauthReason, RevocationOutcome,
+    SecretStore, Session, SessionState, SignOutOptions, UserAgent, UserAgentError,
+};
+use serde_json::json;
+use url::Url;
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A "browser" that approves at once: it GETs the redirect URI with a code, our state and `iss`.
+struct InstantApproval {
+    issuer: String,
+}
+
+impl UserAgent for InstantApproval {
+    fn open(&self, url: &Url) -> Result<(), UserAgentError> {
+        let q = |k: &str| {
+            url.query_pairs()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.into_owned())
+                .unwrap()
+        };
+        let redirect = Url::parse(&q("redirect_uri")).unwrap();
+        let target = format!(
+            "{}?code=the-code&state={}&iss={}",
+            redirect.path(),
+            q("state"),
+            url::form_urlencoded::byte_serialize(self.issuer.as_bytes()).collect::<String>()
+        );
+        let port = redirect.port().unwrap();
+        std::thread::spawn(move || {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            write!(s, "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink);
+        });
+        Ok(())
+    }
+}
+
+struct Fake {
+    server: MockServer,
+    session: Session,
+    store: Arc<MemoryStore>,
+}
+
+fn token_json(access: &str, refresh: Option<&str>, expires_in: i64) -> serde_json::Value {
+    let mut v = json!({"access_token": access, "token_type": "Bearer", "expires_in": expires_in});
+    if let Some(rt) = refresh {
+        v["refresh_token"] = json!(rt);
+    }
+    v
+}
+
+fn config(issuer: &str) -> Config {
+    PartialConfig {
+        issuer: Some(issuer.to_owned()),
+        client_id: Some("app".into()),
+        scopes: Some(vec!["profile".into(), "offline_access".into()]),
+        http_timeout_secs: Some(2),
+        max_response_bytes: Some(64 * 1024),
+        ..Default::default()
+    }
+    .finish()
+    .unwrap()
+}
+
+/// Signs in against a fresh fake whose code exchange returns `access`/`rt-1` with `expires_in`.
+async fn signed_in(access: &str, expires_in: i64) -> Fake {
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    Mock::given(path("/.well-known/openid-configuration"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/auth"),
+            "token_endpoint": format!("{issuer}/token"),
+            "revocation_endpoint": format!("{issuer}/revoke"),
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .and(body_string_contains("code_verifier="))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(token_json(access, Some("rt-1"), expires_in)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryStore::new());
+    let session = Session::new(config(&issuer), store.clone()).unwrap();
+    session
+        .sign_in(&InstantApproval { issuer })
+        .await
+        .unwrap();
+    Fake {
+        server,
+        session,
+        store,
+    }
+}
+
+fn refresh_mock() -> wiremock::MockBuilder {
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+}
+
+fn stored_rt(store: &MemoryStore) -> Option<String> {
+    store
+        .load()
+        .unwrap()
+        .map(|s| s.refresh_token.secret().clone())
+}
+
+#[tokio::test]
+async fn a_refresh_sends_the_refresh_token_and_client_id_and_no_secret() {
+    let fake = signed_in("at-1", 3600).await;
+    refresh_mock()
+        .and(body_string_contains("refresh_token=rt-1"))
+        .and(body_string_contains("client_id=app"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json("at-2", None, 3600)))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    fake.session.refresh().await.unwrap();
+    let requests = fake.server.received_requests().await.unwrap();
+    let refresh = requests
+        .iter()
+        .find(|r| String::from_utf8_lossy(&r.body).contains("grant_type=refresh_token"))
+        .unwrap();
+    let body = String::from_utf8_lossy(&refresh.body);
+    assert!(!body.contains("client_secret"), "{body}");
+    assert!(refresh.headers.get("authorization").is_none(), "no client authentication");
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_callers_on_an_expired_token_send_exactly_one_refresh_request() {
+    let fake = signed_in("at-1", 0).await;
+    refresh_mock()
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(token_json("at-2", Some("rt-2"), 3600))
+                .set_delay(Duration::from_millis(100)),
+        )
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let callers: Vec<_> = (0..100)
+        .map(|_| {
+            let s = fake.session.clone();
+            tokio::spawn(async move { s.fresh_access_token().await })
+        })
+        .collect();
+    for c in callers {
+        assert_eq!(c.await.unwrap().unwrap().secret(), "at-2");
+    }
+    assert_eq!(stored_rt(&fake.store).as_deref(), Some("rt-2"));
+    // `expect(1)` is verified when the server drops; check explicitly too.
+    fake.server.verify().await;
+}
+
+#[tokio::test]
+async fn callers_queued_behind_a_failed_refresh_share_its_failure_instead_of_retrying() {
+    let fake = signed_in("at-1", 0).await;
+    refresh_mock()
+        .respond_with(ResponseTemplate::new(503).set_delay(Duration::from_millis(100)))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let callers: Vec<_> = (0..20)
+        .map(|_| {
+            let s = fake.session.clone();
+            tokio::spawn(async move { s.fresh_access_token().await })
+        })
+        .collect();
+    for c in callers {
+        let err = c.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Transient, "{err:?}");
+    }
+    fake.server.verify().await;
+    assert_eq!(fake.session.status().state, SessionState::SignedIn);
+    assert!(fake.session.status().offline);
+}
+
+#[tokio::test]
+async fn hostile_token_responses_are_typed_errors_and_the_refresh_token_is_kept() {
+    let huge = format!("{{\"access_token\":\"{}\"}}", "a".repeat(200 * 1024));
+    let cases: Vec<(&str, ResponseTemplate, ErrorKind)> = vec![
+        (
+            "HTML 500",
+            ResponseTemplate::new(500).set_body_raw("<html><h1>oops</h1></html>", "text/html"),
+            ErrorKind::Transient,
+        ),
+        ("429", ResponseTemplate::new(429), ErrorKind::Transient),
+        (
+            "truncated JSON",
+            ResponseTemplate::new(200)
+                .set_body_raw("{\"access_token\":\"at-2\",\"token_ty", "application/json"),
+            ErrorKind::Protocol,
+        ),
+        (
+            "huge body",
+            ResponseTemplate::new(200).set_body_raw(huge, "application/json"),
+            ErrorKind::Protocol,
+        ),
+        (
+            "missing access_token",
+            ResponseTemplate::new(200).set_body_json(json!({"token_type": "Bearer"})),
+            ErrorKind::Protocol,
+        ),
+        (
+            "DPoP token_type",
+            ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "at-2", "token_type": "DPoP", "expires_in": 60
+            })),
+            ErrorKind::Protocol,
+        ),
+        (
+            "negative expires_in",
+            ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "at-2", "token_type": "Bearer", "expires_in": -5
+            })),
+            ErrorKind::Protocol,
+        ),
+        (
+            "HTML 400 instead of an OAuth error",
+            ResponseTemplate::new(400).set_body_raw("<html>bad</html>", "text/html"),
+            ErrorKind::Protocol,
+        ),
+        (
+            "invalid_client",
+            ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})),
+            ErrorKind::Protocol,
+        ),
+        (
+            "slow response",
+            ResponseTemplate::new(200)
+                .set_body_json(token_json("at-2", Some("rt-2"), 60))
+                .set_delay(Duration::from_secs(10)),
+            ErrorKind::Transient,
+        ),
+    ];
+    for (name, response, kind) in cases {
+        let fake = signed_in("at-1", 3600).await;
+        refresh_mock().respond_with(response).mount(&fake.server).await;
+        let err = fake.session.refresh().await.unwrap_err();
+        assert_eq!(err.kind(), kind, "{name}: {err:?}");
+        assert!(!err.to_string().contains("oops"), "{name}: body leaked into {err}");
+        assert_eq!(stored_rt(&fake.store).as_deref(), Some("rt-1"), "{name}");
+        assert_eq!(fake.session.status().state, SessionState::SignedIn, "{name}");
+        // The still-valid access token keeps working.
+        assert_eq!(fake.session.fresh_access_token().await.unwrap().secret(), "at-1");
+    }
+}
+
+#[tokio::test]
+async fn invalid_grant_on_refresh_ends_the_session_and_wipes_the_store() {
+    let fake = signed_in("at-1", 3600).await;
+    refresh_mock()
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_grant", "error_description": "grant request is invalid"
+        })))
+        .mount(&fake.server)
+        .await;
+    let err = fake.session.refresh().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::ReauthRequired(ReauthReason::RefreshTokenRejected(Some(d))) if d == "grant request is invalid"),
+        "{err:?}"
+    );
+    assert!(fake.store.load().unwrap().is_none());
+    let status = fake.session.status();
+    assert_eq!(status.state, SessionState::ReauthRequired);
+    assert!(!status.has_refresh_token);
+}
+
+#[tokio::test]
+async fn a_refresh_response_without_a_refresh_token_keeps_the_old_one() {
+    let fake = signed_in("at-1", 3600).await;
+    refresh_mock()
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json("at-2", None, 3600)))
+        .mount(&fake.server)
+        .await;
+    let status = fake.session.refresh().await.unwrap();
+    assert!(status.has_refresh_token);
+    assert_eq!(status.rotation_count, 0);
+    assert_eq!(stored_rt(&fake.store).as_deref(), Some("rt-1"));
+    assert_eq!(fake.session.fresh_access_token().await.unwrap().secret(), "at-2");
+}
+
+#[tokio::test]
+async fn an_absurd_expires_in_is_clamped_to_a_day() {
+    let fake = signed_in("at-1", 3600).await;
+    refresh_mock()
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(token_json("at-2", None, 1_000_000_000_000)),
+        )
+        .mount(&fake.server)
+        .await;
+    let status = fake.session.refresh().await.unwrap();
+    assert!(status.access_token_expires_in_secs.unwrap() <= 24 * 3600, "{status:?}");
+}
+
+#[tokio::test]
+async fn a_401_from_the_api_forces_one_refresh_and_one_retry() {
+    let fake = signed_in("at-1", 3600).await;
+    refresh_mock()
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json("at-2", Some("rt-2"), 3600)))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(path("/api"))
+        .and(header("authorization", "Bearer at-1"))
+        .respond_with(ResponseTemplate::new(401).insert_header("www-authenticate", "Bearer error=\"invalid_token\""))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(path("/api"))
+        .and(header("authorization", "Bearer at-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("hello"))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let url: Url = format!("{}/api", fake.server.uri()).parse().unwrap();
+    let response = fake.session.get(&url).await.unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"hello");
+    assert_eq!(stored_rt(&fake.store).as_deref(), Some("rt-2"));
+    fake.server.verify().await;
+}
+
+#[tokio::test]
+async fn the_access_token_is_never_sent_to_a_plain_http_url_off_loopback() {
+    let fake = signed_in("at-1", 3600).await;
+    let err = fake
+        .session
+        .get(&"http://api.example.com/data".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InsecureUrl { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn sign_out_wipes_local_state_even_when_revocation_fails() {
+    let fake = signed_in("at-1", 3600).await;
+    Mock::given(path("/revoke"))
+        .and(body_string_contains("token=rt-1"))
+        .and(body_string_contains("token_type_hint=refresh_token"))
+        .and(body_string_contains("client_id=app"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let report = fake.session.sign_out(SignOutOptions::default()).await.unwrap();
+    assert!(matches!(report.revocation, RevocationOutcome::Failed(_)), "{report:?}");
+    assert!(fake.store.load().unwrap().is_none());
+    assert_eq!(fake.session.status().state, SessionState::SignedOut);
+}
+
+#[tokio::test]
+async fn sign_out_while_offline_still_forgets_everything() {
+    let fake = signed_in("at-1", 3600).await;
+    let session = fake.session.clone();
+    let store = fake.store.clone();
+    drop(fake); // the server is gone
+    let report = session.sign_out(SignOutOptions::default()).await.unwrap();
+    assert!(matches!(report.revocation, RevocationOutcome::Failed(_)));
+    assert!(store.load().unwrap().is_none());
+}

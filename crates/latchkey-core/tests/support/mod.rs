@@ -1,0 +1,93 @@
+//! Test support: the bundled dev IdP as a child process, and the headless login driver as the
+//! `BROWSER` command.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use latchkey_core::{Config, PartialConfig, SystemBrowser};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A running dev IdP on an ephemeral loopback port; killed on drop.
+pub struct DevIdp {
+    child: Child,
+    /// The issuer URL.
+    pub issuer: String,
+    /// The protected demo API.
+    pub api: String,
+}
+
+impl DevIdp {
+    /// Starts the dev IdP with the given knobs (see dev-idp/server.mjs).
+    pub fn start(knobs: &[(&str, &str)]) -> Self {
+        let root = repo_root();
+        assert!(
+            root.join("node_modules/oidc-provider").exists(),
+            "the dev IdP needs its npm packages: run `npm ci` at the repository root"
+        );
+        let mut child = Command::new("node")
+            .arg(root.join("dev-idp/server.mjs"))
+            .env("DEV_IDP_QUIET", "1")
+            .envs(knobs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start node dev-idp/server.mjs");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let ready: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("dev IdP did not start ({e}): {line:?}"));
+        Self {
+            child,
+            issuer: ready["issuer"].as_str().unwrap().to_owned(),
+            api: ready["api"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A client configuration for the dev IdP's native client, with `prompt=consent` (which this
+    /// server needs before it grants offline_access).
+    pub fn config(&self) -> Config {
+        self.config_with(&[("prompt", "consent")])
+    }
+
+    /// A client configuration with the given extra authorization parameters.
+    pub fn config_with(&self, params: &[(&str, &str)]) -> Config {
+        PartialConfig {
+            issuer: Some(self.issuer.clone()),
+            client_id: Some("latchkey-native".into()),
+            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            login_timeout_secs: Some(30),
+            ..Default::default()
+        }
+        .finish()
+        .unwrap()
+    }
+}
+
+impl Drop for DevIdp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The headless login driver as a `BROWSER` command, signing in as `user`.
+pub fn login_driver(user: &str) -> SystemBrowser {
+    login_driver_with(user, "login")
+}
+
+/// The login driver with an action: "login" or "deny".
+pub fn login_driver_with(user: &str, action: &str) -> SystemBrowser {
+    let driver = repo_root().join("dev-idp/login-driver.mjs");
+    SystemBrowser::with_browser_var(Some(format!(
+        "env LATCHKEY_DEV_USER={user} LATCHKEY_DEV_ACTION={action} node {} %s",
+        driver.display()
+    )))
+}
