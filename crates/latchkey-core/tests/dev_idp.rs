@@ -1,8 +1,6 @@
 //! Scenarios against the real bundled IdP (panva's oidc-provider), signing in through the loopback
 //! listener with the headless login driver as the browser.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +8,7 @@ use latchkey_core::{
     Error, ErrorKind, MemoryStore, ReauthReason, RefreshTrigger, RevocationOutcome, SecretStore,
     Session, SessionEvent, SessionState, SignOutOptions,
 };
-use support::{login_driver, login_driver_with, DevIdp};
+use latchkey_testkit::{login_driver, login_driver_with, DevIdp};
 
 fn session(idp: &DevIdp) -> (Session, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::new());

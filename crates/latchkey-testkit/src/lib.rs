@@ -1,6 +1,7 @@
-//! Test support: the bundled dev IdP as a child process, and the headless login driver as the
-//! `BROWSER` command.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! Test support for Latchkey: the bundled dev IdP (`dev-idp/server.mjs`) as a child process on an
+//! ephemeral loopback port, and the headless login driver (`dev-idp/login-driver.mjs`) as the
+//! `BROWSER` command. Panics on failure: it is for tests only.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -85,9 +86,14 @@ pub fn login_driver(user: &str) -> SystemBrowser {
 
 /// The login driver with an action: "login" or "deny".
 pub fn login_driver_with(user: &str, action: &str) -> SystemBrowser {
+    SystemBrowser::with_browser_var(Some(browser_command(user, action)))
+}
+
+/// The `BROWSER` value that runs the headless login driver as `user` with `action`.
+pub fn browser_command(user: &str, action: &str) -> String {
     let driver = repo_root().join("dev-idp/login-driver.mjs");
-    SystemBrowser::with_browser_var(Some(format!(
+    format!(
         "env LATCHKEY_DEV_USER={user} LATCHKEY_DEV_ACTION={action} node {} %s",
         driver.display()
-    )))
+    )
 }

@@ -1,0 +1,210 @@
+//! Everything the CLI prints: statuses, events, API responses, failures. Only types that hold no
+//! token reach this module, so nothing here can print one.
+
+use std::error::Error as _;
+
+use latchkey_core::{ApiResponse, SessionEvent, SessionState, SessionStatus, SignOutReport};
+use serde_json::json;
+
+/// Why the CLI exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// An error from the engine.
+    #[error(transparent)]
+    Core(#[from] latchkey_core::Error),
+    /// The `--then` tail did not parse.
+    #[error("{0}")]
+    Usage(clap::Error),
+    /// `call` got a non-success status.
+    #[error("the API answered HTTP {0}")]
+    HttpStatus(u16),
+}
+
+impl From<latchkey_core::ConfigError> for Failure {
+    fn from(e: latchkey_core::ConfigError) -> Self {
+        Failure::Core(e.into())
+    }
+}
+
+/// Logs go to stderr; `-v`/`-vv` raise the level, `RUST_LOG` overrides.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,latchkey_core=info",
+        _ => "debug,latchkey_core=debug,hyper=info,reqwest=info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{value}");
+}
+
+/// Prints a status object (`--json`) or a readable summary.
+pub fn print_status(status: &SessionStatus, json: bool, heading: &str) {
+    if json {
+        print_json(&json!({ "status": status }));
+        return;
+    }
+    match status.state {
+        SessionState::SignedOut => println!("{heading}: signed out"),
+        SessionState::ReauthRequired => println!(
+            "{heading}: sign-in required ({})",
+            status
+                .reauth_reason
+                .as_ref()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "session ended".into())
+        ),
+        SessionState::SignedIn => {
+            let who = status
+                .display_name
+                .as_deref()
+                .or(status.subject.as_deref())
+                .unwrap_or("(unknown user)");
+            println!("{heading}: {who} at {}", status.issuer);
+            if let Some(secs) = status.access_token_expires_in_secs {
+                let lifetime = status
+                    .access_token_lifetime_secs
+                    .map(|l| format!(" of {l} s"))
+                    .unwrap_or_default();
+                println!("  access token: valid for {secs} s{lifetime}");
+            } else {
+                println!("  access token: obtained on first use");
+            }
+            println!(
+                "  refresh token: {}",
+                if status.has_refresh_token { "held" } else { "none issued" }
+            );
+            if let Some(next) = status.next_refresh_in_secs {
+                println!("  next refresh: in {next} s");
+            }
+            println!("  scopes: {}", status.scopes.join(" "));
+            if status.offline {
+                println!("  offline: the last refresh failed; retrying");
+            }
+        }
+    }
+}
+
+/// Prints a session event, one line.
+pub fn print_event(event: &SessionEvent, json: bool) {
+    if json {
+        print_json(&json!(event));
+        return;
+    }
+    let now = chrono_like_now();
+    match event {
+        SessionEvent::Refreshed {
+            trigger,
+            rotated,
+            status,
+        } => println!(
+            "{now} refreshed ({}{}): access token valid for {} s, next refresh in {} s",
+            serde_json::to_value(trigger)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            if *rotated { ", refresh token rotated" } else { "" },
+            status.access_token_expires_in_secs.unwrap_or(0),
+            status.next_refresh_in_secs.unwrap_or(0),
+        ),
+        SessionEvent::RefreshFailed {
+            message,
+            retry_in_secs,
+            ..
+        } => println!(
+            "{now} refresh failed: {message}; retrying in {} s",
+            retry_in_secs.unwrap_or(0)
+        ),
+        SessionEvent::StoreFailed { message } => println!("{now} could not store tokens: {message}"),
+        SessionEvent::SessionEnded { reason } => println!("{now} session ended: {reason}"),
+        SessionEvent::SignedIn { .. } => println!("{now} signed in"),
+        SessionEvent::SignedOut => println!("{now} signed out"),
+        _ => {}
+    }
+}
+
+fn chrono_like_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    format!("{h:02}:{m:02}:{s:02}Z")
+}
+
+/// Prints an API response: the body as is, or a JSON envelope with `--json`.
+pub fn print_api_response(response: &ApiResponse, json: bool) {
+    if json {
+        let body = serde_json::from_slice::<serde_json::Value>(&response.body)
+            .unwrap_or_else(|_| json!(String::from_utf8_lossy(&response.body)));
+        print_json(&json!({
+            "http_status": response.status,
+            "content_type": response.content_type,
+            "body": body,
+        }));
+    } else {
+        println!("{}", String::from_utf8_lossy(&response.body).trim_end());
+    }
+}
+
+/// Prints any JSON value, pretty.
+pub fn print_json_value(value: &serde_json::Value) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(_) => println!("{value}"),
+    }
+}
+
+/// Prints what sign-out did.
+pub fn print_sign_out(report: &SignOutReport, json: bool) {
+    if json {
+        print_json(&json!({ "signed_out": report }));
+        return;
+    }
+    let revocation = match &report.revocation {
+        latchkey_core::RevocationOutcome::Revoked => "the refresh token was revoked".to_string(),
+        latchkey_core::RevocationOutcome::NotSupported => {
+            "the server does not support revocation".to_string()
+        }
+        latchkey_core::RevocationOutcome::NothingToRevoke => "there was no session".to_string(),
+        latchkey_core::RevocationOutcome::Failed(why) => {
+            format!("revocation failed ({why}); the token may stay valid at the server until it expires")
+        }
+    };
+    println!("Signed out: {revocation}; local session forgotten.");
+}
+
+/// Prints a failure on stderr (and a JSON error object on stdout with `--json`).
+pub fn print_failure(failure: &Failure, json: bool) {
+    if let Failure::Usage(e) = failure {
+        let _ = e.print();
+        return;
+    }
+    let mut message = failure.to_string();
+    let mut source = failure.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    if json {
+        let kind = match failure {
+            Failure::Core(e) => json!(e.kind()),
+            Failure::HttpStatus(_) => json!("http_status"),
+            Failure::Usage(_) => json!("usage"),
+        };
+        print_json(&json!({ "error": { "kind": kind, "message": message } }));
+    }
+    eprintln!("latchkey: {message}");
+}
