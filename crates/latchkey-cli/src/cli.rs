@@ -101,7 +101,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let then = if args.then.is_empty() {
                 None
             } else {
-                Some(Then::try_parse_from(&args.then).map_err(Failure::Usage)?.action)
+                Some(
+                    Then::try_parse_from(&args.then)
+                        .map_err(Failure::Usage)?
+                        .action,
+                )
             };
             let browser = SystemBrowser::from_env();
             if !json {

@@ -80,7 +80,11 @@ pub fn print_status(status: &SessionStatus, json: bool, heading: &str) {
             }
             println!(
                 "  refresh token: {}",
-                if status.has_refresh_token { "held" } else { "none issued" }
+                if status.has_refresh_token {
+                    "held"
+                } else {
+                    "none issued"
+                }
             );
             if let Some(next) = status.next_refresh_in_secs {
                 println!("  next refresh: in {next} s");
@@ -111,7 +115,11 @@ pub fn print_event(event: &SessionEvent, json: bool) {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
-            if *rotated { ", refresh token rotated" } else { "" },
+            if *rotated {
+                ", refresh token rotated"
+            } else {
+                ""
+            },
             status.access_token_expires_in_secs.unwrap_or(0),
             status.next_refresh_in_secs.unwrap_or(0),
         ),
@@ -123,7 +131,9 @@ pub fn print_event(event: &SessionEvent, json: bool) {
             "{now} refresh failed: {message}; retrying in {} s",
             retry_in_secs.unwrap_or(0)
         ),
-        SessionEvent::StoreFailed { message } => println!("{now} could not store tokens: {message}"),
+        SessionEvent::StoreFailed { message } => {
+            println!("{now} could not store tokens: {message}")
+        }
         SessionEvent::SessionEnded { reason } => println!("{now} session ended: {reason}"),
         SessionEvent::SignedIn { .. } => println!("{now} signed in"),
         SessionEvent::SignedOut => println!("{now} signed out"),

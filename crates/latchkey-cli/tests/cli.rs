@@ -1,6 +1,8 @@
 //! The `latchkey` binary as scripts use it: exit codes, JSON output, and the sign-in journey
 //! against the real dev IdP with the headless login driver as `BROWSER`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::{Command, Output};
 
 use latchkey_testkit::{browser_command, DevIdp};
@@ -60,18 +62,30 @@ fn login_json_prints_a_status_object_without_any_token() {
     assert_eq!(status["subject"], "alice");
     assert_eq!(status["has_refresh_token"], true);
     assert_eq!(lines[1]["status"]["rotation_count"], 1);
-    for key in ["\"access_token\"", "\"refresh_token\"", "\"id_token\"", "\"code\"", "eyJ"] {
+    for key in [
+        "\"access_token\"",
+        "\"refresh_token\"",
+        "\"id_token\"",
+        "\"code\"",
+        "eyJ",
+    ] {
         assert!(!text.contains(key), "{key} in {text}");
     }
 }
 
 #[test]
 fn watch_prints_each_refresh_as_it_happens() {
-    let idp = DevIdp::start(&[("DEV_IDP_ACCESS_TOKEN_TTL", "3"), ("DEV_IDP_CLOCK_TOLERANCE", "0")]);
+    let idp = DevIdp::start(&[
+        ("DEV_IDP_ACCESS_TOKEN_TTL", "3"),
+        ("DEV_IDP_CLOCK_TOLERANCE", "0"),
+    ]);
     let out = latchkey(Some(&idp), &["login", "--then", "watch", "--count", "2"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    let refreshed: Vec<_> = text.lines().filter(|l| l.contains("refreshed (scheduled")).collect();
+    let refreshed: Vec<_> = text
+        .lines()
+        .filter(|l| l.contains("refreshed (scheduled"))
+        .collect();
     assert_eq!(refreshed.len(), 2, "{text}");
     assert!(refreshed[0].contains("refresh token rotated"), "{text}");
 }
@@ -81,7 +95,11 @@ fn login_then_logout_revokes() {
     let idp = DevIdp::start(&[]);
     let out = latchkey(Some(&idp), &["login", "--then", "logout"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("the refresh token was revoked"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("the refresh token was revoked"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -105,16 +123,36 @@ fn a_command_that_needs_a_session_exits_3_without_one() {
 fn missing_or_invalid_configuration_exits_2_naming_the_field() {
     let out = latchkey(None, &["status"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("`issuer` is required"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`issuer` is required"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = latchkey(None, &["--issuer", "http://idp.example.com", "status"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("`issuer` must use https"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`issuer` must use https"),
+        "{}",
+        stderr(&out)
+    );
 
-    let out = latchkey(None, &["--issuer", "https://idp.example.com", "--param", "nokey", "status"]);
+    let out = latchkey(
+        None,
+        &[
+            "--issuer",
+            "https://idp.example.com",
+            "--param",
+            "nokey",
+            "status",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
 
-    let out = latchkey(None, &["--issuer", "https://x.example", "login", "--then", "bogus"]);
+    let out = latchkey(
+        None,
+        &["--issuer", "https://x.example", "login", "--then", "bogus"],
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -123,7 +161,11 @@ fn an_unreachable_issuer_exits_4() {
     // Port 9 on loopback: nothing listens there.
     let out = latchkey(None, &["--issuer", "http://127.0.0.1:9", "login"]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("discovery endpoint unavailable"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("discovery endpoint unavailable"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -133,11 +175,20 @@ fn the_config_file_is_read_and_flags_override_it() {
     let file = dir.path().join("latchkey.toml");
     std::fs::write(
         &file,
-        format!("issuer = \"{}\"\nclient_id = \"wrong-client\"\n[params]\nprompt = \"consent\"\n", idp.issuer),
+        format!(
+            "issuer = \"{}\"\nclient_id = \"wrong-client\"\n[params]\nprompt = \"consent\"\n",
+            idp.issuer
+        ),
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .args(["--config", file.to_str().unwrap(), "--client-id", "latchkey-native", "--json"])
+        .args([
+            "--config",
+            file.to_str().unwrap(),
+            "--client-id",
+            "latchkey-native",
+            "--json",
+        ])
         .args(["login", "--then", "status"])
         .env_remove("LATCHKEY_ISSUER")
         .env_remove("LATCHKEY_CLIENT_ID")
@@ -146,7 +197,11 @@ fn the_config_file_is_read_and_flags_override_it() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("\"subject\":\"bob\""), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("\"subject\":\"bob\""),
+        "{}",
+        stdout(&out)
+    );
 
     std::fs::write(&file, "issuer = \"https://x.example\"\nunknown_key = 1\n").unwrap();
     let out = latchkey(None, &["--config", file.to_str().unwrap(), "status"]);

@@ -84,7 +84,9 @@ impl PendingAuthorization {
             verifier,
             redirect_uri,
             issuer: provider.issuer().to_owned(),
-            require_iss: provider.metadata.authorization_response_iss_parameter_supported,
+            require_iss: provider
+                .metadata
+                .authorization_response_iss_parameter_supported,
         }
     }
 
@@ -130,9 +132,9 @@ impl PendingAuthorization {
             });
         }
         match &params.code {
-            Some(code) if !code.secret().is_empty() => {
-                Ok(CallbackOutcome::Code(AuthorizationCode::new(code.secret().clone())))
-            }
+            Some(code) if !code.secret().is_empty() => Ok(CallbackOutcome::Code(
+                AuthorizationCode::new(code.secret().clone()),
+            )),
             _ => Err(CallbackRejection::MissingCode),
         }
     }
@@ -164,7 +166,11 @@ pub(crate) mod tests {
 
     fn pending(iss_supported: bool) -> PendingAuthorization {
         let (p, c) = provider(iss_supported);
-        PendingAuthorization::new(&p, &c, Url::parse("http://127.0.0.1:4567/callback").unwrap())
+        PendingAuthorization::new(
+            &p,
+            &c,
+            Url::parse("http://127.0.0.1:4567/callback").unwrap(),
+        )
     }
 
     fn query(p: &PendingAuthorization, key: &str) -> Option<String> {
@@ -174,7 +180,10 @@ pub(crate) mod tests {
             .map(|(_, v)| v.into_owned())
     }
 
-    fn callback(p: &PendingAuthorization, query: &str) -> Result<CallbackOutcome, CallbackRejection> {
+    fn callback(
+        p: &PendingAuthorization,
+        query: &str,
+    ) -> Result<CallbackOutcome, CallbackRejection> {
         let state = p.state.secret();
         let target = format!("/callback?{}", query.replace("STATE", state));
         p.check(&parse_callback("GET", &target, "/callback").unwrap())

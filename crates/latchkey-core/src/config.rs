@@ -183,9 +183,8 @@ impl PartialConfig {
                 }
                 "LATCHKEY_PARAMS" => {
                     for pair in value.split('&').filter(|p| !p.is_empty()) {
-                        let (k, v) = parse_param(pair).map_err(|reason| {
-                            ConfigError::invalid("LATCHKEY_PARAMS", reason)
-                        })?;
+                        let (k, v) = parse_param(pair)
+                            .map_err(|reason| ConfigError::invalid("LATCHKEY_PARAMS", reason))?;
                         layer.params.insert(k, v);
                     }
                 }
@@ -267,7 +266,10 @@ impl PartialConfig {
                 ));
             }
             if key.is_empty() || key.chars().any(char::is_control) {
-                return Err(ConfigError::invalid("params", "has an empty or invalid key"));
+                return Err(ConfigError::invalid(
+                    "params",
+                    "has an empty or invalid key",
+                ));
             }
             extra_params.push((key, value));
         }
@@ -284,8 +286,7 @@ impl PartialConfig {
         }
 
         let http_timeout = seconds("http_timeout_secs", self.http_timeout_secs, 10, 1..=300)?;
-        let login_timeout =
-            seconds("login_timeout_secs", self.login_timeout_secs, 300, 1..=3600)?;
+        let login_timeout = seconds("login_timeout_secs", self.login_timeout_secs, 300, 1..=3600)?;
         let max_response_bytes = self.max_response_bytes.unwrap_or(1024 * 1024);
         if !(4096..=64 * 1024 * 1024).contains(&max_response_bytes) {
             return Err(ConfigError::invalid(
@@ -332,7 +333,11 @@ fn seconds(
     if !range.contains(&v) {
         return Err(ConfigError::invalid(
             field,
-            format!("must be between {} and {} seconds", range.start(), range.end()),
+            format!(
+                "must be between {} and {} seconds",
+                range.start(),
+                range.end()
+            ),
         ));
     }
     Ok(Duration::from_secs(v))
@@ -348,7 +353,10 @@ fn parse_issuer(raw: &str) -> Result<String, ConfigError> {
         ));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError::invalid("issuer", "must not contain credentials"));
+        return Err(ConfigError::invalid(
+            "issuer",
+            "must not contain credentials",
+        ));
     }
     if !is_secure_or_loopback(&url) {
         return Err(ConfigError::invalid(
@@ -461,13 +469,20 @@ mod tests {
             "ten".to_string(),
         )])
         .unwrap_err();
-        assert!(err.to_string().contains("LATCHKEY_HTTP_TIMEOUT_SECS"), "{err}");
+        assert!(
+            err.to_string().contains("LATCHKEY_HTTP_TIMEOUT_SECS"),
+            "{err}"
+        );
     }
 
     #[test]
     fn out_of_range_timeouts_are_rejected() {
         let mut p = base();
         p.http_timeout_secs = Some(0);
-        assert!(p.finish().unwrap_err().to_string().contains("http_timeout_secs"));
+        assert!(p
+            .finish()
+            .unwrap_err()
+            .to_string()
+            .contains("http_timeout_secs"));
     }
 }

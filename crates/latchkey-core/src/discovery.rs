@@ -15,9 +15,7 @@ use openidconnect::core::{
     CoreClient, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier, CoreJsonWebKeySet,
     CoreJwsSigningAlgorithm,
 };
-use openidconnect::{
-    AuthUrl, ClientId, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, TokenUrl,
-};
+use openidconnect::{AuthUrl, ClientId, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, TokenUrl};
 use serde::Deserialize;
 use url::Url;
 
@@ -98,12 +96,11 @@ impl Provider {
         config: &Config,
         jwks: CoreJsonWebKeySet,
     ) -> Result<Self> {
-        let issuer = IssuerUrl::new(metadata.issuer.clone()).map_err(|_| {
-            Error::InvalidResponse {
+        let issuer =
+            IssuerUrl::new(metadata.issuer.clone()).map_err(|_| Error::InvalidResponse {
                 endpoint: Endpoint::Discovery,
                 problem: "issuer is not a URL".into(),
-            }
-        })?;
+            })?;
         let client_id = ClientId::new(config.client_id.clone());
         let client = CoreClient::new(client_id.clone(), issuer.clone(), jwks.clone())
             .set_auth_uri(AuthUrl::from_url(metadata.authorization_endpoint.clone()))
@@ -166,29 +163,32 @@ impl Provider {
             Err(poisoned) => poisoned.into_inner().clone(),
         };
         let skew = chrono::Duration::from_std(ID_TOKEN_CLOCK_SKEW).unwrap_or_default();
-        let verifier =
-            CoreIdTokenVerifier::new_public_client(self.client_id.clone(), self.issuer.clone(), jwks)
-                .set_allowed_algs([
-                    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-                    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-                    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-                    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-                    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-                    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-                    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-                    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-                    CoreJwsSigningAlgorithm::EdDsa,
-                ])
-                // exp: accept up to `skew` after expiry (the verifier compares exp with this).
-                .set_time_fn(move || chrono::Utc::now() - skew)
-                // iat: not further in the future than `skew`.
-                .set_issue_time_verifier_fn(move |iat| {
-                    if iat > chrono::Utc::now() + skew {
-                        Err("iat is in the future".to_string())
-                    } else {
-                        Ok(())
-                    }
-                });
+        let verifier = CoreIdTokenVerifier::new_public_client(
+            self.client_id.clone(),
+            self.issuer.clone(),
+            jwks,
+        )
+        .set_allowed_algs([
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+            CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+            CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+            CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+            CoreJwsSigningAlgorithm::EdDsa,
+        ])
+        // exp: accept up to `skew` after expiry (the verifier compares exp with this).
+        .set_time_fn(move || chrono::Utc::now() - skew)
+        // iat: not further in the future than `skew`.
+        .set_issue_time_verifier_fn(move |iat| {
+            if iat > chrono::Utc::now() + skew {
+                Err("iat is in the future".to_string())
+            } else {
+                Ok(())
+            }
+        });
         id_token.clone().into_claims(&verifier, nonce_check)
     }
 }
@@ -286,12 +286,18 @@ pub fn validate_metadata(metadata: &ServerMetadata, config: &Config) -> Result<(
         return Err(Error::PkceS256Unsupported);
     }
     let endpoints: [(&'static str, Option<&Url>); 6] = [
-        ("authorization_endpoint", Some(&metadata.authorization_endpoint)),
+        (
+            "authorization_endpoint",
+            Some(&metadata.authorization_endpoint),
+        ),
         ("token_endpoint", Some(&metadata.token_endpoint)),
         ("jwks_uri", metadata.jwks_uri.as_ref()),
         ("userinfo_endpoint", metadata.userinfo_endpoint.as_ref()),
         ("revocation_endpoint", metadata.revocation_endpoint.as_ref()),
-        ("end_session_endpoint", metadata.end_session_endpoint.as_ref()),
+        (
+            "end_session_endpoint",
+            metadata.end_session_endpoint.as_ref(),
+        ),
     ];
     for (what, url) in endpoints {
         if let Some(url) = url {
@@ -338,7 +344,9 @@ mod tests {
             .mount(&server)
             .await;
         let http = HttpClient::new(Duration::from_secs(2), 65536).unwrap();
-        let p = Provider::discover(&http, &config(&server.uri())).await.unwrap();
+        let p = Provider::discover(&http, &config(&server.uri()))
+            .await
+            .unwrap();
         assert!(p.metadata.authorization_response_iss_parameter_supported);
     }
 
@@ -365,7 +373,9 @@ mod tests {
             .mount(&server)
             .await;
         let http = HttpClient::new(Duration::from_secs(2), 65536).unwrap();
-        let err = Provider::discover(&http, &config(&server.uri())).await.unwrap_err();
+        let err = Provider::discover(&http, &config(&server.uri()))
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::IssuerMismatch { .. }), "{err:?}");
     }
 
@@ -379,7 +389,9 @@ mod tests {
         assert!(matches!(err, Error::PkceS256Unsupported));
 
         let mut json = metadata_json(issuer);
-        json.as_object_mut().unwrap().remove("code_challenge_methods_supported");
+        json.as_object_mut()
+            .unwrap()
+            .remove("code_challenge_methods_supported");
         let m: ServerMetadata = serde_json::from_value(json).unwrap();
         assert!(matches!(
             validate_metadata(&m, &config(issuer)),
@@ -394,7 +406,16 @@ mod tests {
         json["token_endpoint"] = serde_json::json!("http://idp.example.com/token");
         let m: ServerMetadata = serde_json::from_value(json).unwrap();
         let err = validate_metadata(&m, &config(issuer)).unwrap_err();
-        assert!(matches!(err, Error::InsecureUrl { what: "token_endpoint", .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::InsecureUrl {
+                    what: "token_endpoint",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
@@ -405,7 +426,9 @@ mod tests {
             .mount(&server)
             .await;
         let http = HttpClient::new(Duration::from_secs(2), 65536).unwrap();
-        let err = Provider::discover(&http, &config(&server.uri())).await.unwrap_err();
+        let err = Provider::discover(&http, &config(&server.uri()))
+            .await
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("truncated JSON"), "{text}");
         assert!(!text.contains("secretish"), "{text}");

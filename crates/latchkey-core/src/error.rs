@@ -171,7 +171,9 @@ pub enum Error {
 
     /// The discovery document names another issuer than the one configured (OIDC Discovery §4.3,
     /// RFC 8414 §3.3).
-    #[error("the discovery document names issuer {found:?}, but the configured issuer is {expected:?}")]
+    #[error(
+        "the discovery document names issuer {found:?}, but the configured issuer is {expected:?}"
+    )]
     IssuerMismatch {
         /// The configured issuer.
         expected: String,

@@ -276,7 +276,8 @@ mod tests {
         let server = MockServer::start().await;
         Mock::given(path("/moved"))
             .respond_with(
-                ResponseTemplate::new(302).insert_header("location", format!("{}/target", server.uri())),
+                ResponseTemplate::new(302)
+                    .insert_header("location", format!("{}/target", server.uri())),
             )
             .mount(&server)
             .await;
@@ -299,7 +300,10 @@ mod tests {
             .await;
         let url = Url::parse(&server.uri()).unwrap();
         let err = client().get_with_bearer(&url, "t").await.unwrap_err();
-        assert!(matches!(err, HttpError::TooLarge { limit: 4096 }), "{err:?}");
+        assert!(
+            matches!(err, HttpError::TooLarge { limit: 4096 }),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
@@ -311,7 +315,10 @@ mod tests {
             .await;
         let url = Url::parse(&server.uri()).unwrap();
         let err = client().get_document(&url).await.unwrap_err();
-        assert!(matches!(err, HttpError::ServerUnavailable { status: 503 }), "{err:?}");
+        assert!(
+            matches!(err, HttpError::ServerUnavailable { status: 503 }),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]

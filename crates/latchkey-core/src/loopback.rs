@@ -9,7 +9,6 @@
 //! - The pages it serves echo nothing from the request, forbid every subresource (CSP
 //!   `default-src 'none'`) and send no referrer.
 
-use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,13 +26,15 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many connections are read at once; more are closed at once.
 pub const MAX_CONNECTIONS: usize = 32;
 
-const SUCCESS_PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Latchkey</title></head>\
+const SUCCESS_PAGE: &str =
+    "<!doctype html><html><head><meta charset=\"utf-8\"><title>Latchkey</title></head>\
 <body style=\"font-family:sans-serif;text-align:center;margin-top:4em\"><h1>Signed in</h1>\
 <p>You can close this tab and return to Latchkey.</p></body></html>";
 const FAILURE_PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Latchkey</title></head>\
 <body style=\"font-family:sans-serif;text-align:center;margin-top:4em\"><h1>Sign-in did not complete</h1>\
 <p>You can close this tab and return to Latchkey.</p></body></html>";
-const BAD_REQUEST_PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Bad request</title></head>\
+const BAD_REQUEST_PAGE: &str =
+    "<!doctype html><html><head><meta charset=\"utf-8\"><title>Bad request</title></head>\
 <body><h1>Bad request</h1></body></html>";
 
 /// What `check` decided about an acceptable callback: the value to return and which page the
@@ -66,12 +67,22 @@ impl LoopbackListener {
             let port = v4.local_addr().map_err(Error::LoopbackBind)?.port();
             match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))).await {
                 Ok(v6) => {
-                    return Ok(Self { v4, v6: Some(v6), port, path: path.to_owned() });
+                    return Ok(Self {
+                        v4,
+                        v6: Some(v6),
+                        port,
+                        path: path.to_owned(),
+                    });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last_err = Some((v4, e)),
                 Err(e) => {
                     tracing::debug!(error = %e, "no IPv6 loopback; listening on 127.0.0.1 only");
-                    return Ok(Self { v4, v6: None, port, path: path.to_owned() });
+                    return Ok(Self {
+                        v4,
+                        v6: None,
+                        port,
+                        path: path.to_owned(),
+                    });
                 }
             }
         }
@@ -79,9 +90,16 @@ impl LoopbackListener {
             Some((v4, e)) => {
                 tracing::debug!(error = %e, "[::1] port busy; listening on 127.0.0.1 only");
                 let port = v4.local_addr().map_err(Error::LoopbackBind)?.port();
-                Ok(Self { v4, v6: None, port, path: path.to_owned() })
+                Ok(Self {
+                    v4,
+                    v6: None,
+                    port,
+                    path: path.to_owned(),
+                })
             }
-            None => Err(Error::Internal("loopback bind loop ended without a listener".into())),
+            None => Err(Error::Internal(
+                "loopback bind loop ended without a listener".into(),
+            )),
         }
     }
 
@@ -155,14 +173,12 @@ impl LoopbackListener {
     }
 }
 
-fn accept_optional(
+async fn accept_optional(
     listener: Option<&TcpListener>,
-) -> impl Future<Output = std::io::Result<(TcpStream, SocketAddr)>> + '_ {
-    async move {
-        match listener {
-            Some(l) => l.accept().await,
-            None => std::future::pending().await,
-        }
+) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -212,7 +228,12 @@ async fn read_head(stream: &mut TcpStream) -> Result<(String, String), CallbackR
     }
 }
 
-async fn respond(mut stream: TcpStream, status: u16, reason: &str, body: &str) -> std::io::Result<()> {
+async fn respond(
+    mut stream: TcpStream,
+    status: u16,
+    reason: &str,
+    body: &str,
+) -> std::io::Result<()> {
     let response = format!(
         "HTTP/1.1 {status} {reason}\r\n\
          Content-Type: text/html; charset=utf-8\r\n\
@@ -265,7 +286,10 @@ mod tests {
     async fn the_redirect_uri_is_an_ip_literal_with_the_bound_port_and_exact_path() {
         let l = LoopbackListener::bind("/callback").await.unwrap();
         let uri = l.redirect_uri().unwrap();
-        assert_eq!(uri.as_str(), format!("http://127.0.0.1:{}/callback", l.port()));
+        assert_eq!(
+            uri.as_str(),
+            format!("http://127.0.0.1:{}/callback", l.port())
+        );
         assert_ne!(l.port(), 0);
     }
 
@@ -286,14 +310,22 @@ mod tests {
         for raw in hostile {
             let answer = send(port, false, raw).await;
             assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-            assert!(!answer.contains("code=") && !answer.contains("state"), "echoes nothing");
+            assert!(
+                !answer.contains("code=") && !answer.contains("state"),
+                "echoes nothing"
+            );
         }
         // An oversize head is cut off with a 400 too.
         let mut big = b"GET /callback?".to_vec();
         big.resize(MAX_REQUEST_HEAD + 100, b'a');
         assert!(send(port, false, &big).await.starts_with("HTTP/1.1 400"));
 
-        let answer = send(port, v6, b"GET /callback?code=the-code&state=good HTTP/1.1\r\n\r\n").await;
+        let answer = send(
+            port,
+            v6,
+            b"GET /callback?code=the-code&state=good HTTP/1.1\r\n\r\n",
+        )
+        .await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(answer.contains("Signed in"));
         assert!(answer.contains("Content-Security-Policy: default-src 'none'"));
@@ -305,7 +337,12 @@ mod tests {
         let l = LoopbackListener::bind("/callback").await.unwrap();
         let port = l.port();
         let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
-        send(port, false, b"GET /callback?code=c&state=good HTTP/1.1\r\n\r\n").await;
+        send(
+            port,
+            false,
+            b"GET /callback?code=c&state=good HTTP/1.1\r\n\r\n",
+        )
+        .await;
         waiter.await.unwrap().unwrap();
         let again = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await;
         assert!(again.is_err(), "the port must be closed after the sign-in");
@@ -317,10 +354,19 @@ mod tests {
         let port = l.port();
         let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
         // A connection that never sends anything, held open.
-        let _idle = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await.unwrap();
-        let mut partial = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await.unwrap();
+        let _idle = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            .await
+            .unwrap();
+        let mut partial = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            .await
+            .unwrap();
         partial.write_all(b"GET /callback?code=x").await.unwrap();
-        let answer = send(port, false, b"GET /callback?code=real&state=good HTTP/1.1\r\n\r\n").await;
+        let answer = send(
+            port,
+            false,
+            b"GET /callback?code=real&state=good HTTP/1.1\r\n\r\n",
+        )
+        .await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert_eq!(waiter.await.unwrap().unwrap(), "real");
     }
@@ -333,7 +379,14 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, Error::SignInTimedOut { seconds: 120, rejected: 0, .. }),
+            matches!(
+                err,
+                Error::SignInTimedOut {
+                    seconds: 120,
+                    rejected: 0,
+                    ..
+                }
+            ),
             "{err:?}"
         );
     }

@@ -112,7 +112,10 @@ mod tests {
 
     #[test]
     fn a_partial_head_asks_for_more_until_the_limit() {
-        assert_eq!(parse_request_head(b"GET /callback HTTP/1.1\r\nHo").unwrap(), None);
+        assert_eq!(
+            parse_request_head(b"GET /callback HTTP/1.1\r\nHo").unwrap(),
+            None
+        );
         let mut big = b"GET /callback HTTP/1.1\r\nX: ".to_vec();
         big.resize(MAX_REQUEST_HEAD + 1, b'a');
         assert_eq!(
@@ -135,7 +138,13 @@ mod tests {
             parse_callback("POST", "/callback?code=x", "/callback").unwrap_err(),
             CallbackRejection::WrongMethod
         );
-        for target in ["/", "/callback/", "/Callback?code=x", "/callbackx", "http://evil/callback"] {
+        for target in [
+            "/",
+            "/callback/",
+            "/Callback?code=x",
+            "/callbackx",
+            "http://evil/callback",
+        ] {
             assert_eq!(
                 parse_callback("GET", target, "/callback").unwrap_err(),
                 CallbackRejection::WrongPath,
@@ -169,9 +178,16 @@ mod tests {
 
     #[test]
     fn debug_output_of_callback_params_redacts_code_and_state() {
-        let p = parse_callback("GET", "/callback?code=SECRETCODE&state=SECRETSTATE", "/callback")
-            .unwrap();
+        let p = parse_callback(
+            "GET",
+            "/callback?code=SECRETCODE&state=SECRETSTATE",
+            "/callback",
+        )
+        .unwrap();
         let printed = format!("{p:?}");
-        assert!(!printed.contains("SECRETCODE") && !printed.contains("SECRETSTATE"), "{printed}");
+        assert!(
+            !printed.contains("SECRETCODE") && !printed.contains("SECRETSTATE"),
+            "{printed}"
+        );
     }
 }

@@ -424,7 +424,8 @@ impl Session {
         let Some(stored) = self.inner.store.load()? else {
             return Ok(self.status());
         };
-        if stored.issuer != self.inner.config.issuer || stored.client_id != self.inner.config.client_id
+        if stored.issuer != self.inner.config.issuer
+            || stored.client_id != self.inner.config.client_id
         {
             tracing::info!("the stored session belongs to another issuer or client; ignoring it");
             return Ok(self.status());
@@ -479,7 +480,10 @@ impl Session {
                 return self.usable_or(&state, Error::Shared(err));
             }
         }
-        match self.refresh_locked(&mut state, RefreshTrigger::OnDemand).await {
+        match self
+            .refresh_locked(&mut state, RefreshTrigger::OnDemand)
+            .await
+        {
             Ok(()) => self.current_access(&state),
             Err(e) if e.is_transient() => self.usable_or(&state, e),
             Err(e) => Err(e),
@@ -489,7 +493,8 @@ impl Session {
     /// Refreshes now, whatever the token's age.
     pub async fn refresh(&self) -> Result<SessionStatus> {
         let mut state = self.inner.tokens.lock().await;
-        self.refresh_locked(&mut state, RefreshTrigger::Forced).await?;
+        self.refresh_locked(&mut state, RefreshTrigger::Forced)
+            .await?;
         drop(state);
         Ok(self.status())
     }
@@ -532,7 +537,12 @@ impl Session {
         self.send(url, &token, endpoint).await
     }
 
-    async fn send(&self, url: &Url, token: &AccessToken, endpoint: Endpoint) -> Result<ApiResponse> {
+    async fn send(
+        &self,
+        url: &Url,
+        token: &AccessToken,
+        endpoint: Endpoint,
+    ) -> Result<ApiResponse> {
         let BodyResponse {
             status,
             content_type,
@@ -812,7 +822,10 @@ impl Session {
             Err(e) => {
                 if let Some(description) = is_invalid_grant(&e) {
                     tracing::warn!("refresh token rejected (invalid_grant); ending the session");
-                    self.end_session(state, ReauthReason::RefreshTokenRejected(description.clone()));
+                    self.end_session(
+                        state,
+                        ReauthReason::RefreshTokenRejected(description.clone()),
+                    );
                     return Err(Error::ReauthRequired(ReauthReason::RefreshTokenRejected(
                         description,
                     )));
@@ -827,7 +840,10 @@ impl Session {
         };
         let id_token = match response.extra_fields().id_token() {
             Some(id_token) => {
-                match self.check_refreshed_id_token(&provider, tokens, id_token).await {
+                match self
+                    .check_refreshed_id_token(&provider, tokens, id_token)
+                    .await
+                {
                     Ok(()) => Some(SecretString::new(id_token.to_string())),
                     Err(e) => return Err(self.refresh_failed(attempt, trigger, e)),
                 }
@@ -896,12 +912,12 @@ impl Session {
         let original = tokens.nonce.clone();
         // OIDC Core §12.2: a nonce SHOULD NOT be present; if it is, it MUST be the original one.
         let claims = provider
-            .verify_id_token(&self.inner.http, id_token, move |n: Option<&Nonce>| {
-                match (n, &original) {
-                    (None, _) => Ok(()),
-                    (Some(n), Some(orig)) if orig.ct_eq(n.secret()) => Ok(()),
-                    (Some(_), _) => Err("refreshed ID token carries a different nonce".into()),
-                }
+            .verify_id_token(&self.inner.http, id_token, move |n: Option<&Nonce>| match (
+                n, &original,
+            ) {
+                (None, _) => Ok(()),
+                (Some(n), Some(orig)) if orig.ct_eq(n.secret()) => Ok(()),
+                (Some(_), _) => Err("refreshed ID token carries a different nonce".into()),
             })
             .await?;
         // ... and `sub` MUST be the same.
@@ -1031,7 +1047,8 @@ impl Session {
 
 /// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at 60 s, each scaled by 0.5–1.0.
 fn backoff(failures: u32) -> Duration {
-    let base = Duration::from_secs(1u64 << failures.saturating_sub(1).min(6)).min(Duration::from_secs(60));
+    let base =
+        Duration::from_secs(1u64 << failures.saturating_sub(1).min(6)).min(Duration::from_secs(60));
     let jitter: f64 = rand::thread_rng().gen_range(0.5..=1.0);
     base.mul_f64(jitter).max(Duration::from_millis(500))
 }

@@ -98,7 +98,9 @@ pub(crate) fn accept_token_response(
         CoreTokenType::Bearer => {}
         CoreTokenType::Mac => return Err(Error::UnsupportedTokenType("mac".into())),
         CoreTokenType::Extension(other) => {
-            return Err(Error::UnsupportedTokenType(other.chars().take(32).collect()))
+            return Err(Error::UnsupportedTokenType(
+                other.chars().take(32).collect(),
+            ))
         }
     }
     if response.access_token().secret().is_empty() {
@@ -158,7 +160,9 @@ pub(crate) fn map_token_error(e: TokenRequestError) -> Error {
 /// True when the token endpoint said `invalid_grant`.
 pub(crate) fn is_invalid_grant(e: &TokenRequestError) -> Option<Option<String>> {
     match e {
-        RequestTokenError::ServerResponse(r) if *r.error() == CoreErrorResponseType::InvalidGrant => {
+        RequestTokenError::ServerResponse(r)
+            if *r.error() == CoreErrorResponseType::InvalidGrant =>
+        {
             Some(r.error_description().cloned())
         }
         _ => None,
@@ -186,9 +190,18 @@ mod tests {
 
     #[test]
     fn the_margin_suits_short_and_long_lifetimes() {
-        assert_eq!(refresh_margin(Duration::from_secs(5)), Duration::from_secs(1));
-        assert_eq!(refresh_margin(Duration::from_secs(60)), Duration::from_secs(12));
-        assert_eq!(refresh_margin(Duration::from_secs(3600)), Duration::from_secs(60));
+        assert_eq!(
+            refresh_margin(Duration::from_secs(5)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(60)),
+            Duration::from_secs(12)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(3600)),
+            Duration::from_secs(60)
+        );
         assert_eq!(refresh_margin(Duration::ZERO), Duration::from_secs(1));
     }
 

@@ -70,7 +70,9 @@ fn expand(command: &str, url: &str) -> Result<Vec<String>, UserAgentError> {
     let words = shell_words::split(command)
         .map_err(|e| UserAgentError::InvalidBrowserVariable(e.to_string()))?;
     if words.is_empty() {
-        return Err(UserAgentError::InvalidBrowserVariable("empty command".into()));
+        return Err(UserAgentError::InvalidBrowserVariable(
+            "empty command".into(),
+        ));
     }
     let has_placeholder = words.iter().any(|w| w.contains("%s"));
     let mut argv: Vec<String> = words.into_iter().map(|w| w.replace("%s", url)).collect();
@@ -84,7 +86,11 @@ fn platform_opener(url: &str) -> Vec<String> {
     if cfg!(target_os = "macos") {
         vec!["open".into(), url.into()]
     } else if cfg!(target_os = "windows") {
-        vec!["rundll32".into(), "url.dll,FileProtocolHandler".into(), url.into()]
+        vec![
+            "rundll32".into(),
+            "url.dll,FileProtocolHandler".into(),
+            url.into(),
+        ]
     } else {
         vec!["xdg-open".into(), url.into()]
     }

@@ -1,6 +1,8 @@
 //! Scenarios against the real bundled IdP (panva's oidc-provider), signing in through the loopback
 //! listener with the headless login driver as the browser.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +18,13 @@ fn session(idp: &DevIdp) -> (Session, Arc<MemoryStore>) {
 }
 
 fn stored_rt(store: &MemoryStore) -> String {
-    store.load().unwrap().expect("a stored session").refresh_token.secret().clone()
+    store
+        .load()
+        .unwrap()
+        .expect("a stored session")
+        .refresh_token
+        .secret()
+        .clone()
 }
 
 #[tokio::test]
@@ -71,7 +79,9 @@ async fn a_refresh_rotates_the_refresh_token_and_stores_the_new_one() {
     let after = stored_rt(&store);
     assert_ne!(before, after, "the rotated refresh token must be persisted");
     match events.recv().await.unwrap() {
-        SessionEvent::Refreshed { trigger, rotated, .. } => {
+        SessionEvent::Refreshed {
+            trigger, rotated, ..
+        } => {
             assert_eq!(trigger, RefreshTrigger::Forced);
             assert!(rotated);
         }
@@ -110,10 +120,16 @@ async fn reusing_a_rotated_refresh_token_ends_the_session_and_wipes_the_store() 
     replay.resume().await.unwrap();
     let err = replay.refresh().await.unwrap_err();
     assert!(
-        matches!(err, Error::ReauthRequired(ReauthReason::RefreshTokenRejected(_))),
+        matches!(
+            err,
+            Error::ReauthRequired(ReauthReason::RefreshTokenRejected(_))
+        ),
         "{err:?}"
     );
-    assert!(replay_store.load().unwrap().is_none(), "invalid_grant wipes the store");
+    assert!(
+        replay_store.load().unwrap().is_none(),
+        "invalid_grant wipes the store"
+    );
     assert_eq!(replay.status().state, SessionState::ReauthRequired);
 
     // The legitimate session's grant died with it: its next refresh ends it too.
@@ -121,22 +137,39 @@ async fn reusing_a_rotated_refresh_token_ends_the_session_and_wipes_the_store() 
     assert!(err.requires_reauthentication(), "{err:?}");
     assert!(store.load().unwrap().is_none());
     assert_eq!(session.status().state, SessionState::ReauthRequired);
-    assert!(session.fresh_access_token().await.unwrap_err().requires_reauthentication());
+    assert!(session
+        .fresh_access_token()
+        .await
+        .unwrap_err()
+        .requires_reauthentication());
 }
 
 #[tokio::test]
 async fn without_prompt_consent_the_server_issues_no_refresh_token_and_the_session_copes() {
-    let idp = DevIdp::start(&[("DEV_IDP_ACCESS_TOKEN_TTL", "2"), ("DEV_IDP_CLOCK_TOLERANCE", "0")]);
+    let idp = DevIdp::start(&[
+        ("DEV_IDP_ACCESS_TOKEN_TTL", "2"),
+        ("DEV_IDP_CLOCK_TOLERANCE", "0"),
+    ]);
     let store = Arc::new(MemoryStore::new());
     let session = Session::new(idp.config_with(&[]), store.clone()).unwrap();
     let status = session.sign_in(&login_driver("alice")).await.unwrap();
     assert!(!status.has_refresh_token);
-    assert!(store.load().unwrap().is_none(), "nothing to store without a refresh token");
+    assert!(
+        store.load().unwrap().is_none(),
+        "nothing to store without a refresh token"
+    );
     assert_eq!(status.next_refresh_in_secs, None);
     // The access token works while it lasts.
-    assert_eq!(session.get(&idp.api.parse().unwrap()).await.unwrap().status, 200);
+    assert_eq!(
+        session.get(&idp.api.parse().unwrap()).await.unwrap().status,
+        200
+    );
     // A forced refresh is refused without ending the still-valid session.
-    assert!(session.refresh().await.unwrap_err().requires_reauthentication());
+    assert!(session
+        .refresh()
+        .await
+        .unwrap_err()
+        .requires_reauthentication());
     assert_eq!(session.status().state, SessionState::SignedIn);
 }
 
@@ -152,7 +185,10 @@ async fn a_server_that_never_issues_refresh_tokens_is_handled_like_one_that_decl
 
 #[tokio::test]
 async fn the_scheduler_refreshes_before_a_five_second_token_expires() {
-    let idp = DevIdp::start(&[("DEV_IDP_ACCESS_TOKEN_TTL", "5"), ("DEV_IDP_CLOCK_TOLERANCE", "0")]);
+    let idp = DevIdp::start(&[
+        ("DEV_IDP_ACCESS_TOKEN_TTL", "5"),
+        ("DEV_IDP_CLOCK_TOLERANCE", "0"),
+    ]);
     let (session, store) = session(&idp);
     session.sign_in(&login_driver("alice")).await.unwrap();
     let first = session.fresh_access_token().await.unwrap();
@@ -173,10 +209,19 @@ async fn the_scheduler_refreshes_before_a_five_second_token_expires() {
     assert_eq!(event, RefreshTrigger::Scheduled);
     let status = session.status();
     // It happened before expiry: the new token has most of its lifetime left.
-    assert!(status.access_token_expires_in_secs.unwrap() >= 3, "{status:?}");
-    assert_ne!(first.secret(), session.fresh_access_token().await.unwrap().secret());
+    assert!(
+        status.access_token_expires_in_secs.unwrap() >= 3,
+        "{status:?}"
+    );
+    assert_ne!(
+        first.secret(),
+        session.fresh_access_token().await.unwrap().secret()
+    );
     assert_ne!(rt_before, stored_rt(&store));
-    assert_eq!(session.get(&idp.api.parse().unwrap()).await.unwrap().status, 200);
+    assert_eq!(
+        session.get(&idp.api.parse().unwrap()).await.unwrap().status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -191,14 +236,21 @@ async fn sign_out_revokes_the_grant_and_forgets_everything_locally() {
     assert_eq!(report.revocation, RevocationOutcome::Revoked);
     assert!(store.load().unwrap().is_none());
     assert_eq!(session.status().state, SessionState::SignedOut);
-    assert_eq!(session.fresh_access_token().await.unwrap_err().kind(), ErrorKind::NotSignedIn);
+    assert_eq!(
+        session.fresh_access_token().await.unwrap_err().kind(),
+        ErrorKind::NotSignedIn
+    );
 
     // At the server, the refresh token is dead...
     let replay_store = Arc::new(MemoryStore::new());
     replay_store.save(&stored).unwrap();
     let replay = Session::new(idp.config(), replay_store).unwrap();
     replay.resume().await.unwrap();
-    assert!(replay.refresh().await.unwrap_err().requires_reauthentication());
+    assert!(replay
+        .refresh()
+        .await
+        .unwrap_err()
+        .requires_reauthentication());
     // ... and so is the access token of that grant.
     let response = reqwest::Client::new()
         .get(&idp.api)

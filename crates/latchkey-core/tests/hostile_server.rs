@@ -4,6 +4,8 @@
 //! The fake is a plain OAuth server (scope without `openid`, so no ID token); its "browser" sends
 //! the callback straight to the loopback listener.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -95,18 +97,17 @@ async fn signed_in(access: &str, expires_in: i64) -> Fake {
         .and(path("/token"))
         .and(body_string_contains("grant_type=authorization_code"))
         .and(body_string_contains("code_verifier="))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(token_json(access, Some("rt-1"), expires_in)),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+            access,
+            Some("rt-1"),
+            expires_in,
+        )))
         .expect(1)
         .mount(&server)
         .await;
     let store = Arc::new(MemoryStore::new());
     let session = Session::new(config(&issuer), store.clone()).unwrap();
-    session
-        .sign_in(&InstantApproval { issuer })
-        .await
-        .unwrap();
+    session.sign_in(&InstantApproval { issuer }).await.unwrap();
     Fake {
         server,
         session,
@@ -145,7 +146,10 @@ async fn a_refresh_sends_the_refresh_token_and_client_id_and_no_secret() {
         .unwrap();
     let body = String::from_utf8_lossy(&refresh.body);
     assert!(!body.contains("client_secret"), "{body}");
-    assert!(refresh.headers.get("authorization").is_none(), "no client authentication");
+    assert!(
+        refresh.headers.get("authorization").is_none(),
+        "no client authentication"
+    );
 }
 
 #[tokio::test]
@@ -257,14 +261,27 @@ async fn hostile_token_responses_are_typed_errors_and_the_refresh_token_is_kept(
     ];
     for (name, response, kind) in cases {
         let fake = signed_in("at-1", 3600).await;
-        refresh_mock().respond_with(response).mount(&fake.server).await;
+        refresh_mock()
+            .respond_with(response)
+            .mount(&fake.server)
+            .await;
         let err = fake.session.refresh().await.unwrap_err();
         assert_eq!(err.kind(), kind, "{name}: {err:?}");
-        assert!(!err.to_string().contains("oops"), "{name}: body leaked into {err}");
+        assert!(
+            !err.to_string().contains("oops"),
+            "{name}: body leaked into {err}"
+        );
         assert_eq!(stored_rt(&fake.store).as_deref(), Some("rt-1"), "{name}");
-        assert_eq!(fake.session.status().state, SessionState::SignedIn, "{name}");
+        assert_eq!(
+            fake.session.status().state,
+            SessionState::SignedIn,
+            "{name}"
+        );
         // The still-valid access token keeps working.
-        assert_eq!(fake.session.fresh_access_token().await.unwrap().secret(), "at-1");
+        assert_eq!(
+            fake.session.fresh_access_token().await.unwrap().secret(),
+            "at-1"
+        );
     }
 }
 
@@ -299,33 +316,48 @@ async fn a_refresh_response_without_a_refresh_token_keeps_the_old_one() {
     assert!(status.has_refresh_token);
     assert_eq!(status.rotation_count, 0);
     assert_eq!(stored_rt(&fake.store).as_deref(), Some("rt-1"));
-    assert_eq!(fake.session.fresh_access_token().await.unwrap().secret(), "at-2");
+    assert_eq!(
+        fake.session.fresh_access_token().await.unwrap().secret(),
+        "at-2"
+    );
 }
 
 #[tokio::test]
 async fn an_absurd_expires_in_is_clamped_to_a_day() {
     let fake = signed_in("at-1", 3600).await;
     refresh_mock()
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(token_json("at-2", None, 1_000_000_000_000)),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+            "at-2",
+            None,
+            1_000_000_000_000,
+        )))
         .mount(&fake.server)
         .await;
     let status = fake.session.refresh().await.unwrap();
-    assert!(status.access_token_expires_in_secs.unwrap() <= 24 * 3600, "{status:?}");
+    assert!(
+        status.access_token_expires_in_secs.unwrap() <= 24 * 3600,
+        "{status:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_401_from_the_api_forces_one_refresh_and_one_retry() {
     let fake = signed_in("at-1", 3600).await;
     refresh_mock()
-        .respond_with(ResponseTemplate::new(200).set_body_json(token_json("at-2", Some("rt-2"), 3600)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+            "at-2",
+            Some("rt-2"),
+            3600,
+        )))
         .expect(1)
         .mount(&fake.server)
         .await;
     Mock::given(path("/api"))
         .and(header("authorization", "Bearer at-1"))
-        .respond_with(ResponseTemplate::new(401).insert_header("www-authenticate", "Bearer error=\"invalid_token\""))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("www-authenticate", "Bearer error=\"invalid_token\""),
+        )
         .expect(1)
         .mount(&fake.server)
         .await;
@@ -365,8 +397,15 @@ async fn sign_out_wipes_local_state_even_when_revocation_fails() {
         .expect(1)
         .mount(&fake.server)
         .await;
-    let report = fake.session.sign_out(SignOutOptions::default()).await.unwrap();
-    assert!(matches!(report.revocation, RevocationOutcome::Failed(_)), "{report:?}");
+    let report = fake
+        .session
+        .sign_out(SignOutOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(report.revocation, RevocationOutcome::Failed(_)),
+        "{report:?}"
+    );
     assert!(fake.store.load().unwrap().is_none());
     assert_eq!(fake.session.status().state, SessionState::SignedOut);
 }

@@ -63,7 +63,10 @@ impl DevIdp {
         PartialConfig {
             issuer: Some(self.issuer.clone()),
             client_id: Some("latchkey-native".into()),
-            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             login_timeout_secs: Some(30),
             ..Default::default()
         }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The README's demo command (`npm run demo`): starts the bundled dev IdP on 127.0.0.1 with a short
+# access-token lifetime, signs in with the `latchkey` CLI, and watches silent refreshes.
+#
+#   DEMO_TTL=10          access-token lifetime in seconds (default 10)
+#   DEMO_REFRESHES=N     stop after N refreshes (default: run until Ctrl-C)
+#   BROWSER=...          how to open the sign-in page; without it and without a display, the
+#                        headless login driver signs in as alice (LATCHKEY_DEV_USER to change)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund
+cargo build --locked -p latchkey-cli
+bin=target/debug/latchkey
+
+ready=$(mktemp)
+trap 'kill "$idp_pid" 2>/dev/null || true; rm -f "$ready"' EXIT
+DEV_IDP_ACCESS_TOKEN_TTL="${DEMO_TTL:-10}" DEV_IDP_CLOCK_TOLERANCE=0 DEV_IDP_QUIET=1 \
+  node dev-idp/server.mjs >"$ready" &
+idp_pid=$!
+for _ in $(seq 1 100); do
+  [ -s "$ready" ] && break
+  sleep 0.1
+done
+issuer=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).issuer)' "$ready")
+echo "dev IdP: $issuer (access tokens live ${DEMO_TTL:-10} s)"
+
+if [ -z "${BROWSER:-}" ] && [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ "$(uname)" = Linux ]; then
+  export BROWSER="node $PWD/dev-idp/login-driver.mjs %s"
+  echo "no display: signing in with the headless login driver as ${LATCHKEY_DEV_USER:-alice}"
+fi
+
+export LATCHKEY_ISSUER="$issuer" LATCHKEY_CLIENT_ID=latchkey-native LATCHKEY_PARAMS="prompt=consent"
+watch_args=(watch)
+[ -n "${DEMO_REFRESHES:-}" ] && watch_args+=(--count "$DEMO_REFRESHES")
+"$bin" login --then call "$issuer/api/hello"
+"$bin" login --then "${watch_args[@]}"
