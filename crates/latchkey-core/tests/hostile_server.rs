@@ -6,50 +6,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::{
     Config, Error, ErrorKind, MemoryStore, PartialConfig, ReauthReason, RevocationOutcome,
-    SecretStore, Session, SessionState, SignOutOptions, UserAgent, UserAgentError,
+    SecretStore, Session, SessionState, SignOutOptions,
 };
+use latchkey_testkit::InstantApproval;
 use serde_json::json;
 use url::Url;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// A "browser" that approves at once: it GETs the redirect URI with a code, our state and `iss`.
-struct InstantApproval {
-    issuer: String,
-}
-
-impl UserAgent for InstantApproval {
-    fn open(&self, url: &Url) -> Result<(), UserAgentError> {
-        let q = |k: &str| {
-            url.query_pairs()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.into_owned())
-                .unwrap()
-        };
-        let redirect = Url::parse(&q("redirect_uri")).unwrap();
-        let target = format!(
-            "{}?code=the-code&state={}&iss={}",
-            redirect.path(),
-            q("state"),
-            url::form_urlencoded::byte_serialize(self.issuer.as_bytes()).collect::<String>()
-        );
-        let port = redirect.port().unwrap();
-        std::thread::spawn(move || {
-            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            write!(s, "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-            let mut sink = Vec::new();
-            let _ = s.read_to_end(&mut sink);
-        });
-        Ok(())
-    }
-}
 
 struct Fake {
     server: MockServer,
@@ -107,7 +75,10 @@ async fn signed_in(access: &str, expires_in: i64) -> Fake {
         .await;
     let store = Arc::new(MemoryStore::new());
     let session = Session::new(config(&issuer), store.clone()).unwrap();
-    session.sign_in(&InstantApproval { issuer }).await.unwrap();
+    session
+        .sign_in(&InstantApproval::new(&issuer))
+        .await
+        .unwrap();
     Fake {
         server,
         session,
@@ -419,4 +390,98 @@ async fn sign_out_while_offline_still_forgets_everything() {
     let report = session.sign_out(SignOutOptions::default()).await.unwrap();
     assert!(matches!(report.revocation, RevocationOutcome::Failed(_)));
     assert!(store.load().unwrap().is_none());
+}
+
+/// A store whose save of a rotated token blocks until the test releases it.
+struct GatedStore {
+    inner: MemoryStore,
+    saving: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl SecretStore for GatedStore {
+    fn load(&self) -> Result<Option<latchkey_core::StoredSession>, latchkey_core::StoreError> {
+        self.inner.load()
+    }
+    fn save(&self, s: &latchkey_core::StoredSession) -> Result<(), latchkey_core::StoreError> {
+        if s.refresh_token.secret() == "rt-2" {
+            self.saving.lock().unwrap().send(()).unwrap();
+            self.release.lock().unwrap().recv().unwrap();
+        }
+        self.inner.save(s)
+    }
+    fn clear(&self) -> Result<(), latchkey_core::StoreError> {
+        self.inner.clear()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_new_access_token_is_not_handed_out_before_the_rotated_refresh_token_is_stored() {
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    Mock::given(path("/.well-known/openid-configuration"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/auth"),
+            "token_endpoint": format!("{issuer}/token"),
+            "code_challenge_methods_supported": ["S256"],
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(body_string_contains("grant_type=authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json("at-1", Some("rt-1"), 0)))
+        .mount(&server)
+        .await;
+    refresh_mock()
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+            "at-2",
+            Some("rt-2"),
+            3600,
+        )))
+        .mount(&server)
+        .await;
+    let (saving_tx, saving_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel();
+    let store = Arc::new(GatedStore {
+        inner: MemoryStore::new(),
+        saving: std::sync::Mutex::new(saving_tx),
+        release: std::sync::Mutex::new(release_rx),
+    });
+    let session = Session::new(config(&issuer), store.clone()).unwrap();
+    session
+        .sign_in(&InstantApproval::new(&issuer))
+        .await
+        .unwrap();
+
+    let refresher = tokio::spawn({
+        let s = session.clone();
+        async move { s.fresh_access_token().await }
+    });
+    // The refresh got the new tokens and is now saving rt-2.
+    tokio::task::spawn_blocking(move || saving_rx.recv().unwrap())
+        .await
+        .unwrap();
+    let waiter = tokio::spawn({
+        let s = session.clone();
+        async move { s.fresh_access_token().await }
+    });
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !refresher.is_finished() && !waiter.is_finished(),
+        "nobody has at-2 before rt-2 is stored"
+    );
+    assert_eq!(
+        store.inner.load().unwrap().unwrap().refresh_token.secret(),
+        "rt-1"
+    );
+
+    release_tx.send(()).unwrap();
+    assert_eq!(refresher.await.unwrap().unwrap().secret(), "at-2");
+    assert_eq!(waiter.await.unwrap().unwrap().secret(), "at-2");
+    assert_eq!(
+        store.inner.load().unwrap().unwrap().refresh_token.secret(),
+        "rt-2"
+    );
 }

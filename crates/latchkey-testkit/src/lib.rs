@@ -3,11 +3,14 @@
 //! `BROWSER` command. Panics on failure: it is for tests only.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
-use latchkey_core::{Config, PartialConfig, SystemBrowser};
+use latchkey_core::{Config, PartialConfig, SystemBrowser, UserAgent, UserAgentError};
+use url::Url;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -99,4 +102,54 @@ pub fn browser_command(user: &str, action: &str) -> String {
         "env LATCHKEY_DEV_USER={user} LATCHKEY_DEV_ACTION={action} node {} %s",
         driver.display()
     )
+}
+
+/// A "browser" for fake servers that approves at once: it GETs the redirect URI with
+/// `code=the-code`, the request's `state` and `iss=<issuer>`, and remembers the URL it was given
+/// (so tests can read the nonce).
+#[derive(Clone, Default)]
+pub struct InstantApproval {
+    issuer: String,
+    seen: Arc<Mutex<Option<Url>>>,
+}
+
+impl InstantApproval {
+    /// Approves as the server `issuer`.
+    pub fn new(issuer: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            seen: Arc::default(),
+        }
+    }
+
+    /// A query parameter of the last authorization URL opened.
+    pub fn param(&self, key: &str) -> Option<String> {
+        let seen = self.seen.lock().unwrap();
+        seen.as_ref()?
+            .query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+impl UserAgent for InstantApproval {
+    fn open(&self, url: &Url) -> Result<(), UserAgentError> {
+        *self.seen.lock().unwrap() = Some(url.clone());
+        let redirect = Url::parse(&self.param("redirect_uri").unwrap()).unwrap();
+        let target = format!(
+            "{}?code=the-code&state={}&iss={}",
+            redirect.path(),
+            url::form_urlencoded::byte_serialize(self.param("state").unwrap().as_bytes())
+                .collect::<String>(),
+            url::form_urlencoded::byte_serialize(self.issuer.as_bytes()).collect::<String>()
+        );
+        let port = redirect.port().unwrap();
+        std::thread::spawn(move || {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            write!(s, "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink);
+        });
+        Ok(())
+    }
 }

@@ -1,0 +1,295 @@
+//! ID token validation against a fake OpenID provider that signs what the test tells it to:
+//! signature, `iss`, `aud`, `exp`, nonce at sign-in; OIDC Core §12.2 on refresh; JWKS rotation.
+//! Nothing a failed check touches is stored.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration as ChronoDuration, Utc};
+use latchkey_core::{Error, MemoryStore, PartialConfig, SecretStore, Session, SessionState};
+use latchkey_testkit::InstantApproval;
+use openidconnect::core::{
+    CoreIdToken, CoreIdTokenClaims, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreRsaPrivateSigningKey,
+};
+use openidconnect::{
+    Audience, EmptyAdditionalClaims, IssuerUrl, JsonWebKeyId, Nonce, PrivateSigningKey,
+    StandardClaims, SubjectIdentifier,
+};
+use serde_json::json;
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const KEY: &str = include_str!("fixtures/test-signing-key.pem");
+const OTHER_KEY: &str = include_str!("fixtures/other-signing-key.pem");
+
+fn key(pem: &str, kid: &str) -> CoreRsaPrivateSigningKey {
+    CoreRsaPrivateSigningKey::from_pem(pem, Some(JsonWebKeyId::new(kid.into()))).unwrap()
+}
+
+/// How to mint the next ID token.
+#[derive(Clone)]
+struct Mint {
+    pem: &'static str,
+    kid: &'static str,
+    issuer: Option<String>,
+    audience: String,
+    subject: String,
+    /// None: copy the nonce of the authorization request. Some(None): no nonce.
+    nonce: Option<Option<String>>,
+    expires_in: i64,
+}
+
+impl Mint {
+    fn good() -> Self {
+        Self {
+            pem: KEY,
+            kid: "k1",
+            issuer: None,
+            audience: "app".into(),
+            subject: "alice".into(),
+            nonce: None,
+            expires_in: 300,
+        }
+    }
+}
+
+struct Op {
+    server: MockServer,
+    issuer: String,
+    browser: InstantApproval,
+    mint: Arc<Mutex<Mint>>,
+}
+
+impl Op {
+    async fn start(jwks_kids: &[(&'static str, &'static str)]) -> Self {
+        let server = MockServer::start().await;
+        let issuer = server.uri();
+        let keys = jwks_kids
+            .iter()
+            .map(|(pem, kid)| key(pem, kid).as_verification_key())
+            .collect();
+        let jwks = serde_json::to_value(CoreJsonWebKeySet::new(keys)).unwrap();
+        Mock::given(path("/.well-known/openid-configuration"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{issuer}/auth"),
+                "token_endpoint": format!("{issuer}/token"),
+                "jwks_uri": format!("{issuer}/jwks"),
+                "code_challenge_methods_supported": ["S256"],
+                "authorization_response_iss_parameter_supported": true,
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(path("/jwks"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(jwks))
+            .mount(&server)
+            .await;
+        let browser = InstantApproval::new(&issuer);
+        let mint = Arc::new(Mutex::new(Mint::good()));
+        for (grant, rt) in [("authorization_code", "rt-1"), ("refresh_token", "rt-2")] {
+            let mint = mint.clone();
+            let browser = browser.clone();
+            let issuer = issuer.clone();
+            Mock::given(method("POST"))
+                .and(path("/token"))
+                .and(body_string_contains(format!("grant_type={grant}")))
+                .respond_with(move |_: &Request| {
+                    let m = mint.lock().unwrap().clone();
+                    let nonce = match &m.nonce {
+                        None => browser.param("nonce"),
+                        Some(n) => n.clone(),
+                    };
+                    let claims = CoreIdTokenClaims::new(
+                        IssuerUrl::new(m.issuer.clone().unwrap_or_else(|| issuer.clone())).unwrap(),
+                        vec![Audience::new(m.audience.clone())],
+                        Utc::now() + ChronoDuration::seconds(m.expires_in),
+                        Utc::now() - ChronoDuration::seconds(5),
+                        StandardClaims::new(SubjectIdentifier::new(m.subject.clone())),
+                        EmptyAdditionalClaims {},
+                    )
+                    .set_nonce(nonce.map(Nonce::new));
+                    let id_token = CoreIdToken::new(
+                        claims,
+                        &key(m.pem, m.kid),
+                        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                        None,
+                        None,
+                    )
+                    .unwrap();
+                    ResponseTemplate::new(200).set_body_json(json!({
+                        "access_token": format!("at-{rt}"),
+                        "token_type": "Bearer",
+                        "expires_in": 300,
+                        "refresh_token": rt,
+                        "id_token": id_token.to_string(),
+                    }))
+                })
+                .mount(&server)
+                .await;
+        }
+        Self {
+            server,
+            issuer,
+            browser,
+            mint,
+        }
+    }
+
+    fn set(&self, f: impl FnOnce(&mut Mint)) {
+        f(&mut self.mint.lock().unwrap());
+    }
+
+    fn session(&self) -> (Session, Arc<MemoryStore>) {
+        let config = PartialConfig {
+            issuer: Some(self.issuer.clone()),
+            client_id: Some("app".into()),
+            ..Default::default()
+        }
+        .finish()
+        .unwrap();
+        let store = Arc::new(MemoryStore::new());
+        (Session::new(config, store.clone()).unwrap(), store)
+    }
+}
+
+async fn sign_in_with(
+    mint: impl FnOnce(&mut Mint),
+) -> (Result<(), Error>, Arc<MemoryStore>, Session) {
+    let op = Op::start(&[(KEY, "k1")]).await;
+    op.set(mint);
+    let (session, store) = op.session();
+    let result = session.sign_in(&op.browser).await.map(|_| ());
+    (result, store, session)
+}
+
+#[tokio::test]
+async fn a_correctly_signed_id_token_signs_the_user_in() {
+    let (result, store, session) = sign_in_with(|_| {}).await;
+    result.unwrap();
+    assert_eq!(session.status().subject.as_deref(), Some("alice"));
+    assert!(store.load().unwrap().unwrap().id_token.is_some());
+}
+
+#[tokio::test]
+async fn bad_id_tokens_at_sign_in_are_rejected_and_nothing_is_stored() {
+    let cases: Vec<(&str, Box<dyn FnOnce(&mut Mint) + Send>)> = vec![
+        ("signed by another key", Box::new(|m| m.pem = OTHER_KEY)),
+        (
+            "wrong audience",
+            Box::new(|m| m.audience = "someone-else".into()),
+        ),
+        (
+            "wrong issuer",
+            Box::new(|m| m.issuer = Some("https://evil.example".into())),
+        ),
+        (
+            "wrong nonce",
+            Box::new(|m| m.nonce = Some(Some("replayed".into()))),
+        ),
+        ("missing nonce", Box::new(|m| m.nonce = Some(None))),
+        ("expired", Box::new(|m| m.expires_in = -3600)),
+    ];
+    for (name, mint) in cases {
+        let (result, store, session) = sign_in_with(mint).await;
+        let err = result.expect_err(name);
+        assert!(matches!(err, Error::IdTokenInvalid(_)), "{name}: {err:?}");
+        assert!(store.load().unwrap().is_none(), "{name}: nothing stored");
+        assert_eq!(session.status().state, SessionState::SignedOut, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_refreshed_id_token_for_another_subject_is_rejected_and_the_refresh_token_kept() {
+    let op = Op::start(&[(KEY, "k1")]).await;
+    let (session, store) = op.session();
+    session.sign_in(&op.browser).await.unwrap();
+    op.set(|m| m.subject = "mallory".into());
+    let err = session.refresh().await.unwrap_err();
+    assert!(err.to_string().contains("another subject"), "{err}");
+    assert_eq!(
+        store.load().unwrap().unwrap().refresh_token.secret(),
+        "rt-1"
+    );
+    assert_eq!(session.status().state, SessionState::SignedIn);
+}
+
+#[tokio::test]
+async fn a_refreshed_id_token_may_omit_the_nonce_but_not_change_it() {
+    let op = Op::start(&[(KEY, "k1")]).await;
+    let (session, _store) = op.session();
+    session.sign_in(&op.browser).await.unwrap();
+
+    op.set(|m| m.nonce = Some(None));
+    session
+        .refresh()
+        .await
+        .expect("no nonce on refresh is fine (OIDC Core §12.2)");
+
+    op.set(|m| m.nonce = None); // the original nonce again
+    session.refresh().await.expect("the original nonce is fine");
+
+    op.set(|m| m.nonce = Some(Some("different".into())));
+    let err = session.refresh().await.unwrap_err();
+    assert!(
+        matches!(err.kind(), latchkey_core::ErrorKind::Protocol),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_id_token_signed_with_a_rotated_key_is_accepted_after_refetching_the_jwks() {
+    let op = Op::start(&[(KEY, "k1")]).await;
+    let (session, _store) = op.session();
+    session.sign_in(&op.browser).await.unwrap();
+    // The server rotates its signing key: JWKS now has k2, and tokens are signed with it.
+    op.server.reset().await;
+    let jwks = serde_json::to_value(CoreJsonWebKeySet::new(vec![
+        key(KEY, "k1").as_verification_key(),
+        key(OTHER_KEY, "k2").as_verification_key(),
+    ]))
+    .unwrap();
+    remount_with_key(&op, jwks, OTHER_KEY, "k2").await;
+    session
+        .refresh()
+        .await
+        .expect("refetches the JWKS on an unknown kid");
+}
+
+async fn remount_with_key(op: &Op, jwks: serde_json::Value, pem: &'static str, kid: &'static str) {
+    let issuer = op.issuer.clone();
+    Mock::given(path("/jwks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks))
+        .expect(1)
+        .mount(&op.server)
+        .await;
+    let nonce = op.browser.param("nonce");
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(move |_: &Request| {
+            let claims = CoreIdTokenClaims::new(
+                IssuerUrl::new(issuer.clone()).unwrap(),
+                vec![Audience::new("app".into())],
+                Utc::now() + ChronoDuration::seconds(300),
+                Utc::now(),
+                StandardClaims::new(SubjectIdentifier::new("alice".into())),
+                EmptyAdditionalClaims {},
+            )
+            .set_nonce(nonce.clone().map(Nonce::new));
+            let id_token = CoreIdToken::new(
+                claims,
+                &key(pem, kid),
+                CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                None,
+                None,
+            )
+            .unwrap();
+            ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "at-3", "token_type": "Bearer", "expires_in": 300,
+                "id_token": id_token.to_string(),
+            }))
+        })
+        .mount(&op.server)
+        .await;
+}
