@@ -174,7 +174,8 @@ async fn a_correctly_signed_id_token_signs_the_user_in() {
 
 #[tokio::test]
 async fn bad_id_tokens_at_sign_in_are_rejected_and_nothing_is_stored() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Mint) + Send>)> = vec![
+    type Tamper = Box<dyn FnOnce(&mut Mint) + Send>;
+    let cases: Vec<(&str, Tamper)> = vec![
         ("signed by another key", Box::new(|m| m.pem = OTHER_KEY)),
         (
             "wrong audience",
