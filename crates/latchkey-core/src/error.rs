@@ -81,6 +81,9 @@ pub enum ReauthReason {
     NoRefreshToken,
     /// A protected resource rejected a just-refreshed access token.
     AccessTokenRejected,
+    /// Another process sharing the store ended the session (signed out, or was told
+    /// `invalid_grant`).
+    EndedElsewhere,
 }
 
 impl std::fmt::Display for ReauthReason {
@@ -97,6 +100,9 @@ impl std::fmt::Display for ReauthReason {
             }
             ReauthReason::AccessTokenRejected => {
                 f.write_str("the API rejected a freshly refreshed access token")
+            }
+            ReauthReason::EndedElsewhere => {
+                f.write_str("the session was ended by another process sharing the vault")
             }
         }
     }

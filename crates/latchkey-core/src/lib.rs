@@ -11,7 +11,8 @@
 //! - [`redirect`] and [`loopback`]: the loopback redirect listener and its request parser.
 //! - [`user_agent`]: the system browser (and the `BROWSER` convention).
 //! - [`session`]: sign-in, single-flight refresh, the refresh scheduler, API calls, sign-out.
-//! - [`store`]: the [`store::SecretStore`] trait the vault implements.
+//! - [`store`]: the [`store::SecretStore`] trait, and an in-memory store.
+//! - [`vault`]: the Stronghold vault whose key biometrics or a PIN release.
 //! - [`error`]: typed errors and the [`error::ErrorKind`] classification front ends act on.
 //!
 //! # Flow
@@ -54,6 +55,7 @@ pub mod session;
 pub mod store;
 mod tokens;
 pub mod user_agent;
+pub mod vault;
 
 pub use config::{Config, ConfigError, PartialConfig};
 pub use error::{Error, ErrorKind, ReauthReason, Result};
@@ -61,6 +63,7 @@ pub use session::{
     ApiResponse, AutoRefresh, RefreshTrigger, RevocationOutcome, Session, SessionEvent,
     SessionState, SessionStatus, SignOutOptions, SignOutReport,
 };
-pub use store::{MemoryStore, SecretStore, StoreError, StoredSession};
+pub use store::{MemoryStore, RefreshGuard, SecretStore, SessionHint, StoreError, StoredSession};
 pub use tokens::{refresh_margin, MAX_TRUSTED_LIFETIME, MIN_REFRESH_INTERVAL};
 pub use user_agent::{SystemBrowser, UserAgent, UserAgentError};
+pub use vault::{Credential, PinProtector, UnlockMethod, Vault, VaultError, VaultMetadata};

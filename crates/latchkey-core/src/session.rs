@@ -40,7 +40,7 @@ use crate::error::{Endpoint, Error, ErrorKind, ReauthReason, Result};
 use crate::http::{is_secure_or_loopback, BodyResponse, HttpClient};
 use crate::loopback::{Accepted, LoopbackListener};
 use crate::secret::SecretString;
-use crate::store::{SecretStore, StoredSession};
+use crate::store::{SecretStore, SessionHint, StoreError, StoredSession};
 use crate::tokens::{accept_token_response, is_invalid_grant, map_token_error, Tokens};
 use crate::user_agent::UserAgent;
 
@@ -50,6 +50,8 @@ use crate::user_agent::UserAgent;
 pub enum SessionState {
     /// No session.
     SignedOut,
+    /// A session is stored but the vault is locked: unlock to resume.
+    Locked,
     /// Signed in (the access token may be due for refresh).
     SignedIn,
     /// The session ended at the server; sign in again.
@@ -194,6 +196,7 @@ pub struct ApiResponse {
 
 enum TokenState {
     SignedOut,
+    Locked(SessionHint),
     Active(Box<Tokens>),
     Ended(ReauthReason),
 }
@@ -210,6 +213,7 @@ struct Meta {
     /// Mirror of the token state for lock-free status reads.
     view: Option<View>,
     ended: Option<ReauthReason>,
+    locked: Option<SessionHint>,
 }
 
 #[derive(Clone)]
@@ -418,40 +422,74 @@ impl Session {
     }
 
     /// Restores a session from the store (the access token is obtained on first use). Returns
-    /// the status; `SignedOut` when the store is empty or holds another issuer's or client's
-    /// session.
+    /// the status: `Locked` (with who is signed in) when the store's key is not released yet,
+    /// `SignedOut` when the store is empty or holds another issuer's or client's session.
     pub async fn resume(&self) -> Result<SessionStatus> {
-        let Some(stored) = self.inner.store.load()? else {
+        let stored = match self.inner.store.load() {
+            Ok(stored) => stored,
+            Err(e) if e.is_locked() => {
+                let hint = self
+                    .inner
+                    .store
+                    .hint()?
+                    .filter(|h| self.is_ours(&h.issuer, &h.client_id));
+                let mut state = self.inner.tokens.lock().await;
+                *state = match hint {
+                    Some(hint) => TokenState::Locked(hint),
+                    None => TokenState::SignedOut,
+                };
+                self.update_meta(&state, |m| *m = Meta::default());
+                return Ok(self.status());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(stored) = stored else {
             return Ok(self.status());
         };
-        if stored.issuer != self.inner.config.issuer
-            || stored.client_id != self.inner.config.client_id
-        {
+        if !self.is_ours(&stored.issuer, &stored.client_id) {
             tracing::info!("the stored session belongs to another issuer or client; ignoring it");
             return Ok(self.status());
         }
-        let tokens = Tokens {
-            access: None,
-            expires_at: None,
-            lifetime: None,
-            obtained_at: Instant::now(),
-            refresh: Some(stored.refresh_token),
-            id_token: stored.id_token,
-            nonce: stored.nonce,
-            subject: stored.subject,
-            scopes: stored.scopes,
-        };
+        let display_name = stored.display_name.clone();
+        let tokens = tokens_from_stored(stored);
         let mut state = self.inner.tokens.lock().await;
         *state = TokenState::Active(Box::new(tokens));
         self.update_meta(&state, |m| {
             *m = Meta {
-                display_name: stored.display_name,
+                display_name,
                 ..Meta::default()
             }
         });
         drop(state);
         self.inner.wake.notify_one();
         Ok(self.status())
+    }
+
+    /// Forgets the tokens in memory (zeroized) and reports `Locked`; the stored session stays.
+    /// Lock the vault too, so the refresh token can't be read back without the user.
+    pub async fn lock(&self) -> SessionStatus {
+        let mut state = self.inner.tokens.lock().await;
+        let hint = match &*state {
+            TokenState::Active(t) => Some(SessionHint {
+                issuer: self.inner.config.issuer.clone(),
+                client_id: self.inner.config.client_id.clone(),
+                subject: t.subject.clone(),
+                display_name: self.meta().display_name.clone(),
+            }),
+            TokenState::Locked(h) => Some(h.clone()),
+            _ => None,
+        };
+        if let Some(hint) = hint {
+            *state = TokenState::Locked(hint);
+            self.update_meta(&state, |m| *m = Meta::default());
+        }
+        drop(state);
+        self.inner.wake.notify_one();
+        self.status()
+    }
+
+    fn is_ours(&self, issuer: &str, client_id: &str) -> bool {
+        issuer == self.inner.config.issuer && client_id == self.inner.config.client_id
     }
 
     /// A valid access token, refreshing first if it is expired or about to be.
@@ -465,6 +503,7 @@ impl Session {
         let now = Instant::now();
         match &*state {
             TokenState::SignedOut => return Err(Error::NotSignedIn),
+            TokenState::Locked(_) => return Err(StoreError::Locked.into()),
             TokenState::Ended(reason) => return Err(Error::ReauthRequired(reason.clone())),
             TokenState::Active(t) if t.is_fresh(now) => {
                 if let Some(at) = &t.access {
@@ -705,10 +744,21 @@ impl Session {
         let now = Instant::now();
         let wall = SystemTime::now();
         let unix = |t: SystemTime| t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
-        let (state, view) = match (&meta.view, &meta.ended) {
-            (Some(v), _) => (SessionState::SignedIn, Some(v.clone())),
-            (None, Some(_)) => (SessionState::ReauthRequired, None),
-            (None, None) => (SessionState::SignedOut, None),
+        let (state, view) = match (&meta.view, &meta.ended, &meta.locked) {
+            (Some(v), _, _) => (SessionState::SignedIn, Some(v.clone())),
+            (None, Some(_), _) => (SessionState::ReauthRequired, None),
+            (None, None, Some(hint)) => (
+                SessionState::Locked,
+                Some(View {
+                    subject: hint.subject.clone(),
+                    scopes: Vec::new(),
+                    has_refresh: true,
+                    expires_at: None,
+                    lifetime: None,
+                    next_refresh: None,
+                }),
+            ),
+            (None, None, None) => (SessionState::SignedOut, None),
         };
         let expires_in = view
             .as_ref()
@@ -787,8 +837,10 @@ impl Session {
     // ----- internals -----
 
     async fn refresh_locked(&self, state: &mut TokenState, trigger: RefreshTrigger) -> Result<()> {
+        let _cross_process = self.adopt_stored_session(state).await?;
         let tokens = match state {
             TokenState::SignedOut => return Err(Error::NotSignedIn),
+            TokenState::Locked(_) => return Err(StoreError::Locked.into()),
             TokenState::Ended(reason) => return Err(Error::ReauthRequired(reason.clone())),
             TokenState::Active(t) => t,
         };
@@ -974,9 +1026,49 @@ impl Session {
         }
     }
 
+    /// Takes the store's cross-process refresh lock and re-reads the store: another process may
+    /// have rotated the refresh token (adopt it) or ended the session (end ours). The returned
+    /// guard must be held until the refresh's result is stored.
+    async fn adopt_stored_session(
+        &self,
+        state: &mut TokenState,
+    ) -> Result<Option<crate::store::RefreshGuard>> {
+        let TokenState::Active(tokens) = state else {
+            return Ok(None);
+        };
+        let Some(ours) = tokens.refresh.clone() else {
+            return Ok(None);
+        };
+        let store = self.inner.store.clone();
+        let guard = tokio::task::spawn_blocking(move || store.lock_for_refresh())
+            .await
+            .map_err(|e| Error::Internal(format!("refresh lock task: {e}")))??;
+        match self.inner.store.load()? {
+            Some(stored)
+                if !crate::secret::ct_str_eq(stored.refresh_token.secret(), ours.secret()) =>
+            {
+                tracing::info!("another process rotated the refresh token; adopting it");
+                let display_name = stored.display_name.clone();
+                let adopted = tokens_from_stored(stored);
+                tokens.refresh = adopted.refresh.clone();
+                tokens.id_token = adopted.id_token.clone();
+                if display_name.is_some() {
+                    self.meta().display_name = display_name;
+                }
+            }
+            Some(_) => {}
+            None => {
+                self.end_session(state, ReauthReason::EndedElsewhere);
+                return Err(Error::ReauthRequired(ReauthReason::EndedElsewhere));
+            }
+        }
+        Ok(Some(guard))
+    }
+
     fn current_access(&self, state: &TokenState) -> Result<AccessToken> {
         match state {
             TokenState::Active(t) => t.access.clone().ok_or(Error::NotSignedIn),
+            TokenState::Locked(_) => Err(StoreError::Locked.into()),
             TokenState::SignedOut => Err(Error::NotSignedIn),
             TokenState::Ended(r) => Err(Error::ReauthRequired(r.clone())),
         }
@@ -1027,14 +1119,23 @@ impl Session {
                     next_refresh: t.refresh_due(),
                 });
                 meta.ended = None;
+                meta.locked = None;
             }
             TokenState::SignedOut => {
                 meta.view = None;
                 meta.ended = None;
+                meta.locked = None;
+            }
+            TokenState::Locked(hint) => {
+                meta.view = None;
+                meta.ended = None;
+                meta.display_name = hint.display_name.clone();
+                meta.locked = Some(hint.clone());
             }
             TokenState::Ended(reason) => {
                 meta.view = None;
                 meta.ended = Some(reason.clone());
+                meta.locked = None;
             }
         }
     }
@@ -1042,6 +1143,20 @@ impl Session {
     fn emit(&self, event: SessionEvent) {
         // No receivers is fine.
         let _ = self.inner.events.send(event);
+    }
+}
+
+fn tokens_from_stored(stored: StoredSession) -> Tokens {
+    Tokens {
+        access: None,
+        expires_at: None,
+        lifetime: None,
+        obtained_at: Instant::now(),
+        refresh: Some(stored.refresh_token),
+        id_token: stored.id_token,
+        nonce: stored.nonce,
+        subject: stored.subject,
+        scopes: stored.scopes,
     }
 }
 

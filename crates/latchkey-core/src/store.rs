@@ -53,6 +53,9 @@ pub enum StoreError {
     /// The stored data could not be decoded (kept in place for inspection).
     #[error("the secret store is unreadable: {0}")]
     Corrupt(String),
+    /// The vault failed.
+    #[error(transparent)]
+    Vault(Box<crate::vault::VaultError>),
 }
 
 impl StoreError {
@@ -61,7 +64,46 @@ impl StoreError {
         match self {
             StoreError::Locked => ErrorKind::VaultLocked,
             StoreError::Io { .. } | StoreError::Corrupt(_) => ErrorKind::Internal,
+            StoreError::Vault(e) => e.kind(),
         }
+    }
+
+    /// True when the failure is only that the key has not been released.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, StoreError::Locked)
+    }
+}
+
+/// What a store may reveal without its key: enough for "Welcome back, Alice — unlock".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionHint {
+    /// The issuer.
+    pub issuer: String,
+    /// The client.
+    pub client_id: String,
+    /// The subject.
+    pub subject: Option<String>,
+    /// A display name.
+    pub display_name: Option<String>,
+}
+
+/// Held while one process refreshes, so that two processes sharing a store never spend the same
+/// refresh token. Releases on drop.
+pub struct RefreshGuard {
+    _held: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl RefreshGuard {
+    /// A guard holding `lock` (e.g. an OS file lock) until dropped.
+    pub fn new(lock: impl std::any::Any + Send) -> Self {
+        Self {
+            _held: Some(Box::new(lock)),
+        }
+    }
+
+    /// A guard that holds nothing (stores private to one process).
+    pub fn none() -> Self {
+        Self { _held: None }
     }
 }
 
@@ -77,6 +119,15 @@ pub trait SecretStore: Send + Sync {
     fn save(&self, session: &StoredSession) -> Result<(), StoreError>;
     /// Forgets the stored session.
     fn clear(&self) -> Result<(), StoreError>;
+    /// Non-secret facts about the stored session, available while locked.
+    fn hint(&self) -> Result<Option<SessionHint>, StoreError> {
+        Ok(None)
+    }
+    /// Blocks until this process may refresh: stores shared between processes take an OS lock.
+    /// The engine re-reads the store after taking it.
+    fn lock_for_refresh(&self) -> Result<RefreshGuard, StoreError> {
+        Ok(RefreshGuard::none())
+    }
 }
 
 /// An in-process store: the session lives as long as the process.

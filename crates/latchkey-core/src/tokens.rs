@@ -45,6 +45,19 @@ pub(crate) struct Tokens {
     pub scopes: Vec<String>,
 }
 
+impl Drop for Tokens {
+    /// The session's copies of its tokens are zeroized when dropped (on lock, sign-out, refresh).
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        if let Some(at) = self.access.take() {
+            at.into_secret().zeroize();
+        }
+        if let Some(rt) = self.refresh.take() {
+            rt.into_secret().zeroize();
+        }
+    }
+}
+
 impl Tokens {
     /// Usable and not within the refresh margin. A token without `expires_in` counts as fresh
     /// until a resource server rejects it.

@@ -1,0 +1,271 @@
+use super::*;
+use crate::store::SecretStore;
+use openidconnect::RefreshToken;
+
+fn pin(p: &str) -> Credential {
+    Credential::Pin(Zeroizing::new(p.to_owned()))
+}
+
+fn protector() -> Arc<dyn KeyProtector> {
+    Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM))
+}
+
+fn session(rt: &str) -> StoredSession {
+    StoredSession {
+        issuer: "https://idp.example".into(),
+        client_id: "app".into(),
+        scopes: vec!["openid".into()],
+        refresh_token: RefreshToken::new(rt.into()),
+        id_token: Some(crate::secret::SecretString::new(
+            "header.payload.sig-ID-TOKEN".into(),
+        )),
+        nonce: None,
+        subject: Some("alice".into()),
+        display_name: Some("Alice Example".into()),
+    }
+}
+
+fn new_vault(dir: &Path, p: &str, rt: &str) -> Vault {
+    let v = Vault::open(dir, protector()).unwrap();
+    v.prepare(&pin(p)).unwrap();
+    v.save(&session(rt)).unwrap();
+    v
+}
+
+#[test]
+fn a_saved_session_reads_back_after_lock_and_unlock_with_the_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(dir.path(), "246810", "RT-ONE-abcdefghijkl");
+    v.lock();
+    assert!(v.is_locked());
+    assert!(matches!(v.load(), Err(StoreError::Locked)));
+    v.unlock(&pin("246810")).unwrap();
+    let s = v.load().unwrap().unwrap();
+    assert_eq!(s.refresh_token.secret(), "RT-ONE-abcdefghijkl");
+    assert_eq!(s.display_name.as_deref(), Some("Alice Example"));
+}
+
+#[test]
+fn a_new_process_opens_the_vault_locked_and_knows_who_without_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(new_vault(dir.path(), "246810", "RT-ONE-abcdefghijkl"));
+    let v = Vault::open(dir.path(), protector()).unwrap();
+    assert!(v.is_locked() && v.is_initialized());
+    let hint = v.hint().unwrap().unwrap();
+    assert_eq!(hint.display_name.as_deref(), Some("Alice Example"));
+    assert_eq!(
+        v.metadata().unwrap().unwrap().unlock_method,
+        UnlockMethod::Pin
+    );
+}
+
+#[test]
+fn wrong_pins_count_down_and_the_limit_erases_the_vault() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(dir.path(), "246810", "RT").with_max_attempts(3);
+    v.lock();
+    assert!(matches!(
+        v.unlock(&pin("000000")),
+        Err(VaultError::WrongPin { remaining: 2 })
+    ));
+    // A new process sees the same count: it was written before the attempt.
+    let v = Vault::open(dir.path(), protector())
+        .unwrap()
+        .with_max_attempts(3);
+    assert!(matches!(
+        v.unlock(&pin("111111")),
+        Err(VaultError::WrongPin { remaining: 1 })
+    ));
+    let err = v.unlock(&pin("222222")).unwrap_err();
+    assert!(matches!(err, VaultError::TooManyAttempts), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::VaultLocked);
+    assert!(!v.is_initialized());
+    assert!(!dir.path().join(SNAPSHOT).exists());
+    assert!(matches!(
+        v.unlock(&pin("246810")),
+        Err(VaultError::NotInitialized)
+    ));
+}
+
+#[test]
+fn the_right_pin_resets_the_failure_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(dir.path(), "246810", "RT").with_max_attempts(2);
+    v.lock();
+    assert!(v.unlock(&pin("000000")).is_err());
+    v.unlock(&pin("246810")).unwrap();
+    v.lock();
+    assert!(matches!(
+        v.unlock(&pin("000000")),
+        Err(VaultError::WrongPin { remaining: 1 })
+    ));
+}
+
+#[test]
+fn a_corrupt_snapshot_is_a_clear_error_and_is_kept_when_the_user_signs_in_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(dir.path(), "246810", "RT");
+    v.lock();
+    let snap = dir.path().join(SNAPSHOT);
+    let mut bytes = std::fs::read(&snap).unwrap();
+    let n = bytes.len();
+    bytes[n - 20] ^= 0xff;
+    std::fs::write(&snap, &bytes).unwrap();
+
+    let err = v.unlock(&pin("246810")).unwrap_err();
+    assert!(matches!(err, VaultError::Unreadable { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::ReauthRequired);
+    assert_eq!(
+        std::fs::read(&snap).unwrap(),
+        bytes,
+        "the file is untouched"
+    );
+
+    // Signing in again writes a new vault and keeps the unreadable one aside.
+    v.prepare(&pin("135790")).unwrap();
+    v.save(&session("RT-2")).unwrap();
+    let kept: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("unreadable"))
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(std::fs::read(kept[0].path()).unwrap(), bytes);
+    v.lock();
+    v.unlock(&pin("135790")).unwrap();
+    assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT-2");
+}
+
+#[test]
+fn a_key_that_does_not_open_the_snapshot_is_reported_not_trusted() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    drop(new_vault(a.path(), "246810", "RT-A"));
+    drop(new_vault(b.path(), "246810", "RT-B"));
+    // Vault A's snapshot with vault B's wrapped key: the PIN is right, the key is wrong.
+    std::fs::copy(b.path().join(KEY_FILE), a.path().join(KEY_FILE)).unwrap();
+    let v = Vault::open(a.path(), protector()).unwrap();
+    let err = v.unlock(&pin("246810")).unwrap_err();
+    assert!(matches!(err, VaultError::Unreadable { .. }), "{err:?}");
+    assert!(v.is_locked());
+}
+
+#[test]
+fn a_sign_in_that_never_saves_leaves_the_previous_vault_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(new_vault(dir.path(), "246810", "RT-OLD"));
+    let v = Vault::open(dir.path(), protector()).unwrap();
+    v.prepare(&pin("999999")).unwrap();
+    drop(v); // the sign-in failed; nothing was saved
+    let v = Vault::open(dir.path(), protector()).unwrap();
+    v.unlock(&pin("246810")).unwrap();
+    assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT-OLD");
+}
+
+#[test]
+fn no_file_the_vault_writes_contains_the_refresh_token_the_id_token_or_the_pin_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(dir.path(), "pin-246810", "RT-SECRET-0123456789");
+    v.save(&session("RT-ROTATED-9876543210")).unwrap();
+    v.lock();
+    let _ = v.lock_for_refresh().unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for needle in ["RT-SECRET", "RT-ROTATED", "ID-TOKEN", "pin-246810"] {
+            assert!(!text.contains(needle), "{needle} found in clear");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn every_vault_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let vault_dir = dir.path().join("data/vault");
+    let v = new_vault(&vault_dir, "246810", "RT");
+    let _guard = v.lock_for_refresh().unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&vault_dir), 0o700);
+    for entry in std::fs::read_dir(&vault_dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+}
+
+#[test]
+fn locking_forgets_the_key_and_idle_locking_waits_for_idleness() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(dir.path(), "246810", "RT");
+    assert!(!v.lock_if_idle(Duration::from_secs(3600)));
+    assert!(!v.is_locked());
+    assert!(v.lock_if_idle(Duration::ZERO));
+    assert!(v.is_locked());
+    assert!(matches!(v.save(&session("x")), Err(StoreError::Locked)));
+}
+
+#[test]
+fn leftover_temp_files_from_a_crash_are_cleaned_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(new_vault(dir.path(), "246810", "RT"));
+    std::fs::write(
+        dir.path().join("vault.meta.json.tmp-0123456789abcdef"),
+        b"x",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("vault.stronghold.a1b2c3d4e5f6"), b"x").unwrap();
+    let v = Vault::open(dir.path(), protector()).unwrap();
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.contains(".tmp-") && n != "vault.stronghold.a1b2c3d4e5f6"),
+        "{names:?}"
+    );
+    v.unlock(&pin("246810")).unwrap();
+}
+
+#[test]
+fn clear_erases_everything_and_a_new_sign_in_can_start_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(dir.path(), "246810", "RT");
+    v.clear().unwrap();
+    assert!(!v.is_initialized() && v.is_locked());
+    assert!(v.hint().unwrap().is_none());
+    v.prepare(&pin("135790")).unwrap();
+    v.save(&session("RT-NEW")).unwrap();
+    assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT-NEW");
+}
+
+#[test]
+fn a_biometric_vault_refuses_a_pin_and_does_not_count_it() {
+    struct Refuse;
+    impl BiometricCipher for Refuse {
+        fn encrypt(&self, _: &str, p: &[u8]) -> Result<Vec<u8>, ProtectorError> {
+            Ok(p.to_vec())
+        }
+        fn decrypt(&self, _: &str, _: &[u8]) -> Result<Zeroizing<Vec<u8>>, ProtectorError> {
+            Err(ProtectorError::Cancelled)
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let v = Vault::open(dir.path(), Arc::new(CipherProtector::new(Refuse))).unwrap();
+    v.prepare(&Credential::Prompt("Sign in".into())).unwrap();
+    v.save(&session("RT")).unwrap();
+    v.lock();
+    for _ in 0..10 {
+        let err = v.unlock(&Credential::Prompt("Unlock".into())).unwrap_err();
+        assert!(
+            matches!(err, VaultError::Protector(ProtectorError::Cancelled)),
+            "{err:?}"
+        );
+    }
+    assert!(
+        v.is_initialized(),
+        "cancelled prompts never erase the vault"
+    );
+}
