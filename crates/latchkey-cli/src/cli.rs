@@ -5,10 +5,15 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use latchkey_core::config::parse_param;
+use std::io::IsTerminal;
+
+use latchkey_core::vault::MIN_PIN_LEN;
 use latchkey_core::{
-    ErrorKind, MemoryStore, PartialConfig, Session, SessionEvent, SignOutOptions, SystemBrowser,
+    Credential, ErrorKind, PartialConfig, PinProtector, Session, SessionEvent, SessionState,
+    SessionStatus, SignOutOptions, SystemBrowser, Vault,
 };
 use url::Url;
+use zeroize::Zeroizing;
 
 use crate::output::{self, Failure};
 
@@ -31,6 +36,13 @@ pub struct Cli {
     /// An extra authorization parameter, e.g. `--param prompt=consent`; repeatable.
     #[arg(long = "param", global = true, value_name = "KEY=VALUE", value_parser = parse_param)]
     params: Vec<(String, String)>,
+    /// Where the vault lives (default: the platform's app-data directory, e.g.
+    /// ~/.local/share/latchkey).
+    #[arg(long, global = true, value_name = "DIR", env = "LATCHKEY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Read the PIN from the first line of standard input instead of prompting.
+    #[arg(long, global = true)]
+    pin_stdin: bool,
     /// Machine-readable output: one JSON object per line, never a token.
     #[arg(long, global = true)]
     pub json: bool,
@@ -68,7 +80,16 @@ enum Action {
     /// Print the userinfo claims.
     Userinfo,
     /// Refresh the access token now.
-    Refresh,
+    Refresh {
+        /// Refresh this many times in a row.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        repeat: u32,
+    },
+    /// Unlock the vault and resume the session silently (one refresh, no browser).
+    Unlock,
+    /// Lock: forget the key and tokens in memory (a CLI process never keeps them past one
+    /// command, so this only confirms the vault is locked).
+    Lock,
     /// Stay signed in and print each refresh as it happens (Ctrl-C to stop).
     Watch {
         /// Exit after this many refreshes.
@@ -94,8 +115,14 @@ struct Then {
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let config = load_config(&cli)?;
-    let session = Session::new(config, Arc::new(MemoryStore::new()))?;
-    let json = cli.json;
+    let vault = Arc::new(open_vault(cli.data_dir.as_deref())?);
+    let session = Session::new(config, vault.clone())?;
+    let ctx = Ctx {
+        session,
+        vault,
+        json: cli.json,
+        pin_stdin: cli.pin_stdin,
+    };
     match cli.command {
         Command::Login(args) => {
             let then = if args.then.is_empty() {
@@ -107,29 +134,75 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                         .action,
                 )
             };
+            let pin = new_pin(ctx.pin_stdin)?;
+            ctx.vault.prepare(&Credential::Pin(pin))?;
             let browser = SystemBrowser::from_env();
-            if !json {
+            if !ctx.json {
                 eprintln!("Opening the browser to sign in…");
             }
             let status = tokio::select! {
-                status = session.sign_in(&browser) => status?,
+                status = ctx.session.sign_in(&browser) => status?,
                 _ = tokio::signal::ctrl_c() => return Err(latchkey_core::Error::Cancelled.into()),
             };
-            output::print_status(&status, json, "Signed in");
+            output::print_status(&status, ctx.json, "Signed in");
             match then {
-                Some(action) => act(&session, action, json).await,
+                Some(action) => act(&ctx, action).await,
                 None => Ok(()),
             }
         }
-        Command::Action(action) => act(&session, action, json).await,
+        Command::Action(action) => {
+            let status = ctx.session.resume().await?;
+            let needs_key = !matches!(
+                action,
+                Action::Status | Action::Lock | Action::Logout { .. }
+            );
+            if needs_key && status.state == SessionState::Locked {
+                ctx.unlock_and_resume(&status).await?;
+            }
+            act(&ctx, action).await
+        }
     }
 }
 
-async fn act(session: &Session, action: Action, json: bool) -> Result<(), Failure> {
+struct Ctx {
+    session: Session,
+    vault: Arc<Vault>,
+    json: bool,
+    pin_stdin: bool,
+}
+
+impl Ctx {
+    /// Asks for the PIN (stdin or terminal), unlocks the vault, and resumes the session.
+    async fn unlock_and_resume(&self, locked: &SessionStatus) -> Result<(), Failure> {
+        let who = locked
+            .display_name
+            .as_deref()
+            .or(locked.subject.as_deref())
+            .unwrap_or("you");
+        let pin = existing_pin(self.pin_stdin, &format!("Welcome back, {who}. PIN: "))?;
+        self.vault.unlock(&Credential::Pin(pin))?;
+        self.session.resume().await?;
+        Ok(())
+    }
+}
+
+async fn act(ctx: &Ctx, action: Action) -> Result<(), Failure> {
+    let (session, json) = (&ctx.session, ctx.json);
     match action {
         Action::Status => {
             let status = session.status();
             output::print_status(&status, json, "Status");
+            Ok(())
+        }
+        Action::Unlock => {
+            session.fresh_access_token().await?;
+            output::print_status(&session.status(), json, "Unlocked");
+            Ok(())
+        }
+        Action::Lock => {
+            let status = session.lock().await;
+            ctx.vault.lock();
+            output::print_status(&status, json, "Locked");
             Ok(())
         }
         Action::Call { url } => {
@@ -148,18 +221,36 @@ async fn act(session: &Session, action: Action, json: bool) -> Result<(), Failur
             output::print_json_value(&claims);
             Ok(())
         }
-        Action::Refresh => {
-            let status = session.refresh().await?;
-            output::print_status(&status, json, "Refreshed");
+        Action::Refresh { repeat } => {
+            for _ in 0..repeat.max(1) {
+                let status = session.refresh().await?;
+                output::print_status(&status, json, "Refreshed");
+            }
             Ok(())
         }
         Action::Watch { count } => watch(session, count, json).await,
         Action::Logout { end_session } => {
+            // Revoking needs the refresh token, so try to unlock; signing out locally never
+            // depends on it.
+            let status = session.status();
+            if status.state == SessionState::Locked {
+                let unlocked = match existing_pin(ctx.pin_stdin, "PIN (to revoke at the server): ")
+                {
+                    Ok(pin) => ctx.vault.unlock(&Credential::Pin(pin)).is_ok(),
+                    Err(_) => false,
+                };
+                if unlocked {
+                    session.resume().await?;
+                } else if !json {
+                    eprintln!("The vault stays locked: the refresh token is erased locally but not revoked.");
+                }
+            }
             let browser = SystemBrowser::from_env();
             let options = SignOutOptions {
                 end_session_in: end_session.then_some(&browser as &dyn latchkey_core::UserAgent),
             };
             let report = session.sign_out(options).await?;
+            ctx.vault.destroy()?;
             output::print_sign_out(&report, json);
             Ok(())
         }
@@ -195,10 +286,63 @@ async fn watch(session: &Session, count: Option<u64>, json: bool) -> Result<(), 
             SessionEvent::SignedOut => return Ok(()),
             _ => {}
         }
-        if session.status().state != latchkey_core::SessionState::SignedIn {
+        if session.status().state != SessionState::SignedIn {
             return Err(Failure::Core(latchkey_core::Error::NotSignedIn));
         }
     }
+}
+
+fn open_vault(data_dir: Option<&std::path::Path>) -> Result<Vault, Failure> {
+    let base = match data_dir {
+        Some(dir) => dir.to_owned(),
+        None => directories::ProjectDirs::from("dev", "Latchkey", "latchkey")
+            .map(|d| d.data_dir().to_owned())
+            .ok_or(Failure::NoDataDir)?,
+    };
+    Ok(Vault::open(
+        &base.join("vault"),
+        Arc::new(PinProtector::default()),
+    )?)
+}
+
+/// A new PIN: from stdin's first line, or typed twice on a terminal.
+fn new_pin(from_stdin: bool) -> Result<Zeroizing<String>, Failure> {
+    if from_stdin {
+        return read_stdin_line();
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::NoPin);
+    }
+    eprintln!("Choose a PIN or passphrase ({MIN_PIN_LEN}+ characters); you will need it to unlock the stored session.");
+    let first = Zeroizing::new(rpassword::prompt_password("New PIN: ").map_err(Failure::Terminal)?);
+    let second =
+        Zeroizing::new(rpassword::prompt_password("Repeat PIN: ").map_err(Failure::Terminal)?);
+    if first != second {
+        return Err(Failure::PinMismatch);
+    }
+    Ok(first)
+}
+
+/// The PIN of an existing vault: from stdin's first line, or typed on a terminal.
+fn existing_pin(from_stdin: bool, prompt: &str) -> Result<Zeroizing<String>, Failure> {
+    if from_stdin {
+        return read_stdin_line();
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Core(latchkey_core::StoreError::Locked.into()));
+    }
+    Ok(Zeroizing::new(
+        rpassword::prompt_password(prompt).map_err(Failure::Terminal)?,
+    ))
+}
+
+fn read_stdin_line() -> Result<Zeroizing<String>, Failure> {
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(Failure::Terminal)?;
+    let trimmed = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    Ok(trimmed)
 }
 
 fn load_config(cli: &Cli) -> Result<latchkey_core::Config, Failure> {
@@ -227,15 +371,21 @@ impl Failure {
     /// The documented exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Usage(_) => 2,
-            Failure::HttpStatus(_) => 1,
-            Failure::Core(e) => match e.kind() {
-                ErrorKind::Configuration => 2,
-                ErrorKind::ReauthRequired | ErrorKind::NotSignedIn => 3,
-                ErrorKind::Transient => 4,
-                ErrorKind::VaultLocked => 5,
-                _ => 1,
-            },
+            Failure::Usage(_) | Failure::NoDataDir => 2,
+            Failure::HttpStatus(_) | Failure::Terminal(_) => 1,
+            Failure::NoPin | Failure::PinMismatch => 5,
+            Failure::Vault(e) => kind_code(e.kind()),
+            Failure::Core(e) => kind_code(e.kind()),
         }
+    }
+}
+
+fn kind_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Configuration => 2,
+        ErrorKind::ReauthRequired | ErrorKind::NotSignedIn => 3,
+        ErrorKind::Transient => 4,
+        ErrorKind::VaultLocked => 5,
+        _ => 1,
     }
 }

@@ -18,6 +18,21 @@ pub enum Failure {
     /// `call` got a non-success status.
     #[error("the API answered HTTP {0}")]
     HttpStatus(u16),
+    /// The vault failed (wrong PIN, locked, unreadable).
+    #[error(transparent)]
+    Vault(#[from] latchkey_core::VaultError),
+    /// No PIN can be asked for: no terminal and no --pin-stdin.
+    #[error("a PIN is needed: run on a terminal or pass --pin-stdin")]
+    NoPin,
+    /// The two PINs typed differ.
+    #[error("the PINs do not match")]
+    PinMismatch,
+    /// Reading from the terminal failed.
+    #[error("could not read the PIN")]
+    Terminal(#[source] std::io::Error),
+    /// No platform data directory.
+    #[error("no data directory could be determined; pass --data-dir")]
+    NoDataDir,
 }
 
 impl From<latchkey_core::ConfigError> for Failure {
@@ -54,6 +69,15 @@ pub fn print_status(status: &SessionStatus, json: bool, heading: &str) {
     }
     match status.state {
         SessionState::SignedOut => println!("{heading}: signed out"),
+        SessionState::Locked => {
+            let who = status
+                .display_name
+                .as_deref()
+                .or(status.subject.as_deref())
+                .unwrap_or("(unknown user)");
+            println!("{heading}: locked — {who} at {}", status.issuer);
+            println!("  refresh token: stored in the vault; unlock with your PIN to use it");
+        }
         SessionState::ReauthRequired => println!(
             "{heading}: sign-in required ({})",
             status
@@ -211,8 +235,11 @@ pub fn print_failure(failure: &Failure, json: bool) {
     if json {
         let kind = match failure {
             Failure::Core(e) => json!(e.kind()),
+            Failure::Vault(e) => json!(e.kind()),
+            Failure::NoPin | Failure::PinMismatch => json!("vault_locked"),
             Failure::HttpStatus(_) => json!("http_status"),
-            Failure::Usage(_) => json!("usage"),
+            Failure::Usage(_) | Failure::NoDataDir => json!("configuration"),
+            Failure::Terminal(_) => json!("internal"),
         };
         print_json(&json!({ "error": { "kind": kind, "message": message } }));
     }

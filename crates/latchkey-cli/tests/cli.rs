@@ -1,29 +1,92 @@
-//! The `latchkey` binary as scripts use it: exit codes, JSON output, and the sign-in journey
-//! against the real dev IdP with the headless login driver as `BROWSER`.
+//! The `latchkey` binary as scripts use it: exit codes, JSON output, and journeys against the real
+//! dev IdP with the headless login driver as `BROWSER`, each test with its own data directory.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 use latchkey_testkit::{browser_command, DevIdp};
 
-fn latchkey(idp: Option<&DevIdp>, args: &[&str]) -> Output {
-    latchkey_as(idp, "login", args)
+const PIN: &str = "correct-horse-42";
+
+/// One user's machine: a data directory and the dev IdP.
+struct Machine<'a> {
+    idp: Option<&'a DevIdp>,
+    data: tempfile::TempDir,
+    driver_action: &'static str,
 }
 
-fn latchkey_as(idp: Option<&DevIdp>, action: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-    cmd.args(args)
-        .env_remove("RUST_LOG")
-        .env("BROWSER", browser_command("alice", action))
-        .env("LATCHKEY_CLIENT_ID", "latchkey-native")
-        .env("LATCHKEY_PARAMS", "prompt=consent")
-        .env("LATCHKEY_LOGIN_TIMEOUT_SECS", "30");
-    match idp {
-        Some(idp) => cmd.env("LATCHKEY_ISSUER", &idp.issuer),
-        None => cmd.env_remove("LATCHKEY_ISSUER"),
-    };
-    cmd.output().expect("run latchkey")
+impl<'a> Machine<'a> {
+    fn new(idp: &'a DevIdp) -> Self {
+        Self {
+            idp: Some(idp),
+            data: tempfile::tempdir().unwrap(),
+            driver_action: "login",
+        }
+    }
+
+    fn without_idp() -> Self {
+        Self {
+            idp: None,
+            data: tempfile::tempdir().unwrap(),
+            driver_action: "login",
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        cmd.args(args)
+            .env_remove("RUST_LOG")
+            .env("LATCHKEY_DATA_DIR", self.data.path())
+            .env("BROWSER", browser_command("alice", self.driver_action))
+            .env("LATCHKEY_CLIENT_ID", "latchkey-native")
+            .env("LATCHKEY_PARAMS", "prompt=consent")
+            .env("LATCHKEY_LOGIN_TIMEOUT_SECS", "30");
+        match self.idp {
+            Some(idp) => cmd.env("LATCHKEY_ISSUER", &idp.issuer),
+            None => cmd.env_remove("LATCHKEY_ISSUER"),
+        };
+        cmd
+    }
+
+    /// Runs with `stdin` as standard input (None: an empty, non-terminal stdin).
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs with `--pin-stdin` and the PIN.
+    fn with_pin(&self, args: &[&str]) -> Output {
+        let mut all = vec!["--pin-stdin"];
+        all.extend_from_slice(args);
+        self.run(&all, Some(&format!("{PIN}\n")))
+    }
+
+    fn login(&self) {
+        let out = self.with_pin(&["login"]);
+        assert_eq!(out.status.code(), Some(0), "login: {}", stderr(&out));
+    }
+
+    fn vault_dir(&self) -> std::path::PathBuf {
+        self.data.path().join("vault")
+    }
 }
 
 fn stdout(o: &Output) -> String {
@@ -35,21 +98,88 @@ fn stderr(o: &Output) -> String {
 }
 
 #[test]
-fn login_then_call_of_userinfo_prints_alices_profile() {
-    let idp = DevIdp::start(&[]);
+fn the_next_day_journey_one_pin_no_browser() {
+    let idp = DevIdp::start(&[
+        ("DEV_IDP_ACCESS_TOKEN_TTL", "2"),
+        ("DEV_IDP_CLOCK_TOLERANCE", "0"),
+    ]);
+    let m = Machine::new(&idp);
+    m.login();
+
+    // A new process: locked, but it knows who.
+    let out = m.run(&["status"], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("locked — Alice Example"),
+        "{}",
+        stdout(&out)
+    );
+    let out = m.run(&["--json", "status"], None);
+    let status: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(status["status"]["state"], "locked");
+    assert_eq!(status["status"]["has_refresh_token"], true);
+
+    // Commands that need the key say so with exit 5 when no PIN can be asked for.
     let userinfo = format!("{}/me", idp.issuer);
-    let out = latchkey(Some(&idp), &["login", "--then", "call", &userinfo]);
+    let out = m.run(&["call", &userinfo], None);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+
+    // Unlock with the PIN: one silent refresh, then the API works. The browser driver is
+    // disarmed to prove no browser step happens.
+    let mut no_browser = m.command(&["--pin-stdin", "--json", "unlock"]);
+    no_browser.env("BROWSER", "/bin/false");
+    let out = pipe(no_browser, PIN);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
-    assert!(text.contains("Signed in: Alice Example"), "{text}");
-    assert!(text.contains("\"sub\":\"alice\""), "{text}");
-    assert!(text.contains("\"name\":\"Alice Example\""), "{text}");
+    let unlocked: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(unlocked["status"]["state"], "signed_in");
+    assert_eq!(unlocked["status"]["refresh_count"], 1);
+
+    let out = m.with_pin(&["call", &userinfo]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\"name\":\"Alice Example\""),
+        "{}",
+        stdout(&out)
+    );
+}
+
+fn pipe(mut cmd: Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{input}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_wrong_pin_exits_5_and_counts_down() {
+    let idp = DevIdp::start(&[]);
+    let m = Machine::new(&idp);
+    m.login();
+    let out = m.run(&["--pin-stdin", "refresh"], Some("not-the-pin\n"));
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        stderr(&out).contains("4 attempt(s) left"),
+        "{}",
+        stderr(&out)
+    );
+    let out = m.with_pin(&["refresh"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]
 fn login_json_prints_a_status_object_without_any_token() {
     let idp = DevIdp::start(&[]);
-    let out = latchkey(Some(&idp), &["--json", "login", "--then", "refresh"]);
+    let m = Machine::new(&idp);
+    let out = m.with_pin(&["--json", "login", "--then", "refresh"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<serde_json::Value> = text
@@ -57,10 +187,8 @@ fn login_json_prints_a_status_object_without_any_token() {
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
     assert_eq!(lines.len(), 2);
-    let status = &lines[0]["status"];
-    assert_eq!(status["state"], "signed_in");
-    assert_eq!(status["subject"], "alice");
-    assert_eq!(status["has_refresh_token"], true);
+    assert_eq!(lines[0]["status"]["state"], "signed_in");
+    assert_eq!(lines[0]["status"]["subject"], "alice");
     assert_eq!(lines[1]["status"]["rotation_count"], 1);
     for key in [
         "\"access_token\"",
@@ -79,41 +207,78 @@ fn watch_prints_each_refresh_as_it_happens() {
         ("DEV_IDP_ACCESS_TOKEN_TTL", "3"),
         ("DEV_IDP_CLOCK_TOLERANCE", "0"),
     ]);
-    let out = latchkey(Some(&idp), &["login", "--then", "watch", "--count", "2"]);
+    let m = Machine::new(&idp);
+    m.login();
+    let out = m.with_pin(&["watch", "--count", "2"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    let refreshed: Vec<_> = text
-        .lines()
-        .filter(|l| l.contains("refreshed (scheduled"))
-        .collect();
-    assert_eq!(refreshed.len(), 2, "{text}");
-    assert!(refreshed[0].contains("refresh token rotated"), "{text}");
+    let refreshed: Vec<_> = text.lines().filter(|l| l.contains("refreshed (")).collect();
+    assert!(refreshed.len() >= 2, "{text}");
+    assert!(
+        text.contains("refreshed (scheduled, refresh token rotated)"),
+        "{text}"
+    );
 }
 
 #[test]
-fn login_then_logout_revokes() {
+fn logout_revokes_and_wipes_the_vault() {
     let idp = DevIdp::start(&[]);
-    let out = latchkey(Some(&idp), &["login", "--then", "logout"]);
+    let m = Machine::new(&idp);
+    m.login();
+    let out = m.with_pin(&["logout"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("the refresh token was revoked"),
         "{}",
         stdout(&out)
     );
+    let left: Vec<String> = std::fs::read_dir(m.vault_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        left.iter().all(|n| n == "vault.lock"),
+        "only the empty lock file may stay: {left:?}"
+    );
+    let out = m.run(&["status"], None);
+    assert!(stdout(&out).contains("signed out"));
 }
 
 #[test]
-fn a_denied_sign_in_exits_1_and_says_cancelled() {
+fn logout_without_the_pin_still_erases_the_local_session() {
     let idp = DevIdp::start(&[]);
-    let out = latchkey_as(Some(&idp), "deny", &["login"]);
+    let m = Machine::new(&idp);
+    m.login();
+    let out = m.run(&["logout"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not revoked"), "{}", stderr(&out));
+    assert!(!m.vault_dir().join("vault.stronghold").exists());
+}
+
+#[test]
+fn a_denied_sign_in_exits_1_and_keeps_the_previous_session() {
+    let idp = DevIdp::start(&[]);
+    let mut m = Machine::new(&idp);
+    m.login();
+    m.driver_action = "deny";
+    let out = m.run(&["--pin-stdin", "login"], Some("another-pin-99\n"));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("cancelled"), "{}", stderr(&out));
+    m.driver_action = "login";
+    let out = m.with_pin(&["refresh"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the old session survives: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn a_command_that_needs_a_session_exits_3_without_one() {
     let idp = DevIdp::start(&[]);
-    let out = latchkey(Some(&idp), &["--json", "call", &idp.api]);
+    let m = Machine::new(&idp);
+    let out = m.run(&["--json", "call", &idp.api], None);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let error: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(error["error"]["kind"], "not_signed_in");
@@ -121,7 +286,8 @@ fn a_command_that_needs_a_session_exits_3_without_one() {
 
 #[test]
 fn missing_or_invalid_configuration_exits_2_naming_the_field() {
-    let out = latchkey(None, &["status"]);
+    let m = Machine::without_idp();
+    let out = m.run(&["status"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("`issuer` is required"),
@@ -129,7 +295,7 @@ fn missing_or_invalid_configuration_exits_2_naming_the_field() {
         stderr(&out)
     );
 
-    let out = latchkey(None, &["--issuer", "http://idp.example.com", "status"]);
+    let out = m.run(&["--issuer", "http://idp.example.com", "status"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("`issuer` must use https"),
@@ -137,8 +303,7 @@ fn missing_or_invalid_configuration_exits_2_naming_the_field() {
         stderr(&out)
     );
 
-    let out = latchkey(
-        None,
+    let out = m.run(
         &[
             "--issuer",
             "https://idp.example.com",
@@ -146,20 +311,25 @@ fn missing_or_invalid_configuration_exits_2_naming_the_field() {
             "nokey",
             "status",
         ],
+        None,
     );
     assert_eq!(out.status.code(), Some(2));
 
-    let out = latchkey(
-        None,
+    let out = m.run(
         &["--issuer", "https://x.example", "login", "--then", "bogus"],
+        None,
     );
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn an_unreachable_issuer_exits_4() {
+    let m = Machine::without_idp();
     // Port 9 on loopback: nothing listens there.
-    let out = latchkey(None, &["--issuer", "http://127.0.0.1:9", "login"]);
+    let out = m.run(
+        &["--pin-stdin", "--issuer", "http://127.0.0.1:9", "login"],
+        Some("123456789\n"),
+    );
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("discovery endpoint unavailable"),
@@ -171,8 +341,8 @@ fn an_unreachable_issuer_exits_4() {
 #[test]
 fn the_config_file_is_read_and_flags_override_it() {
     let idp = DevIdp::start(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("latchkey.toml");
+    let m = Machine::new(&idp);
+    let file = m.data.path().join("latchkey.toml");
     std::fs::write(
         &file,
         format!(
@@ -181,21 +351,18 @@ fn the_config_file_is_read_and_flags_override_it() {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .args([
-            "--config",
-            file.to_str().unwrap(),
-            "--client-id",
-            "latchkey-native",
-            "--json",
-        ])
-        .args(["login", "--then", "status"])
+    let mut cmd = m.command(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--client-id",
+        "latchkey-native",
+    ]);
+    cmd.args(["--json", "--pin-stdin", "login"])
         .env_remove("LATCHKEY_ISSUER")
         .env_remove("LATCHKEY_CLIENT_ID")
         .env_remove("LATCHKEY_PARAMS")
-        .env("BROWSER", browser_command("bob", "login"))
-        .output()
-        .unwrap();
+        .env("BROWSER", browser_command("bob", "login"));
+    let out = pipe(cmd, PIN);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("\"subject\":\"bob\""),
@@ -204,7 +371,117 @@ fn the_config_file_is_read_and_flags_override_it() {
     );
 
     std::fs::write(&file, "issuer = \"https://x.example\"\nunknown_key = 1\n").unwrap();
-    let out = latchkey(None, &["--config", file.to_str().unwrap(), "status"]);
+    let out = m.run(&["--config", file.to_str().unwrap(), "status"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown_key"), "{}", stderr(&out));
+}
+
+/// 50 refreshes from two processes at once, then 20 processes at once, all sharing one vault
+/// against a server that revokes the whole grant on refresh-token reuse: the session survives.
+#[test]
+fn concurrent_processes_sharing_the_vault_never_spend_the_same_refresh_token() {
+    let idp = DevIdp::start(&[]);
+    let m = Machine::new(&idp);
+    m.login();
+
+    let spawn = |args: &[&str]| {
+        let mut child = m
+            .command(&[&["--pin-stdin"], args].concat())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PIN}\n").as_bytes())
+            .unwrap();
+        child
+    };
+    let two: Vec<_> = (0..2)
+        .map(|_| spawn(&["refresh", "--repeat", "25"]))
+        .collect();
+    for child in two {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let twenty: Vec<_> = (0..20).map(|_| spawn(&["refresh"])).collect();
+    for child in twenty {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let out = m.with_pin(&["call", &format!("{}/me", idp.issuer)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the session still works: {}",
+        stderr(&out)
+    );
+}
+
+/// The refresh token, ID token and PIN never appear in clear in any file the CLI writes, in its
+/// output, or in its logs at trace level.
+#[test]
+fn no_secret_appears_in_files_output_or_trace_logs() {
+    let idp = DevIdp::start(&[]);
+    let m = Machine::new(&idp);
+    let mut transcript = String::new();
+    let mut run = |args: &[&str]| {
+        let mut cmd = m.command(&[&["--pin-stdin", "-vv"], args].concat());
+        cmd.env("RUST_LOG", "trace");
+        let out = pipe(cmd, PIN);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        transcript.push_str(&stdout(&out));
+        transcript.push_str(&stderr(&out));
+    };
+    run(&["login"]);
+    run(&["refresh"]);
+    run(&["--json", "userinfo"]);
+
+    // Read the secrets the way the CLI does: unlock the vault with the PIN.
+    let vault = latchkey_core::Vault::open(
+        &m.vault_dir(),
+        std::sync::Arc::new(latchkey_core::PinProtector::default()),
+    )
+    .unwrap();
+    vault
+        .unlock(&latchkey_core::Credential::Pin(PIN.to_string().into()))
+        .unwrap();
+    use latchkey_core::SecretStore;
+    let stored = vault.load().unwrap().unwrap();
+    let secrets = [
+        stored.refresh_token.secret().clone(),
+        stored.id_token.as_ref().unwrap().expose().to_owned(),
+        PIN.to_owned(),
+    ];
+    assert!(
+        transcript.contains("TRACE") || transcript.contains("DEBUG"),
+        "logs were captured"
+    );
+    assert!(
+        transcript.lines().count() > 50,
+        "trace logs from the HTTP stack too"
+    );
+    for secret in &secrets {
+        assert!(
+            !transcript.contains(secret.as_str()),
+            "a secret is in the CLI's output or logs"
+        );
+        scan_dir(m.data.path(), secret);
+    }
+}
+
+fn scan_dir(dir: &Path, secret: &str) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            scan_dir(&path, secret);
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "a secret is in clear in {}", path.display());
+        }
+    }
 }

@@ -379,8 +379,8 @@ async fn a_whole_journey_logged_at_trace_level_never_logs_a_secret() {
         "the capture works: {log}"
     );
     assert!(
-        log.lines().count() > 20,
-        "trace output from the HTTP stack too"
+        log.contains("refreshing the access token"),
+        "debug-level events are captured too"
     );
     for secret in &secrets {
         assert!(secret.len() >= 16);

@@ -42,6 +42,9 @@ pub use key::{
     MIN_PIN_LEN,
 };
 
+/// Temp files older than this are leftovers of a crashed write.
+pub const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
+
 /// Wrong PINs allowed before the vault wipes itself.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
@@ -186,8 +189,9 @@ impl std::fmt::Debug for Vault {
 }
 
 impl Vault {
-    /// Opens (creating the directory, 0700) a vault in `dir`, locked. Leftover temp files from
-    /// an interrupted write are removed.
+    /// Opens (creating the directory, 0700) a vault in `dir`, locked. Temp files left by a writer
+    /// that crashed more than [`STALE_TEMP_AGE`] ago are removed (younger ones may belong to
+    /// another process writing right now).
     pub fn open(dir: &Path, protector: Arc<dyn KeyProtector>) -> Result<Self, VaultError> {
         fsutil::ensure_private_dir(dir).map_err(|e| VaultError::io("created", dir, e))?;
         if let Ok(entries) = std::fs::read_dir(dir) {
@@ -196,7 +200,13 @@ impl Vault {
                 let stronghold_temp = name
                     .strip_prefix("vault.stronghold.")
                     .is_some_and(|s| s.len() == 12 && s.bytes().all(|b| b.is_ascii_hexdigit()));
-                if name.contains(".tmp-") || stronghold_temp {
+                let stale = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age >= STALE_TEMP_AGE);
+                if (name.contains(".tmp-") || stronghold_temp) && stale {
                     let _ = std::fs::remove_file(entry.path());
                 }
             }
@@ -266,6 +276,11 @@ impl Vault {
     /// written before the attempt, so killing the process doesn't reset it) and the vault erases
     /// itself after the limit.
     pub fn unlock(&self, credential: &Credential) -> Result<(), VaultError> {
+        // Serialise with other processes: the attempt counter is read, incremented and written
+        // as one step, so concurrent unlocks can't lose a count.
+        let lock_path = self.path(LOCK_FILE);
+        let _lock =
+            FileLock::acquire(&lock_path).map_err(|e| VaultError::io("locked", &lock_path, e))?;
         let key_path = self.path(KEY_FILE);
         let mut file: KeyFile = read_json(&key_path)?.ok_or(VaultError::NotInitialized)?;
         let counted = self.protector.limits_attempts();

@@ -206,24 +206,32 @@ fn locking_forgets_the_key_and_idle_locking_waits_for_idleness() {
 }
 
 #[test]
-fn leftover_temp_files_from_a_crash_are_cleaned_on_open() {
+fn stale_temp_files_from_a_crash_are_cleaned_on_open_and_young_ones_kept() {
     let dir = tempfile::tempdir().unwrap();
     drop(new_vault(dir.path(), "246810", "RT"));
-    std::fs::write(
-        dir.path().join("vault.meta.json.tmp-0123456789abcdef"),
-        b"x",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("vault.stronghold.a1b2c3d4e5f6"), b"x").unwrap();
+    let old = SystemTime::now() - STALE_TEMP_AGE - Duration::from_secs(1);
+    for name in [
+        "vault.meta.json.tmp-0123456789abcdef",
+        "vault.stronghold.a1b2c3d4e5f6",
+    ] {
+        let f = std::fs::File::create(dir.path().join(name)).unwrap();
+        f.set_modified(old).unwrap();
+    }
+    // Another process's write in flight: young, so it is left alone.
+    std::fs::write(dir.path().join("vault.key.json.tmp-fedcba9876543210"), b"x").unwrap();
     let v = Vault::open(dir.path(), protector()).unwrap();
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        names
+        !names
             .iter()
-            .all(|n| !n.contains(".tmp-") && n != "vault.stronghold.a1b2c3d4e5f6"),
+            .any(|n| n.contains("0123456789abcdef") || n == "vault.stronghold.a1b2c3d4e5f6"),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.contains("fedcba9876543210")),
         "{names:?}"
     );
     v.unlock(&pin("246810")).unwrap();
