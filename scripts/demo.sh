@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # The README's demo command (`npm run demo`): starts the bundled dev IdP on 127.0.0.1 with a short
-# access-token lifetime, signs in with the `latchkey` CLI, and watches silent refreshes.
+# access-token lifetime, then walks the journey with the `latchkey` CLI, one process per step:
+# sign in (choosing a PIN) → a new process finds the vault locked → unlock with the PIN, silent
+# refresh, call the protected API → watch background refreshes and rotations.
 #
 #   DEMO_TTL=10          access-token lifetime in seconds (default 10)
-#   DEMO_REFRESHES=N     stop after N refreshes (default: run until Ctrl-C)
+#   DEMO_REFRESHES=N     stop watching after N refreshes (default: until Ctrl-C)
+#   DEMO_PIN=...         the PIN the demo uses (default demo-pin-2468)
 #   BROWSER=...          how to open the sign-in page; without it and without a display, the
 #                        headless login driver signs in as alice (LATCHKEY_DEV_USER to change)
+# The demo's vault lives in target/demo-data, not in your real data directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund
 cargo build --locked -p latchkey-cli
 bin=target/debug/latchkey
+pin="${DEMO_PIN:-demo-pin-2468}"
 
 ready=$(mktemp)
 trap 'kill "$idp_pid" 2>/dev/null || true; rm -f "$ready"' EXIT
@@ -31,7 +36,16 @@ if [ -z "${BROWSER:-}" ] && [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ "$(un
 fi
 
 export LATCHKEY_ISSUER="$issuer" LATCHKEY_CLIENT_ID=latchkey-native LATCHKEY_PARAMS="prompt=consent"
+export LATCHKEY_DATA_DIR="$PWD/target/demo-data"
+rm -rf "$LATCHKEY_DATA_DIR"
+
+echo; echo "== 1. sign in (PIN: $pin)"
+printf '%s\n' "$pin" | "$bin" --pin-stdin login
+echo; echo "== 2. a new process: the vault is locked, but it knows who"
+"$bin" status
+echo; echo "== 3. the next day: unlock with the PIN, one silent refresh, call the API (no browser)"
+printf '%s\n' "$pin" | BROWSER=false "$bin" --pin-stdin call "$issuer/api/hello"
+echo; echo "== 4. stay signed in: background refreshes and rotations"
 watch_args=(watch)
 [ -n "${DEMO_REFRESHES:-}" ] && watch_args+=(--count "$DEMO_REFRESHES")
-"$bin" login --then call "$issuer/api/hello"
-"$bin" login --then "${watch_args[@]}"
+printf '%s\n' "$pin" | "$bin" --pin-stdin "${watch_args[@]}"

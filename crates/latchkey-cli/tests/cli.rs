@@ -485,3 +485,69 @@ fn scan_dir(dir: &Path, secret: &str) {
         }
     }
 }
+
+/// kill -9 at random instants during a loop of refreshes. After every kill the vault must open
+/// and unlock; the session survives unless the kill fell between the server rotating the refresh
+/// token and our write (then the next refresh gets invalid_grant and we sign in again).
+/// `LATCHKEY_CHAOS_KILLS` sets the number of kills (default 20; the bench runs 200).
+#[test]
+fn kill_dash_nine_during_refreshes_never_leaves_an_unreadable_vault() {
+    let kills: u32 = std::env::var("LATCHKEY_CHAOS_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let idp = DevIdp::start(&[]);
+    let m = Machine::new(&idp);
+    m.login();
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut opened, mut survived) = (0u32, 0u32);
+    for _ in 0..kills {
+        let mut child = m
+            .command(&["--pin-stdin", "refresh", "--repeat", "100000"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PIN}\n").as_bytes())
+            .unwrap();
+        // Chaos injection, not a timing assertion: kill somewhere in the refresh loop.
+        std::thread::sleep(std::time::Duration::from_millis(150 + next() % 400));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        let vault = latchkey_core::Vault::open(
+            &m.vault_dir(),
+            std::sync::Arc::new(latchkey_core::PinProtector::default()),
+        )
+        .unwrap();
+        vault
+            .unlock(&latchkey_core::Credential::Pin(PIN.to_string().into()))
+            .expect("the vault always opens after kill -9");
+        use latchkey_core::SecretStore;
+        vault.load().expect("and its session always reads").expect("a session is stored");
+        opened += 1;
+
+        let out = m.with_pin(&["refresh"]);
+        match out.status.code() {
+            Some(0) => survived += 1,
+            Some(3) => m.login(), // the unavoidable window: sign in again and go on
+            other => panic!("unexpected exit {other:?}: {}", stderr(&out)),
+        }
+    }
+    println!("chaos: {kills} kill -9 during refresh loops; vault opened {opened}/{kills}; sessions survived {survived}/{kills}");
+    assert_eq!(opened, kills);
+}

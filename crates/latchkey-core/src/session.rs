@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openidconnect::core::CoreIdToken;
-use openidconnect::{AccessToken, Nonce};
+use openidconnect::{AccessToken, Nonce, OAuth2TokenResponse};
 use rand::Rng;
 use serde::Serialize;
 use tokio::sync::{broadcast, Mutex, Notify, OnceCell};
@@ -886,6 +886,29 @@ impl Session {
             }
         };
 
+        // The server may have rotated the refresh token: the old one is dead from this instant,
+        // so the new one is stored before anything else can fail (a bad ID token, a bad field),
+        // keeping the window in which a crash loses the session as small as it can be.
+        let new_refresh = response
+            .refresh_token()
+            .filter(|rt| !rt.secret().is_empty())
+            .cloned();
+        let rotated = new_refresh
+            .as_ref()
+            .is_some_and(|new| !crate::secret::ct_str_eq(new.secret(), refresh_token.secret()));
+        if let (true, Some(new_rt)) = (rotated, new_refresh) {
+            tokens.refresh = Some(new_rt);
+            let display_name = self.meta().display_name.clone();
+            if let Some(stored) = self.stored_session(tokens, display_name) {
+                if let Err(e) = self.inner.store.save(&stored) {
+                    tracing::error!(error = %e, "could not persist the rotated refresh token; keeping it in memory");
+                    self.emit(SessionEvent::StoreFailed {
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+
         let issued = match accept_token_response(&response, sent_at) {
             Ok(i) => i,
             Err(e) => return Err(self.refresh_failed(attempt, trigger, e)),
@@ -896,6 +919,7 @@ impl Session {
                     .check_refreshed_id_token(&provider, tokens, id_token)
                     .await
                 {
+                    // Kept in memory; stored with the next save.
                     Ok(()) => Some(SecretString::new(id_token.to_string())),
                     Err(e) => return Err(self.refresh_failed(attempt, trigger, e)),
                 }
@@ -903,36 +927,16 @@ impl Session {
             None => None,
         };
 
-        let rotated = issued
-            .refresh
-            .as_ref()
-            .is_some_and(|new| !crate::secret::ct_str_eq(new.secret(), refresh_token.secret()));
         let mut next = (**tokens).clone();
         next.access = Some(issued.access);
         next.expires_at = issued.expires_at;
         next.lifetime = issued.lifetime;
         next.obtained_at = sent_at;
-        if let Some(new_rt) = issued.refresh {
-            next.refresh = Some(new_rt);
-        }
         if let Some(id) = id_token {
             next.id_token = Some(id);
         }
         if let Some(scopes) = issued.scopes {
             next.scopes = scopes;
-        }
-
-        // Persist the rotated refresh token before the new access token can be used.
-        if rotated {
-            let display_name = self.meta().display_name.clone();
-            if let Some(stored) = self.stored_session(&next, display_name) {
-                if let Err(e) = self.inner.store.save(&stored) {
-                    tracing::error!(error = %e, "could not persist the rotated refresh token; keeping it in memory");
-                    self.emit(SessionEvent::StoreFailed {
-                        message: e.to_string(),
-                    });
-                }
-            }
         }
         **tokens = next;
         self.update_meta(state, |m| {

@@ -168,6 +168,30 @@ struct State {
     last_activity: Option<Instant>,
     /// The snapshot failed to decrypt: keep it aside rather than overwrite it.
     quarantine_on_save: bool,
+    /// The session as last read or written, with the snapshot file's identity at that moment:
+    /// a re-read of an unchanged file (the common case under the refresh lock) costs a `stat`.
+    cache: Option<(FileStamp, StoredSession)>,
+}
+
+/// What identifies one version of the snapshot file: every save is a rename of a new file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<Self> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(Self {
+            len: m.len(),
+            modified: m.modified().ok(),
+            #[cfg(unix)]
+            inode: std::os::unix::fs::MetadataExt::ino(&m),
+        })
+    }
 }
 
 /// The vault. A [`SecretStore`]: `load` and `save` need it unlocked; `hint` works locked.
@@ -298,18 +322,19 @@ impl Vault {
                     file.failed_attempts = 0;
                     write_json(&key_path, &file)?;
                 }
-                // Prove the key opens the snapshot before calling the vault unlocked.
-                let snapshot = self.path(SNAPSHOT);
-                if snapshot.exists() {
-                    if let Err(e) = snapshot::read(&snapshot, &key) {
-                        self.state().quarantine_on_save = true;
-                        return Err(e);
-                    }
+                {
+                    let mut state = self.state();
+                    state.key = Some(key);
+                    state.staged = None;
+                    state.cache = None;
                 }
-                let mut state = self.state();
-                state.key = Some(key);
-                state.staged = None;
-                state.last_activity = Some(Instant::now());
+                // Prove the key opens the snapshot before calling the vault unlocked (this read
+                // also fills the cache, so resuming doesn't decrypt twice).
+                if let Err(e) = self.load_session() {
+                    self.lock();
+                    return Err(e);
+                }
+                self.state().last_activity = Some(Instant::now());
                 Ok(())
             }
             Err(ProtectorError::WrongCredential) if counted => {
@@ -331,6 +356,7 @@ impl Vault {
         state.key = None;
         state.staged = None;
         state.last_activity = None;
+        state.cache = None;
     }
 
     /// Locks if nothing used the key for `idle`; returns whether it locked now.
@@ -341,6 +367,7 @@ impl Vault {
                 state.key = None;
                 state.staged = None;
                 state.last_activity = None;
+                state.cache = None;
                 true
             }
             _ => false,
@@ -364,9 +391,15 @@ impl Vault {
     }
 
     fn key(&self) -> Result<VaultKey, VaultError> {
+        self.state().key.clone().ok_or(VaultError::Locked)
+    }
+
+    /// Records user activity for [`Vault::lock_if_idle`] (background refreshes don't count).
+    pub fn touch(&self) {
         let mut state = self.state();
-        state.last_activity = Some(Instant::now());
-        state.key.clone().ok_or(VaultError::Locked)
+        if state.key.is_some() {
+            state.last_activity = Some(Instant::now());
+        }
     }
 
     fn save_session(&self, session: &StoredSession) -> Result<(), VaultError> {
@@ -386,6 +419,7 @@ impl Vault {
             serde_json::to_vec(session).map_err(|e| VaultError::Stronghold(e.to_string()))?,
         );
         snapshot::write(&snapshot, &key, &plaintext)?;
+        self.state().cache = FileStamp::of(&snapshot).map(|stamp| (stamp, session.clone()));
         if let Some(wrapped) = staged {
             write_json(
                 &self.path(KEY_FILE),
@@ -400,17 +434,26 @@ impl Vault {
             state.staged = None;
             state.quarantine_on_save = false;
         }
-        write_json(
-            &self.path(META_FILE),
-            &VaultMetadata {
-                issuer: session.issuer.clone(),
-                client_id: session.client_id.clone(),
-                subject: session.subject.clone(),
-                display_name: session.display_name.clone(),
-                unlock_method: self.protector.method(),
-                last_used_at: unix_now(),
-            },
-        )
+        let meta = VaultMetadata {
+            issuer: session.issuer.clone(),
+            client_id: session.client_id.clone(),
+            subject: session.subject.clone(),
+            display_name: session.display_name.clone(),
+            unlock_method: self.protector.method(),
+            last_used_at: unix_now(),
+        };
+        // Metadata changes rarely; `last_used_at` is kept to the minute, which saves a second
+        // fsync'd write on most rotations.
+        let current = self.metadata().ok().flatten();
+        let fresh_enough = current.as_ref().is_some_and(|c| {
+            VaultMetadata { last_used_at: meta.last_used_at, ..c.clone() } == meta
+                && meta.last_used_at.saturating_sub(c.last_used_at) < 60
+        });
+        if fresh_enough {
+            Ok(())
+        } else {
+            write_json(&self.path(META_FILE), &meta)
+        }
     }
 
     fn load_session(&self) -> Result<Option<StoredSession>, VaultError> {
@@ -420,18 +463,25 @@ impl Vault {
             return Ok(None);
         }
         let snapshot = self.path(SNAPSHOT);
-        if !snapshot.exists() {
+        let Some(stamp) = FileStamp::of(&snapshot) else {
+            self.state().cache = None;
             return Ok(None);
+        };
+        if let Some((cached_stamp, cached)) = &self.state().cache {
+            if *cached_stamp == stamp {
+                return Ok(Some(cached.clone()));
+            }
         }
         let bytes = snapshot::read(&snapshot, &key).inspect_err(|_| {
             self.state().quarantine_on_save = true;
         })?;
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| VaultError::Unreadable {
+        let session: StoredSession =
+            serde_json::from_slice(&bytes).map_err(|e| VaultError::Unreadable {
                 path: snapshot.display().to_string(),
                 reason: format!("the stored session does not parse ({})", e.classify_name()),
-            })
+            })?;
+        self.state().cache = Some((stamp, session.clone()));
+        Ok(Some(session))
     }
 }
 

@@ -195,9 +195,21 @@ fn every_vault_file_is_private() {
 }
 
 #[test]
+fn a_save_by_another_process_is_seen_by_the_next_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = new_vault(dir.path(), "246810", "RT-1");
+    assert_eq!(a.load().unwrap().unwrap().refresh_token.secret(), "RT-1");
+    let b = Vault::open(dir.path(), protector()).unwrap();
+    b.unlock(&pin("246810")).unwrap();
+    b.save(&session("RT-2")).unwrap();
+    assert_eq!(a.load().unwrap().unwrap().refresh_token.secret(), "RT-2");
+}
+
+#[test]
 fn locking_forgets_the_key_and_idle_locking_waits_for_idleness() {
     let dir = tempfile::tempdir().unwrap();
     let v = new_vault(dir.path(), "246810", "RT");
+    v.touch();
     assert!(!v.lock_if_idle(Duration::from_secs(3600)));
     assert!(!v.is_locked());
     assert!(v.lock_if_idle(Duration::ZERO));

@@ -1,0 +1,180 @@
+//! `cargo run --release -p latchkey-bench [vault|resume|all]`: measured figures, each a median
+//! over repeated runs, each next to a reference measured in the same run. Figures, not
+//! assertions: nothing here fails on a slow machine.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use latchkey_core::vault::{KdfParams, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
+use latchkey_core::{
+    Credential, PinProtector, SecretStore, Session, StoredSession, Vault,
+};
+use latchkey_testkit::{login_driver, DevIdp};
+use openidconnect::RefreshToken;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
+    let start = Instant::now();
+    let out = f();
+    (start.elapsed(), out)
+}
+
+fn stored(rt: &str) -> StoredSession {
+    StoredSession {
+        issuer: "https://idp.example".into(),
+        client_id: "app".into(),
+        scopes: vec!["openid".into(), "offline_access".into()],
+        refresh_token: RefreshToken::new(format!("rt-{rt}-{}", "x".repeat(40))),
+        id_token: None,
+        nonce: None,
+        subject: Some("alice".into()),
+        display_name: Some("Alice Example".into()),
+    }
+}
+
+fn vault_figures() {
+    const N: usize = 31;
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Vault::open(dir.path(), Arc::new(PinProtector::default())).unwrap();
+    let pin = || Credential::Pin("bench-pin-2468".to_string().into());
+    vault.prepare(&pin()).unwrap();
+    vault.save(&stored("a")).unwrap();
+
+    let saves: Vec<_> = (0..N).map(|i| time(|| vault.save(&stored(&i.to_string())).unwrap()).0).collect();
+    let loads: Vec<_> = (0..N).map(|_| time(|| vault.load().unwrap()).0).collect();
+    // Reference: the same bytes written atomically without Stronghold.
+    let plain = dir.path().join("reference.json");
+    let bytes = serde_json::to_vec(&serde_json::json!({"refresh_token": "x".repeat(64)})).unwrap();
+    let refs: Vec<_> = (0..N)
+        .map(|_| {
+            time(|| {
+                let tmp = dir.path().join("reference.tmp");
+                std::fs::write(&tmp, &bytes).unwrap();
+                std::fs::File::open(&tmp).unwrap().sync_all().unwrap();
+                std::fs::rename(&tmp, &plain).unwrap();
+                std::fs::File::open(dir.path()).unwrap().sync_all().unwrap();
+            })
+            .0
+        })
+        .collect();
+    println!("vault (work factor 0, random 256-bit key), median of {N}:");
+    println!("  save (snapshot + fsync + rename + dir fsync + metadata): {}", ms(median(saves)));
+    println!("  load:                                                    {}", ms(median(loads)));
+    println!("  reference: atomic write of a small file, same steps:     {}", ms(median(refs)));
+
+    for (name, params) in [("default (64 MiB, t=3, p=1)", KdfParams::DEFAULT), ("OWASP minimum (19 MiB, t=2, p=1)", KdfParams::OWASP_MINIMUM)] {
+        let d = tempfile::tempdir().unwrap();
+        let v = Vault::open(d.path(), Arc::new(PinProtector::with_params(params))).unwrap();
+        v.prepare(&pin()).unwrap();
+        v.save(&stored("b")).unwrap();
+        let unlocks: Vec<_> = (0..7)
+            .map(|_| {
+                v.lock();
+                time(|| v.unlock(&pin()).unwrap()).0
+            })
+            .collect();
+        println!("  PIN unlock, Argon2id {name}: {} (median of 7)", ms(median(unlocks)));
+    }
+}
+
+/// A protector whose key is "already released" (as after a biometric success), so the figure
+/// measures Latchkey's own work, not the platform prompt or the PIN's Argon2id (measured above).
+struct Released;
+
+impl KeyProtector for Released {
+    fn method(&self) -> UnlockMethod {
+        UnlockMethod::Biometric
+    }
+    fn wrap(&self, key: &VaultKey, _: &Credential) -> Result<serde_json::Value, ProtectorError> {
+        Ok(serde_json::json!(key.expose().to_vec()))
+    }
+    fn release(&self, wrapped: &serde_json::Value, _: &Credential) -> Result<VaultKey, ProtectorError> {
+        let bytes: Vec<u8> = serde_json::from_value(wrapped.clone()).unwrap();
+        Ok(VaultKey::from_bytes(&bytes).unwrap())
+    }
+}
+
+async fn resume_figures() {
+    const N: usize = 15;
+    let idp = DevIdp::start(&[]);
+    let data = tempfile::tempdir().unwrap();
+    let vault = Arc::new(Vault::open(data.path(), Arc::new(Released)).unwrap());
+    let prompt = || Credential::Prompt("bench".into());
+    vault.prepare(&prompt()).unwrap();
+    let session = Session::new(idp.config(), vault.clone()).unwrap();
+    session.sign_in(&login_driver("alice")).await.unwrap();
+    drop(session);
+
+    let mut opens = Vec::new();
+    let mut refreshes = Vec::new();
+    let mut totals = Vec::new();
+    for _ in 0..N {
+        vault.lock();
+        let session = Session::new(idp.config(), vault.clone()).unwrap();
+        session.provider().await.unwrap(); // discovery is done once per app run, not per resume
+        let start = Instant::now();
+        vault.unlock(&prompt()).unwrap(); // key released → vault open (decrypt + verify)
+        let opened = start.elapsed();
+        session.resume().await.unwrap();
+        session.fresh_access_token().await.unwrap(); // refresh → rotated token stored → token
+        let total = start.elapsed();
+        opens.push(opened);
+        refreshes.push(total - opened);
+        totals.push(total);
+    }
+    // Reference: one bare refresh POST to the same token endpoint, body read.
+    let token_url = format!("{}/token", idp.issuer);
+    let client = reqwest::Client::new();
+    let mut refs = Vec::new();
+    for _ in 0..N {
+        let mut s = vault.load().unwrap().unwrap();
+        let rt = s.refresh_token.secret().clone();
+        let start = Instant::now();
+        let resp = client
+            .post(&token_url)
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str()), ("client_id", "latchkey-native")])
+            .send()
+            .await
+            .unwrap();
+        let body = resp.bytes().await.unwrap();
+        refs.push(start.elapsed());
+        // Keep the vault in step with the server (the bare POST rotated the token).
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        s.refresh_token = RefreshToken::new(json["refresh_token"].as_str().unwrap().to_string());
+        vault.save(&s).unwrap();
+    }
+    let (open, refresh, total, bare) = (median(opens), median(refreshes), median(totals), median(refs));
+    println!("silent resume (released key → vault open → refresh → rotated token stored → access token), median of {N}:");
+    println!("  vault open (decrypt + verify):            {}", ms(open));
+    println!("  refresh + rotated token stored + token:   {}", ms(refresh));
+    println!("  total:                                    {}", ms(total));
+    println!("  reference: one bare refresh POST:         {}", ms(bare));
+    println!(
+        "  ratio: {:.2}x; target <= 1.2x + 5 ms = {}: {}",
+        total.as_secs_f64() / bare.as_secs_f64(),
+        ms(bare.mul_f64(1.2) + Duration::from_millis(5)),
+        if total <= bare.mul_f64(1.2) + Duration::from_millis(5) { "met" } else { "NOT met" }
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    println!("latchkey bench ({} build, {} cores)", if cfg!(debug_assertions) { "debug" } else { "release" }, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    if what == "vault" || what == "all" {
+        vault_figures();
+    }
+    if what == "resume" || what == "all" {
+        resume_figures().await;
+    }
+}
