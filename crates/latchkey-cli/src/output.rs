@@ -161,6 +161,7 @@ pub fn print_event(event: &SessionEvent, json: bool) {
         SessionEvent::SessionEnded { reason } => println!("{now} session ended: {reason}"),
         SessionEvent::SignedIn { .. } => println!("{now} signed in"),
         SessionEvent::SignedOut => println!("{now} signed out"),
+        SessionEvent::Locked => println!("{now} locked"),
         _ => {}
     }
 }

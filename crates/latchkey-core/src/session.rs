@@ -147,6 +147,8 @@ pub enum SessionEvent {
         /// Why.
         reason: ReauthReason,
     },
+    /// The session was locked (on request or after idle time): tokens forgotten, vault locked.
+    Locked,
     /// The user signed out.
     SignedOut,
 }
@@ -479,12 +481,16 @@ impl Session {
             TokenState::Locked(h) => Some(h.clone()),
             _ => None,
         };
+        let locked_now = hint.is_some() && !matches!(&*state, TokenState::Locked(_));
         if let Some(hint) = hint {
             *state = TokenState::Locked(hint);
             self.update_meta(&state, |m| *m = Meta::default());
         }
         drop(state);
         self.inner.wake.notify_one();
+        if locked_now {
+            self.emit(SessionEvent::Locked);
+        }
         self.status()
     }
 

@@ -202,16 +202,24 @@ async fn bad_id_tokens_at_sign_in_are_rejected_and_nothing_is_stored() {
 }
 
 #[tokio::test]
-async fn a_refreshed_id_token_for_another_subject_is_rejected_and_the_refresh_token_kept() {
+async fn a_refreshed_id_token_for_another_subject_is_rejected_but_the_rotated_refresh_token_is_kept(
+) {
     let op = Op::start(&[(KEY, "k1")]).await;
     let (session, store) = op.session();
     session.sign_in(&op.browser).await.unwrap();
+    let access_before = session.fresh_access_token().await.unwrap();
     op.set(|m| m.subject = "mallory".into());
     let err = session.refresh().await.unwrap_err();
     assert!(err.to_string().contains("another subject"), "{err}");
+    // The server rotated: rt-1 is dead there, so rt-2 was stored before the ID token was judged.
+    let stored = store.load().unwrap().unwrap();
+    assert_eq!(stored.refresh_token.secret(), "rt-2");
+    // Nothing else from the rejected response was accepted.
+    assert_eq!(stored.subject.as_deref(), Some("alice"));
+    assert_eq!(session.status().subject.as_deref(), Some("alice"));
     assert_eq!(
-        store.load().unwrap().unwrap().refresh_token.secret(),
-        "rt-1"
+        session.fresh_access_token().await.unwrap().secret(),
+        access_before.secret()
     );
     assert_eq!(session.status().state, SessionState::SignedIn);
 }

@@ -446,7 +446,10 @@ impl Vault {
         // fsync'd write on most rotations.
         let current = self.metadata().ok().flatten();
         let fresh_enough = current.as_ref().is_some_and(|c| {
-            VaultMetadata { last_used_at: meta.last_used_at, ..c.clone() } == meta
+            VaultMetadata {
+                last_used_at: meta.last_used_at,
+                ..c.clone()
+            } == meta
                 && meta.last_used_at.saturating_sub(c.last_used_at) < 60
         });
         if fresh_enough {
@@ -526,6 +529,37 @@ impl SecretStore for Vault {
         let path = self.path(LOCK_FILE);
         let lock = FileLock::acquire(&path).map_err(|e| VaultError::io("locked", &path, e))?;
         Ok(RefreshGuard::new(lock))
+    }
+}
+
+/// Locks the vault and the session once nothing has called [`Vault::touch`] for `idle`
+/// (background refreshes don't count as activity). Checks every quarter of `idle`, at least once
+/// a second. Stops when the returned guard is dropped.
+pub fn spawn_idle_lock(vault: Arc<Vault>, session: crate::Session, idle: Duration) -> IdleLock {
+    let period = (idle / 4).max(Duration::from_secs(1));
+    IdleLock {
+        handle: tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            loop {
+                ticks.tick().await;
+                if vault.lock_if_idle(idle) {
+                    tracing::info!("locked after {} s idle", idle.as_secs());
+                    session.lock().await;
+                }
+            }
+        }),
+    }
+}
+
+/// Stops the idle locker when dropped.
+#[derive(Debug)]
+pub struct IdleLock {
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for IdleLock {
+    fn drop(&mut self) {
+        self.handle.abort();
     }
 }
 

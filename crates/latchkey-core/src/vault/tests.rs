@@ -289,3 +289,27 @@ fn a_biometric_vault_refuses_a_pin_and_does_not_count_it() {
         "cancelled prompts never erase the vault"
     );
 }
+
+#[tokio::test]
+async fn the_idle_locker_locks_the_vault_and_the_session_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Arc::new(new_vault(dir.path(), "246810", "RT"));
+    let config = crate::Config::new("https://idp.example", "app").unwrap();
+    let session = crate::Session::new(config, vault.clone()).unwrap();
+    assert_eq!(
+        session.resume().await.unwrap().state,
+        crate::SessionState::SignedIn
+    );
+    let mut events = session.subscribe();
+    vault.touch();
+    let _idle = spawn_idle_lock(vault.clone(), session.clone(), Duration::ZERO);
+    let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("an event")
+        .unwrap();
+    assert!(matches!(event, crate::SessionEvent::Locked), "{event:?}");
+    assert!(vault.is_locked());
+    let status = session.status();
+    assert_eq!(status.state, crate::SessionState::Locked);
+    assert_eq!(status.display_name.as_deref(), Some("Alice Example"));
+}
