@@ -8,6 +8,8 @@
 // Environment:
 //   LATCHKEY_DEV_USER     account to sign in as (default: alice)
 //   LATCHKEY_DEV_ACTION   "login" (default) or "deny" (press the IdP's cancel link: access_denied)
+//   LATCHKEY_DRIVER_LOG   a file to append one line to each time the driver is started (tests
+//                         use it to prove that a step needed no browser)
 //
 // It only ever talks to loopback addresses.
 
@@ -18,6 +20,11 @@ const action = process.env.LATCHKEY_DEV_ACTION || 'login';
 function fail(message) {
   console.error(`login-driver: ${message}`);
   process.exit(1);
+}
+
+if (process.env.LATCHKEY_DRIVER_LOG) {
+  const { appendFileSync } = await import('node:fs');
+  appendFileSync(process.env.LATCHKEY_DRIVER_LOG, 'opened\n');
 }
 
 const start = process.argv[2];

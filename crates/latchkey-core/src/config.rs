@@ -110,6 +110,9 @@ pub struct Config {
     pub login_timeout: Duration,
     /// The largest response body accepted from any endpoint.
     pub max_response_bytes: usize,
+    /// The protected API the app's "Call API" button calls (configuration, never the WebView,
+    /// decides where the access token goes).
+    pub api_url: Option<Url>,
 }
 
 impl Config {
@@ -130,7 +133,7 @@ impl Config {
 }
 
 /// One layer of configuration; every field optional. Deserializes from the TOML file format.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PartialConfig {
     /// See [`Config::issuer`].
@@ -150,6 +153,8 @@ pub struct PartialConfig {
     pub login_timeout_secs: Option<u64>,
     /// See [`Config::max_response_bytes`].
     pub max_response_bytes: Option<usize>,
+    /// See [`Config::api_url`].
+    pub api_url: Option<String>,
 }
 
 impl PartialConfig {
@@ -160,6 +165,24 @@ impl PartialConfig {
             source,
         })?;
         toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Writes this layer as a TOML file (atomically: temp file + rename).
+    pub fn save_to_file(&self, path: &Path) -> Result<(), ConfigError> {
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| ConfigError::invalid("settings", e.to_string()))?;
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let tmp = path.with_extension("toml.tmp");
+            std::fs::write(&tmp, text.as_bytes())?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })
@@ -189,6 +212,7 @@ impl PartialConfig {
                     }
                 }
                 "LATCHKEY_REDIRECT_PATH" => layer.redirect_path = Some(value),
+                "LATCHKEY_API_URL" => layer.api_url = Some(value),
                 "LATCHKEY_HTTP_TIMEOUT_SECS" => {
                     layer.http_timeout_secs = Some(parse_number(&key, &value)?)
                 }
@@ -214,6 +238,7 @@ impl PartialConfig {
         self.http_timeout_secs = other.http_timeout_secs.or(self.http_timeout_secs);
         self.login_timeout_secs = other.login_timeout_secs.or(self.login_timeout_secs);
         self.max_response_bytes = other.max_response_bytes.or(self.max_response_bytes);
+        self.api_url = other.api_url.or(self.api_url);
         self
     }
 
@@ -295,7 +320,23 @@ impl PartialConfig {
             ));
         }
 
+        let api_url = match self.api_url.filter(|u| !u.trim().is_empty()) {
+            None => None,
+            Some(raw) => {
+                let url = Url::parse(&raw)
+                    .map_err(|e| ConfigError::invalid("api_url", format!("is not a URL ({e})")))?;
+                if !is_secure_or_loopback(&url) {
+                    return Err(ConfigError::invalid(
+                        "api_url",
+                        "must use https (plain http is allowed only on loopback)",
+                    ));
+                }
+                Some(url)
+            }
+        };
+
         Ok(Config {
+            api_url,
             issuer,
             client_id,
             scopes,

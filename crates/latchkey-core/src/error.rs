@@ -274,6 +274,10 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] StoreError),
 
+    /// The vault failed (locked, wrong PIN, unreadable).
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+
     /// This caller waited for a refresh another caller started, and that refresh failed.
     #[error("{0}")]
     Shared(#[source] Arc<Error>),
@@ -315,6 +319,7 @@ impl Error {
             Error::ReauthRequired(_) => ErrorKind::ReauthRequired,
             Error::NotSignedIn => ErrorKind::NotSignedIn,
             Error::Store(e) => e.kind(),
+            Error::Vault(e) => e.kind(),
             Error::Shared(inner) => inner.kind(),
             Error::InvalidResponse { .. }
             | Error::IssuerMismatch { .. }

@@ -5,6 +5,7 @@
 //! in, and every security decision that goes with it.
 //!
 //! # Contents
+//! - [`app`]: [`Latchkey`], the facade a front end holds: one call per user action.
 //! - [`config`]: issuer, client_id, scopes, extra parameters; from TOML, env and flags.
 //! - [`discovery`]: server metadata, issuer and PKCE-downgrade checks, JWKS, ID token validation.
 //! - [`authorize`]: the authorization request (PKCE S256, state, nonce) and its response checks.
@@ -43,6 +44,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod app;
 pub mod authorize;
 pub mod config;
 pub mod discovery;
@@ -57,6 +59,7 @@ mod tokens;
 pub mod user_agent;
 pub mod vault;
 
+pub use app::Latchkey;
 pub use config::{Config, ConfigError, PartialConfig};
 pub use error::{Error, ErrorKind, ReauthReason, Result};
 pub use session::{

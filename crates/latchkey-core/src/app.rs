@@ -1,0 +1,165 @@
+//! The app-facing facade: the one object a front end holds, so that every user action — sign in,
+//! unlock, lock, call the API, sign out — is one call. It combines the [`Session`] (tokens,
+//! refresh) with the [`Vault`] (the stored refresh token and its key) and runs the background
+//! tasks (refresh before expiry, lock after idle time).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::session::{
+    ApiResponse, AutoRefresh, Session, SessionEvent, SessionStatus, SignOutOptions, SignOutReport,
+};
+use crate::user_agent::UserAgent;
+use crate::vault::{spawn_idle_lock, Credential, IdleLock, KeyProtector, UnlockMethod, Vault};
+
+/// Latchkey for one configured client: session + vault + background tasks.
+pub struct Latchkey {
+    session: Session,
+    vault: Arc<Vault>,
+    cancel: Notify,
+    background: Mutex<Option<(AutoRefresh, Option<IdleLock>)>>,
+}
+
+impl std::fmt::Debug for Latchkey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Latchkey")
+            .field("session", &self.session)
+            .field("vault", &self.vault)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Latchkey {
+    /// Opens the vault in `vault_dir` (locked) for `config`. No network.
+    pub fn open(
+        config: Config,
+        vault_dir: &Path,
+        protector: Arc<dyn KeyProtector>,
+    ) -> Result<Self> {
+        let vault = Arc::new(Vault::open(vault_dir, protector)?);
+        let session = Session::new(config, vault.clone())?;
+        Ok(Self {
+            session,
+            vault,
+            cancel: Notify::new(),
+            background: Mutex::new(None),
+        })
+    }
+
+    /// The session (for status and events).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The vault.
+    pub fn vault(&self) -> &Arc<Vault> {
+        &self.vault
+    }
+
+    /// How the user unlocks on this platform.
+    pub fn unlock_method(&self) -> UnlockMethod {
+        self.vault.method()
+    }
+
+    /// The current status.
+    pub fn status(&self) -> SessionStatus {
+        self.session.status()
+    }
+
+    /// Session events from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<SessionEvent> {
+        self.session.subscribe()
+    }
+
+    /// At launch: finds the stored session (`Locked` when there is one), and starts the
+    /// background refresher and, with `idle_lock`, the idle locker.
+    pub async fn start(&self, idle_lock: Option<Duration>) -> Result<SessionStatus> {
+        let status = self.session.resume().await?;
+        let refresher = self.session.spawn_auto_refresh();
+        let idle =
+            idle_lock.map(|idle| spawn_idle_lock(self.vault.clone(), self.session.clone(), idle));
+        if let Ok(mut background) = self.background.lock() {
+            *background = Some((refresher, idle));
+        }
+        Ok(status)
+    }
+
+    /// Signs in: a fresh vault key is wrapped with `credential` (the new PIN, or a biometric
+    /// prompt), then the browser flow runs; the vault is written only when it succeeds.
+    /// [`Latchkey::cancel_sign_in`] ends it with [`Error::Cancelled`].
+    pub async fn sign_in(
+        &self,
+        credential: Credential,
+        user_agent: &dyn UserAgent,
+    ) -> Result<SessionStatus> {
+        self.vault.prepare(&credential)?;
+        let cancelled = self.cancel.notified();
+        tokio::select! {
+            result = self.session.sign_in(user_agent) => {
+                if result.is_err() {
+                    // Forget the staged key: the previous vault (if any) stays as it was.
+                    self.vault.lock();
+                }
+                let status = result?;
+                self.vault.touch();
+                Ok(status)
+            }
+            _ = cancelled => {
+                self.vault.lock();
+                Err(Error::Cancelled)
+            }
+        }
+    }
+
+    /// Cancels a sign-in in progress (the loopback listener closes).
+    pub fn cancel_sign_in(&self) {
+        self.cancel.notify_waiters();
+    }
+
+    /// Unlocks the vault and resumes silently: one refresh, no browser.
+    pub async fn unlock(&self, credential: Credential) -> Result<SessionStatus> {
+        self.vault.unlock(&credential)?;
+        self.session.resume().await?;
+        self.session.fresh_access_token().await?;
+        Ok(self.session.status())
+    }
+
+    /// Locks: the session forgets its tokens and the vault its key.
+    pub async fn lock(&self) -> SessionStatus {
+        self.vault.lock();
+        self.session.lock().await
+    }
+
+    /// Calls the configured API (`api_url`) with a fresh access token.
+    pub async fn call_api(&self) -> Result<ApiResponse> {
+        let url = self.session.config().api_url.clone().ok_or(Error::Config(
+            crate::ConfigError::Missing {
+                field: "api_url",
+                hint: " (the protected API to call; set it in the settings)",
+            },
+        ))?;
+        self.vault.touch();
+        self.session.get(&url).await
+    }
+
+    /// The userinfo claims.
+    pub async fn userinfo(&self) -> Result<serde_json::Value> {
+        self.vault.touch();
+        self.session.userinfo().await
+    }
+
+    /// Signs out: revokes at the server when the refresh token is at hand, then erases the vault
+    /// and its key whatever happened at the server.
+    pub async fn sign_out(&self) -> Result<SignOutReport> {
+        let report = self.session.sign_out(SignOutOptions::default()).await;
+        let erased = self.vault.destroy();
+        let report = report?;
+        erased?;
+        Ok(report)
+    }
+}
