@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The README's demo command (`npm run demo`): starts the bundled dev IdP on 127.0.0.1 with a short
-# access-token lifetime, then walks the journey with the `latchkey` CLI, one process per step:
-# sign in (choosing a PIN) → a new process finds the vault locked → unlock with the PIN, silent
-# refresh, call the protected API → watch background refreshes and rotations.
+# access-token lifetime, then
+# - with a display: builds and opens the Latchkey app against it (sign in in your browser with any
+#   password as alice or bob; watch the token timeline; Lock; quit and relaunch; unlock);
+# - without one (or with DEMO=cli): walks the journey with the `latchkey` CLI, one process per
+#   step: sign in (choosing a PIN) → a new process finds the vault locked → unlock with the PIN,
+#   silent refresh, call the protected API → watch background refreshes and rotations.
 #
 #   DEMO_TTL=10          access-token lifetime in seconds (default 10)
 #   DEMO_REFRESHES=N     stop watching after N refreshes (default: until Ctrl-C)
@@ -14,7 +17,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund
-cargo build --locked -p latchkey-cli
+mode="${DEMO:-}"
+if [ -z "$mode" ]; then
+  if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || [ "$(uname)" = Darwin ]; then mode=app; else mode=cli; fi
+fi
+if [ "$mode" = app ]; then
+  npm run build:ui
+  cargo build --locked -p latchkey-app
+else
+  cargo build --locked -p latchkey-cli
+fi
 bin=target/debug/latchkey
 pin="${DEMO_PIN:-demo-pin-2468}"
 
@@ -29,6 +41,14 @@ for _ in $(seq 1 100); do
 done
 issuer=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).issuer)' "$ready")
 echo "dev IdP: $issuer (access tokens live ${DEMO_TTL:-10} s)"
+
+if [ "$mode" = app ]; then
+  export LATCHKEY_ISSUER="$issuer" LATCHKEY_CLIENT_ID=latchkey-native LATCHKEY_PARAMS="prompt=consent"
+  export LATCHKEY_API_URL="$issuer/me" LATCHKEY_DATA_DIR="$PWD/target/demo-app-data"
+  echo "opening the Latchkey app (its data: $LATCHKEY_DATA_DIR); close it to stop the demo"
+  target/debug/latchkey-app
+  exit 0
+fi
 
 if [ -z "${BROWSER:-}" ] && [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ "$(uname)" = Linux ]; then
   export BROWSER="node $PWD/dev-idp/login-driver.mjs %s"

@@ -1,0 +1,192 @@
+// The window test: the real Latchkey app in a real WebKitGTK window (tauri-driver +
+// WebKitWebDriver, under Xvfb), against the real dev IdP with a short access-token lifetime.
+// The app's own browser-launch path (BROWSER) runs the headless login driver.
+//
+// launch → Sign in (choose a PIN) → signed in as alice → a background refresh on the timeline →
+// Call API shows the userinfo → Lock → quit → relaunch → "Welcome back" → unlock with the PIN →
+// signed in with no browser step → Sign out → vault gone. A screenshot at each state.
+//
+// Run by scripts/e2e.sh (which builds the app, starts Xvfb and finds tauri-driver).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { remote } from 'webdriverio';
+
+const root = resolve(import.meta.dirname, '..');
+const app = resolve(root, process.env.LATCHKEY_APP ?? 'target/debug/latchkey-app');
+const shots = resolve(root, process.env.LATCHKEY_SHOTS ?? 'target/e2e-screenshots');
+const PIN = 'window-test-2468';
+mkdirSync(shots, { recursive: true });
+
+const children = [];
+let passed = 0;
+let failed = 0;
+
+function cleanup() {
+  for (const child of children) {
+    // Each child leads its own process group: tauri-driver's WebKitWebDriver and the app go too.
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  }
+  children.length = 0;
+}
+process.on('exit', cleanup);
+
+async function startIdp() {
+  const idp = spawn('node', [join(root, 'dev-idp/server.mjs')], {
+    env: { ...process.env, DEV_IDP_ACCESS_TOKEN_TTL: '6', DEV_IDP_CLOCK_TOLERANCE: '0', DEV_IDP_QUIET: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
+  children.push(idp);
+  const line = await new Promise((ok) => createInterface({ input: idp.stdout }).once('line', ok));
+  return JSON.parse(line);
+}
+
+async function startDriver(env) {
+  const driver = spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', [], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    detached: true,
+  });
+  children.push(driver);
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      const r = await fetch('http://127.0.0.1:4444/status');
+      if (r.ok) return driver;
+    } catch {
+      // not up yet
+    }
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  throw new Error('tauri-driver did not start');
+}
+
+function launch() {
+  return remote({
+    hostname: '127.0.0.1',
+    port: 4444,
+    logLevel: 'warn',
+    capabilities: { 'tauri:options': { application: app } },
+  });
+}
+
+async function step(name, fn) {
+  try {
+    await fn();
+    passed += 1;
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    failed += 1;
+    console.log(`not ok - ${name}: ${e.message}`);
+    throw e;
+  }
+}
+
+const idp = await startIdp();
+const data = mkdtempSync(join(tmpdir(), 'latchkey-e2e-'));
+const driverLog = join(data, 'browser-opened.log');
+const env = {
+  ...process.env,
+  LATCHKEY_ISSUER: idp.issuer,
+  LATCHKEY_CLIENT_ID: 'latchkey-native',
+  LATCHKEY_PARAMS: 'prompt=consent',
+  LATCHKEY_API_URL: `${idp.issuer}/me`,
+  LATCHKEY_DATA_DIR: data,
+  LATCHKEY_DRIVER_LOG: driverLog,
+  BROWSER: `node ${join(root, 'dev-idp/login-driver.mjs')} %s`,
+};
+await startDriver(env);
+const opened = () => (existsSync(driverLog) ? readFileSync(driverLog, 'utf8').trim().split('\n').length : 0);
+
+let browser;
+try {
+  browser = await launch();
+  const shot = (name) => browser.saveScreenshot(join(shots, `${name}.png`));
+
+  await step('launch shows Sign in', async () => {
+    await browser.$('#sign-in').waitForDisplayed({ timeout: 20000 });
+    await shot('01-signed-out');
+  });
+
+  await step('first sign-in asks for a PIN, then goes through the browser', async () => {
+    await browser.$('#sign-in').click();
+    await browser.$('#pin-new').setValue(PIN);
+    await browser.$('#pin-confirm').setValue(PIN);
+    await shot('02-choose-pin');
+    await browser.$('#pin-submit').click();
+    await browser.$('#screen-signed-in').waitForDisplayed({ timeout: 30000 });
+    await browser.waitUntil(async () => (await browser.$('#who').getText()) === 'Alice Example', { timeout: 10000 });
+    if (opened() !== 1) throw new Error(`the browser was opened ${opened()} times`);
+  });
+
+  await step('the timeline shows a background refresh and rotation', async () => {
+    await browser.waitUntil(
+      async () => (await browser.$('#timeline-events').getText()).includes('refreshed (scheduled) · refresh token rotated'),
+      { timeout: 20000, timeoutMsg: 'no scheduled refresh on the timeline' },
+    );
+    await shot('03-signed-in-timeline');
+  });
+
+  await step('Call API shows the userinfo', async () => {
+    await browser.$('#call-api').click();
+    await browser.waitUntil(async () => (await browser.$('#api-result').getText()).includes('"name": "Alice Example"'), {
+      timeout: 10000,
+    });
+    await shot('04-call-api');
+  });
+
+  await step('Lock shows Welcome back', async () => {
+    await browser.$('#lock').click();
+    await browser.$('#screen-locked').waitForDisplayed({ timeout: 10000 });
+    await shot('05-locked');
+  });
+
+  await browser.deleteSession(); // quit the app
+  browser = await launch(); // relaunch
+
+  await step('relaunch: locked, and it knows who', async () => {
+    await browser.$('#screen-locked').waitForDisplayed({ timeout: 20000 });
+    const welcome = await browser.$('#welcome').getText();
+    if (welcome !== 'Welcome back, Alice Example') throw new Error(welcome);
+    await shot('06-welcome-back');
+  });
+
+  await step('a wrong PIN is a readable error', async () => {
+    await browser.$('#pin-unlock').setValue('not-the-pin');
+    await browser.$('#unlock').click();
+    await browser.waitUntil(async () => (await browser.$('#error').getText()).includes('attempt(s) left'), { timeout: 10000 });
+    await shot('07-wrong-pin');
+  });
+
+  await step('unlock with the PIN: signed in with no browser step', async () => {
+    await browser.$('#pin-unlock').setValue(PIN);
+    await browser.$('#unlock').click();
+    await browser.$('#screen-signed-in').waitForDisplayed({ timeout: 20000 });
+    await browser.waitUntil(async () => (await browser.$('#who').getText()) === 'Alice Example');
+    if (opened() !== 1) throw new Error(`the browser was opened again (${opened()} times in all)`);
+    await shot('08-unlocked');
+  });
+
+  await step('Sign out: revoked, and the vault is gone', async () => {
+    await browser.$('#sign-out').click();
+    await browser.$('#screen-signed-out').waitForDisplayed({ timeout: 20000 });
+    await shot('09-signed-out-again');
+    for (const f of ['vault.stronghold', 'vault.key.json', 'vault.meta.json']) {
+      if (existsSync(join(data, 'vault', f))) throw new Error(`${f} still exists`);
+    }
+  });
+} catch {
+  // reported by step()
+} finally {
+  if (browser) await browser.deleteSession().catch(() => {});
+  cleanup();
+  rmSync(data, { recursive: true, force: true });
+}
+console.log(`e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed === 9 ? 0 : 1);

@@ -1,0 +1,112 @@
+//! The commands the WebView may call. Each is one call into latchkey-core plus error mapping;
+//! none returns a token, key, verifier or `state`. API calls are made here, in Rust, and only
+//! their result crosses IPC.
+
+use latchkey_core::{Credential, PartialConfig, RevocationOutcome};
+use serde::Serialize;
+use tauri::{AppHandle, Runtime, State};
+use zeroize::Zeroizing;
+
+use crate::error::IpcError;
+use crate::state::{AppState, AppView};
+
+/// The result of an API call, as shown in the UI.
+#[derive(Debug, Serialize)]
+pub struct ApiResult {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body: JSON when it parses, else text.
+    pub body: serde_json::Value,
+}
+
+/// The current view.
+#[tauri::command]
+pub async fn app_view(state: State<'_, AppState>) -> Result<AppView, IpcError> {
+    Ok(state.view().await)
+}
+
+/// Signs in through the system browser. `pin` wraps the new vault key (PIN platforms); biometric
+/// platforms pass none and prompt.
+#[tauri::command]
+pub async fn sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    pin: Option<String>,
+) -> Result<AppView, IpcError> {
+    let latchkey = state.latchkey().await?;
+    latchkey
+        .sign_in(credential(pin), crate::platform::user_agent(&app).as_ref())
+        .await?;
+    Ok(state.view().await)
+}
+
+/// Cancels a sign-in waiting for the browser.
+#[tauri::command]
+pub async fn cancel_sign_in(state: State<'_, AppState>) -> Result<(), IpcError> {
+    state.latchkey().await?.cancel_sign_in();
+    Ok(())
+}
+
+/// Unlocks and resumes silently (one refresh, no browser).
+#[tauri::command]
+pub async fn unlock(state: State<'_, AppState>, pin: Option<String>) -> Result<AppView, IpcError> {
+    state.latchkey().await?.unlock(credential(pin)).await?;
+    Ok(state.view().await)
+}
+
+/// Locks: tokens and key forgotten.
+#[tauri::command]
+pub async fn lock(state: State<'_, AppState>) -> Result<AppView, IpcError> {
+    state.latchkey().await?.lock().await;
+    Ok(state.view().await)
+}
+
+/// Calls the configured protected API.
+#[tauri::command]
+pub async fn call_api(state: State<'_, AppState>) -> Result<ApiResult, IpcError> {
+    let response = state.latchkey().await?.call_api().await?;
+    let body = serde_json::from_slice(&response.body).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(&response.body).into_owned())
+    });
+    Ok(ApiResult {
+        status: response.status,
+        body,
+    })
+}
+
+/// The userinfo claims.
+#[tauri::command]
+pub async fn userinfo(state: State<'_, AppState>) -> Result<serde_json::Value, IpcError> {
+    Ok(state.latchkey().await?.userinfo().await?)
+}
+
+/// Signs out: revoke, erase the vault and its key.
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>) -> Result<RevocationOutcome, IpcError> {
+    Ok(state.latchkey().await?.sign_out().await?.revocation)
+}
+
+/// The stored settings (no secrets: a public client has none).
+#[tauri::command]
+pub async fn get_settings(state: State<'_, AppState>) -> Result<PartialConfig, IpcError> {
+    state.settings()
+}
+
+/// Validates, stores and applies new settings.
+#[tauri::command]
+pub async fn save_settings<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    settings: PartialConfig,
+) -> Result<AppView, IpcError> {
+    let latchkey = state.replace_settings(settings).await?;
+    crate::start(&app, latchkey).await?;
+    Ok(state.view().await)
+}
+
+fn credential(pin: Option<String>) -> Credential {
+    match pin {
+        Some(pin) => Credential::Pin(Zeroizing::new(pin)),
+        None => Credential::Prompt(crate::platform::PROMPT_REASON.to_owned()),
+    }
+}

@@ -1,0 +1,108 @@
+//! The Latchkey app: wiring only. Commands (`commands/`) are one call into latchkey-core each;
+//! state (`state.rs`), events (`events.rs`), the IPC error shape (`error.rs`) and platform code
+//! (`platform/`) are separate. Nothing here makes a protocol or security decision.
+
+mod commands;
+mod error;
+mod events;
+mod platform;
+mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use latchkey_core::Latchkey;
+use tauri::{AppHandle, Emitter, Manager, Runtime, WindowEvent};
+
+use crate::error::IpcError;
+use crate::state::{AppPaths, AppState, IDLE_LOCK};
+
+/// Runs the app.
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    if let Err(e) = build(tauri::Builder::default()).run(tauri::generate_context!()) {
+        eprintln!("latchkey-app: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The app's builder, generic over the runtime so tests can use `tauri::test::mock_builder()`.
+pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_biometric::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::app_view,
+            commands::sign_in,
+            commands::cancel_sign_in,
+            commands::unlock,
+            commands::lock,
+            commands::call_api,
+            commands::userinfo,
+            commands::sign_out,
+            commands::get_settings,
+            commands::save_settings,
+        ])
+        .setup(|app| initialize(app.handle()))
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { .. } = event {
+                // Lock on exit: forget the key and tokens before the process goes.
+                let state = window.state::<AppState>();
+                tauri::async_runtime::block_on(async {
+                    if let Ok(latchkey) = state.latchkey().await {
+                        latchkey.lock().await;
+                    }
+                });
+            }
+        })
+}
+
+/// Manages the app state and starts the session in the background (the body of `setup`).
+pub(crate) fn initialize<R: Runtime>(app: &AppHandle<R>) -> Result<(), Box<dyn std::error::Error>> {
+    let paths = app_paths(app)?;
+    app.manage(AppState::new(paths, platform::protector(app)));
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Ok(latchkey) = handle.state::<AppState>().latchkey().await {
+            if let Err(e) = start(&handle, latchkey).await {
+                tracing::error!(message = %e.message, "could not start the session");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Starts a Latchkey: events flow to the UI, the stored session is found, the background
+/// refresher and idle lock run.
+pub(crate) async fn start<R: Runtime>(
+    app: &AppHandle<R>,
+    latchkey: Arc<Latchkey>,
+) -> Result<(), IpcError> {
+    events::forward(app.clone(), latchkey.clone());
+    latchkey.start(Some(IDLE_LOCK)).await?;
+    let view = app.state::<AppState>().view().await;
+    let _ = app.emit(events::VIEW, view);
+    Ok(())
+}
+
+/// `LATCHKEY_DATA_DIR` (tests, portable installs) or the platform's app-data directory.
+fn app_paths<R: Runtime>(app: &AppHandle<R>) -> Result<AppPaths, Box<dyn std::error::Error>> {
+    let base: PathBuf = match std::env::var_os("LATCHKEY_DATA_DIR") {
+        Some(dir) => dir.into(),
+        None => app.path().app_data_dir()?,
+    };
+    Ok(AppPaths {
+        settings: base.join("settings.toml"),
+        vault: base.join("vault"),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,97 @@
+//! iOS and Android — DESIGNED, NOT BUILT OR TESTED HERE (this machine has no mobile toolchain).
+//! The seams are tested on desktop through latchkey-core's traits with fake platforms.
+//!
+//! - Android: the vault key is encrypted by the biometric plugin's `biometric_cipher`, an AES-GCM
+//!   key in AndroidKeyStore that only a biometric success makes usable: `CipherProtector`.
+//! - iOS: the plugin's `authenticate()` is a yes/no; the intended protector is
+//!   `PresenceKeychainProtector` (keychain item, `ThisDeviceOnly`) — it needs a keychain
+//!   `KeyStorage`, not written yet, so iOS falls back to the PIN.
+//! - Sign-in opens an in-app browser tab (the opener plugin's "inAppBrowser"). The redirect must
+//!   come back through a claimed https link or a private-use scheme via the deep-link plugin and
+//!   be handed to latchkey-core's callback checks; that transport is the open piece of the
+//!   mobile design (see README, "Platforms").
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use latchkey_core::vault::{BiometricCipher, CipherProtector, KeyProtector, ProtectorError};
+use latchkey_core::{PinProtector, UnlockMethod, UserAgent, UserAgentError};
+use tauri::{AppHandle, Runtime};
+use tauri_plugin_biometric::{AuthOptions, BiometricExt};
+use tauri_plugin_opener::OpenerExt;
+use zeroize::Zeroizing;
+
+/// The vault key's protector on this platform.
+pub fn protector<R: Runtime>(app: &AppHandle<R>) -> Arc<dyn KeyProtector> {
+    if cfg!(target_os = "android") {
+        Arc::new(CipherProtector::new(AndroidCipher(app.clone())))
+    } else {
+        Arc::new(PinProtector::default())
+    }
+}
+
+/// How the UI names the unlock step.
+pub fn unlock_wording() -> (UnlockMethod, &'static str) {
+    if cfg!(target_os = "android") {
+        (UnlockMethod::Biometric, "fingerprint")
+    } else {
+        (UnlockMethod::Pin, "PIN")
+    }
+}
+
+/// An in-app browser tab.
+pub fn user_agent<R: Runtime>(app: &AppHandle<R>) -> Box<dyn UserAgent> {
+    Box::new(InAppTab(app.clone()))
+}
+
+struct InAppTab<R: Runtime>(AppHandle<R>);
+
+impl<R: Runtime> UserAgent for InAppTab<R> {
+    fn open(&self, url: &url::Url) -> Result<(), UserAgentError> {
+        self.0
+            .opener()
+            .open_url(url.as_str(), Some("inAppBrowser"))
+            .map_err(|e| UserAgentError::NoBrowser {
+                tried: "the in-app browser tab".into(),
+                source: std::io::Error::other(e.to_string()),
+            })
+    }
+}
+
+struct AndroidCipher<R: Runtime>(AppHandle<R>);
+
+impl<R: Runtime> BiometricCipher for AndroidCipher<R> {
+    fn encrypt(&self, reason: &str, plaintext: &[u8]) -> Result<Vec<u8>, ProtectorError> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let options = AuthOptions {
+            data_to_encrypt: Some(b64.encode(plaintext)),
+            ..Default::default()
+        };
+        let result = self
+            .0
+            .biometric()
+            .biometric_cipher(reason.to_owned(), options)
+            .map_err(|e| ProtectorError::Unavailable(e.to_string()))?;
+        Ok(result.data.into_bytes())
+    }
+
+    fn decrypt(
+        &self,
+        reason: &str,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, ProtectorError> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let options = AuthOptions {
+            data_to_decrypt: Some(String::from_utf8_lossy(ciphertext).into_owned()),
+            ..Default::default()
+        };
+        let result = self
+            .0
+            .biometric()
+            .biometric_cipher(reason.to_owned(), options)
+            .map_err(|e| ProtectorError::Unavailable(e.to_string()))?;
+        b64.decode(result.data)
+            .map(Zeroizing::new)
+            .map_err(|e| ProtectorError::Malformed(e.to_string()))
+    }
+}

@@ -1,0 +1,15 @@
+//! Platform code: how the vault key is protected, what opens the browser, and the words the UI
+//! uses for unlocking. Desktop is built and tested here; mobile is designed in and unverified.
+
+#[cfg(desktop)]
+mod desktop;
+#[cfg(desktop)]
+pub use desktop::{protector, unlock_wording, user_agent};
+
+#[cfg(mobile)]
+mod mobile;
+#[cfg(mobile)]
+pub use mobile::{protector, unlock_wording, user_agent};
+
+/// Shown by the platform's biometric prompt.
+pub const PROMPT_REASON: &str = "Unlock your Latchkey session";

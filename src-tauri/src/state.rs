@@ -1,0 +1,129 @@
+//! What the app holds: the Latchkey facade for the current settings (replaced when the settings
+//! change), where its files live, and the platform's unlock method.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_core::vault::KeyProtector;
+use latchkey_core::{Latchkey, PartialConfig, SessionStatus, UnlockMethod};
+use serde::Serialize;
+use tokio::sync::RwLock;
+
+use crate::error::{IpcError, IpcErrorKind};
+
+/// The vault locks itself after this long without user activity.
+pub const IDLE_LOCK: Duration = Duration::from_secs(15 * 60);
+
+/// Where the app keeps its files.
+#[derive(Debug, Clone)]
+pub struct AppPaths {
+    /// settings.toml: issuer, client_id, scopes, params, api_url.
+    pub settings: PathBuf,
+    /// The vault directory.
+    pub vault: PathBuf,
+}
+
+/// The app's state.
+pub struct AppState {
+    /// Where the files live.
+    pub paths: AppPaths,
+    protector: Arc<dyn KeyProtector>,
+    latchkey: RwLock<Result<Arc<Latchkey>, String>>,
+}
+
+/// Everything the UI renders. Holds no token.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppView {
+    /// False until the settings name an issuer and a client.
+    pub configured: bool,
+    /// Why the settings are not usable, if they aren't.
+    pub config_error: Option<String>,
+    /// The session, when configured.
+    pub session: Option<SessionStatus>,
+    /// How this platform unlocks the vault.
+    pub unlock_method: UnlockMethod,
+    /// The word for it in the UI ("PIN", "Touch ID", "fingerprint").
+    pub unlock_label: &'static str,
+    /// Whether a protected API is configured for "Call API".
+    pub has_api: bool,
+}
+
+impl AppState {
+    /// Loads the settings (the file, then `LATCHKEY_*` environment) and opens the vault.
+    pub fn new(paths: AppPaths, protector: Arc<dyn KeyProtector>) -> Self {
+        let latchkey = open(&paths, &protector);
+        Self {
+            paths,
+            protector,
+            latchkey: RwLock::new(latchkey),
+        }
+    }
+
+    /// The facade, or a configuration error for the UI.
+    pub async fn latchkey(&self) -> Result<Arc<Latchkey>, IpcError> {
+        self.latchkey
+            .read()
+            .await
+            .clone()
+            .map_err(|message| IpcError::new(IpcErrorKind::Configuration, message))
+    }
+
+    /// The settings as stored (file only, without the environment overlay).
+    pub fn settings(&self) -> Result<PartialConfig, IpcError> {
+        if self.paths.settings.exists() {
+            Ok(PartialConfig::from_file(&self.paths.settings)?)
+        } else {
+            Ok(PartialConfig::default())
+        }
+    }
+
+    /// Validates and stores new settings, then reopens Latchkey with them.
+    pub async fn replace_settings(
+        &self,
+        settings: PartialConfig,
+    ) -> Result<Arc<Latchkey>, IpcError> {
+        settings.clone().finish()?; // refuse invalid settings before writing them
+        settings.save_to_file(&self.paths.settings)?;
+        let mut slot = self.latchkey.write().await;
+        *slot = open(&self.paths, &self.protector);
+        slot.clone()
+            .map_err(|message| IpcError::new(IpcErrorKind::Configuration, message))
+    }
+
+    /// The view of the current state.
+    pub async fn view(&self) -> AppView {
+        let (unlock_method, unlock_label) = crate::platform::unlock_wording();
+        match &*self.latchkey.read().await {
+            Ok(latchkey) => AppView {
+                configured: true,
+                config_error: None,
+                session: Some(latchkey.status()),
+                unlock_method,
+                unlock_label,
+                has_api: latchkey.session().config().api_url.is_some(),
+            },
+            Err(message) => AppView {
+                configured: false,
+                config_error: Some(message.clone()),
+                session: None,
+                unlock_method,
+                unlock_label,
+                has_api: false,
+            },
+        }
+    }
+}
+
+fn open(paths: &AppPaths, protector: &Arc<dyn KeyProtector>) -> Result<Arc<Latchkey>, String> {
+    let file = if paths.settings.exists() {
+        PartialConfig::from_file(&paths.settings).map_err(|e| e.to_string())?
+    } else {
+        PartialConfig::default()
+    };
+    let env = PartialConfig::from_env(std::env::vars()).map_err(|e| e.to_string())?;
+    let config = file.merge(env).finish().map_err(|e| e.to_string())?;
+    Latchkey::open(config, &paths.vault, protector.clone())
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,121 @@
+//! The shell's wiring, on Tauri's mock runtime with the real context (so the real capabilities
+//! and CSP apply): commands answer through IPC, errors cross as `{kind, message}`, views carry no
+//! token, and the WebView is refused the plugins' JS APIs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+
+fn invoke(
+    webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    args: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
+    get_ipc_response(
+        webview,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<serde_json::Value>().unwrap())
+}
+
+#[test]
+fn the_shell_answers_through_ipc_with_views_and_typed_errors_and_grants_no_plugin_api() {
+    let data = tempfile::tempdir().unwrap();
+    // Environment for this process only; this is the crate's one test that reads it.
+    std::env::set_var("LATCHKEY_DATA_DIR", data.path());
+    for var in ["LATCHKEY_ISSUER", "LATCHKEY_CLIENT_ID", "LATCHKEY_API_URL"] {
+        std::env::remove_var(var);
+    }
+    let app = crate::build(mock_builder())
+        .build(tauri::generate_context!())
+        .unwrap();
+    // `setup` runs when the event loop starts, which a mock app never does.
+    crate::initialize(app.handle()).unwrap();
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+
+    // Unconfigured: the view says so, and session commands fail with a typed error.
+    let view = invoke(&webview, "app_view", serde_json::json!({})).unwrap();
+    assert_eq!(view["configured"], false);
+    assert_eq!(view["unlock_label"], "PIN");
+    let err = invoke(&webview, "unlock", serde_json::json!({ "pin": "123456" })).unwrap_err();
+    assert_eq!(err["kind"], "configuration", "{err}");
+    assert!(err["message"].as_str().unwrap().contains("issuer"), "{err}");
+
+    // Invalid settings are refused, naming the field, and not written.
+    let err = invoke(
+        &webview,
+        "save_settings",
+        serde_json::json!({ "settings": { "issuer": "http://idp.example.com", "client_id": "x" } }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "configuration");
+    assert!(err["message"].as_str().unwrap().contains("issuer"), "{err}");
+    assert!(!data.path().join("settings.toml").exists());
+
+    // Valid settings are stored; the view is signed out (nothing stored yet) and token-free.
+    let view = invoke(
+        &webview,
+        "save_settings",
+        serde_json::json!({ "settings": {
+            "issuer": "https://idp.example.com", "client_id": "native-app",
+            "api_url": "https://api.example.com/me"
+        } }),
+    )
+    .unwrap();
+    assert_eq!(view["configured"], true);
+    assert_eq!(view["session"]["state"], "signed_out");
+    assert_eq!(view["has_api"], true);
+    let text = view.to_string();
+    for forbidden in [
+        "\"access_token\"",
+        "\"refresh_token\"",
+        "id_token",
+        "verifier",
+    ] {
+        assert!(!text.contains(forbidden), "{forbidden} in {text}");
+    }
+    let settings = invoke(&webview, "get_settings", serde_json::json!({})).unwrap();
+    assert_eq!(settings["client_id"], "native-app");
+
+    // Calling the API without a session: not signed in, said as a kind.
+    let err = invoke(&webview, "call_api", serde_json::json!({})).unwrap_err();
+    assert_eq!(err["kind"], "not_signed_in", "{err}");
+
+    // The capability grants none of the plugins' JS APIs to the WebView.
+    for plugin_cmd in ["plugin:biometric|status", "plugin:opener|open_url"] {
+        let err = invoke(&webview, plugin_cmd, serde_json::json!({})).unwrap_err();
+        assert!(
+            err.to_string().contains("not allowed"),
+            "{plugin_cmd}: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_capability_file_grants_only_our_commands_and_event_listening() {
+    let text = include_str!("../capabilities/default.json");
+    let capability: serde_json::Value = serde_json::from_str(text).unwrap();
+    for permission in capability["permissions"].as_array().unwrap() {
+        let p = permission.as_str().unwrap();
+        assert!(
+            p.starts_with("allow-")
+                || p == "core:event:allow-listen"
+                || p == "core:event:allow-unlisten",
+            "unexpected permission {p}"
+        );
+    }
+    let csp = include_str!("../../tauri.conf.json");
+    assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"));
+}

@@ -1,0 +1,57 @@
+// The only module that talks to Tauri. Everything else in the UI renders what this returns.
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+
+import {
+  EVENT,
+  VIEW,
+  type ApiResult,
+  type AppView,
+  type IpcError,
+  type Revocation,
+  type SessionEvent,
+  type Settings,
+} from './types';
+
+export * from './types';
+
+/** Normalises anything a command rejects with into `{kind, message}`. */
+export function toIpcError(e: unknown): IpcError {
+  if (e && typeof e === 'object' && 'kind' in e && 'message' in e) {
+    return e as IpcError;
+  }
+  return { kind: 'internal', message: typeof e === 'string' ? e : 'Something went wrong.' };
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
+export const api = {
+  view: () => call<AppView>('app_view'),
+  signIn: (pin: string | null) => call<AppView>('sign_in', { pin }),
+  cancelSignIn: () => call<void>('cancel_sign_in'),
+  unlock: (pin: string | null) => call<AppView>('unlock', { pin }),
+  lock: () => call<AppView>('lock'),
+  callApi: () => call<ApiResult>('call_api'),
+  userinfo: () => call<Record<string, unknown>>('userinfo'),
+  signOut: () => call<Revocation>('sign_out'),
+  getSettings: () => call<Settings>('get_settings'),
+  saveSettings: (settings: Settings) => call<AppView>('save_settings', { settings }),
+};
+
+/** Calls back with each session event and each new view; returns a function that stops it. */
+export async function subscribe(
+  onEvent: (e: SessionEvent) => void,
+  onView: (v: AppView) => void,
+): Promise<() => void> {
+  const unlisten: UnlistenFn[] = await Promise.all([
+    listen<SessionEvent>(EVENT, (e) => onEvent(e.payload)),
+    listen<AppView>(VIEW, (e) => onView(e.payload)),
+  ]);
+  return () => unlisten.forEach((u) => u());
+}

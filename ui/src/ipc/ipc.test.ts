@@ -1,0 +1,90 @@
+import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { afterEach, describe, expect, test } from 'vitest';
+
+import { screenFor, reauthText, timelineText } from '../render';
+import { api, toIpcError, type AppView, type SessionStatus } from './index';
+
+const status: SessionStatus = {
+  state: 'signed_in',
+  issuer: 'http://127.0.0.1:1',
+  subject: 'alice',
+  display_name: 'Alice Example',
+  scopes: ['openid'],
+  has_refresh_token: true,
+  access_token_expires_in_secs: 4,
+  access_token_expires_at: 1,
+  access_token_lifetime_secs: 5,
+  next_refresh_in_secs: 3,
+  refresh_count: 0,
+  rotation_count: 0,
+  last_refresh_at: null,
+  offline: false,
+  reauth_reason: null,
+};
+
+const view: AppView = {
+  configured: true,
+  config_error: null,
+  session: status,
+  unlock_method: 'pin',
+  unlock_label: 'PIN',
+  has_api: true,
+};
+
+afterEach(() => clearMocks());
+
+describe('the IPC module', () => {
+  test('invokes each command by name with its arguments', async () => {
+    const calls: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args]);
+      return view;
+    });
+    await api.signIn('246810');
+    await api.unlock(null);
+    await api.lock();
+    expect(calls).toEqual([
+      ['sign_in', { pin: '246810' }],
+      ['unlock', { pin: null }],
+      ['lock', {}],
+    ]);
+  });
+
+  test('a rejected command becomes {kind, message}', async () => {
+    mockIPC(() => {
+      throw { kind: 'vault_locked', message: 'wrong PIN: 4 attempt(s) left' };
+    });
+    await expect(api.unlock('000000')).rejects.toEqual({
+      kind: 'vault_locked',
+      message: 'wrong PIN: 4 attempt(s) left',
+    });
+  });
+
+  test('anything else rejected is normalised to an internal error', () => {
+    expect(toIpcError('boom')).toEqual({ kind: 'internal', message: 'boom' });
+    expect(toIpcError(undefined).kind).toBe('internal');
+  });
+});
+
+describe('rendering decisions', () => {
+  test('the screen follows the session state Rust reports', () => {
+    expect(screenFor(view, false)).toBe('signed-in');
+    expect(screenFor(view, true)).toBe('waiting');
+    expect(screenFor({ ...view, session: { ...status, state: 'locked' } }, false)).toBe('locked');
+    expect(screenFor({ ...view, session: { ...status, state: 'reauth_required' } }, false)).toBe('signed-out');
+    expect(screenFor({ ...view, configured: false, session: null }, false)).toBe('unconfigured');
+  });
+
+  test('a revoked session explains itself', () => {
+    const ended = { ...status, state: 'reauth_required' as const, reauth_reason: { reason: 'refresh_token_rejected' as const } };
+    expect(reauthText(ended)).toContain('sign in again');
+    expect(reauthText(status)).toBeNull();
+  });
+
+  test('the timeline marks scheduled refreshes and rotations', () => {
+    const line = timelineText({ event: 'refreshed', trigger: 'scheduled', rotated: true, status }, new Date(0));
+    expect(line).toContain('refreshed (scheduled)');
+    expect(line).toContain('refresh token rotated');
+    expect(timelineText({ event: 'signed_out' }, new Date(0))).toBeNull();
+  });
+});

@@ -1,0 +1,86 @@
+// The shapes that cross IPC, mirroring src-tauri (state.rs, error.rs, commands) and
+// latchkey-core (SessionStatus, SessionEvent). None of them holds a token.
+
+export type SessionState = 'signed_out' | 'locked' | 'signed_in' | 'reauth_required';
+
+export interface ReauthReason {
+  reason: 'refresh_token_rejected' | 'no_refresh_token' | 'access_token_rejected' | 'ended_elsewhere';
+  detail?: string | null;
+}
+
+export interface SessionStatus {
+  state: SessionState;
+  issuer: string;
+  subject: string | null;
+  display_name: string | null;
+  scopes: string[];
+  has_refresh_token: boolean;
+  access_token_expires_in_secs: number | null;
+  access_token_expires_at: number | null;
+  access_token_lifetime_secs: number | null;
+  next_refresh_in_secs: number | null;
+  refresh_count: number;
+  rotation_count: number;
+  last_refresh_at: number | null;
+  offline: boolean;
+  reauth_reason: ReauthReason | null;
+}
+
+export type UnlockMethod = 'pin' | 'biometric' | 'biometric_gate';
+
+export interface AppView {
+  configured: boolean;
+  config_error: string | null;
+  session: SessionStatus | null;
+  unlock_method: UnlockMethod;
+  unlock_label: string;
+  has_api: boolean;
+}
+
+export type RefreshTrigger = 'scheduled' | 'on_demand' | 'unauthorized' | 'forced';
+
+export type SessionEvent =
+  | { event: 'signed_in'; status: SessionStatus }
+  | { event: 'refreshed'; trigger: RefreshTrigger; rotated: boolean; status: SessionStatus }
+  | { event: 'refresh_failed'; trigger: RefreshTrigger; kind: IpcErrorKind; message: string; retry_in_secs: number | null }
+  | { event: 'store_failed'; message: string }
+  | { event: 'session_ended'; reason: ReauthReason }
+  | { event: 'locked' }
+  | { event: 'signed_out' };
+
+export type IpcErrorKind =
+  | 'configuration'
+  | 'cancelled'
+  | 'reauth_required'
+  | 'not_signed_in'
+  | 'transient'
+  | 'vault_locked'
+  | 'protocol'
+  | 'internal';
+
+export interface IpcError {
+  kind: IpcErrorKind;
+  message: string;
+}
+
+export interface ApiResult {
+  status: number;
+  body: unknown;
+}
+
+export type Revocation =
+  | { revocation: 'revoked' }
+  | { revocation: 'not_supported' }
+  | { revocation: 'nothing_to_revoke' }
+  | { revocation: 'failed'; detail: string };
+
+export interface Settings {
+  issuer?: string | null;
+  client_id?: string | null;
+  scopes?: string[] | null;
+  params?: Record<string, string>;
+  api_url?: string | null;
+}
+
+export const EVENT = 'latchkey://event';
+export const VIEW = 'latchkey://view';

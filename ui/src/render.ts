@@ -1,0 +1,136 @@
+// Rendering: pure functions from what Rust sent to the DOM. No tokens, no timers, no refresh
+// logic: the access-token bar drains by a CSS animation whose duration is the remaining lifetime
+// Rust reported; each new view restarts it.
+import type { AppView, SessionEvent, SessionStatus } from './ipc/types';
+
+export type Screen = 'unconfigured' | 'signed-out' | 'waiting' | 'locked' | 'signed-in';
+
+const SCREENS: Screen[] = ['unconfigured', 'signed-out', 'waiting', 'locked', 'signed-in'];
+
+function el<T extends HTMLElement = HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`missing #${id}`);
+  return found as T;
+}
+
+/** Which screen a view asks for (`waiting` is the UI's own: a sign-in call in flight). */
+export function screenFor(view: AppView, waiting: boolean): Screen {
+  if (!view.configured || !view.session) return 'unconfigured';
+  if (waiting) return 'waiting';
+  switch (view.session.state) {
+    case 'signed_in':
+      return 'signed-in';
+    case 'locked':
+      return 'locked';
+    default:
+      return 'signed-out';
+  }
+}
+
+export function who(status: SessionStatus): string {
+  return status.display_name ?? status.subject ?? 'you';
+}
+
+export function clock(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toLocaleTimeString();
+}
+
+export function reauthText(status: SessionStatus): string | null {
+  if (status.state !== 'reauth_required' || !status.reauth_reason) return null;
+  switch (status.reauth_reason.reason) {
+    case 'refresh_token_rejected':
+      return 'Your session ended at the server (the refresh token was revoked or expired). Please sign in again.';
+    case 'no_refresh_token':
+      return 'The server issued no refresh token and the access token expired. Please sign in again.';
+    case 'access_token_rejected':
+      return 'The API rejected a freshly refreshed token. Please sign in again.';
+    case 'ended_elsewhere':
+      return 'Another Latchkey process ended this session. Please sign in again.';
+  }
+}
+
+export function render(view: AppView, waiting: boolean): void {
+  const screen = screenFor(view, waiting);
+  for (const s of SCREENS) el(`screen-${s}`).hidden = s !== screen;
+  document.querySelectorAll('.unlock-label').forEach((n) => (n.textContent = view.unlock_label));
+  el('pin-setup').dataset.needsPin = String(view.unlock_method === 'pin');
+  el('unlock-form').dataset.needsPin = String(view.unlock_method === 'pin');
+  el('offline').hidden = !view.session?.offline;
+  el<HTMLDetailsElement>('settings').hidden = screen === 'signed-in' || screen === 'locked' || screen === 'waiting';
+  el('config-error').textContent = view.config_error ?? '';
+
+  const status = view.session;
+  if (!status) return;
+  const reauth = reauthText(status);
+  el('reauth-reason').hidden = !reauth;
+  el('reauth-reason').textContent = reauth ?? '';
+  el('signed-out-title').textContent = reauth ? 'Sign-in required' : 'You are signed out';
+  el('welcome').textContent = `Welcome back, ${who(status)}`;
+  el('who').textContent = who(status);
+  el('call-api').hidden = !view.has_api;
+
+  const remaining = status.access_token_expires_in_secs;
+  const lifetime = status.access_token_lifetime_secs;
+  const fill = el('bar-fill');
+  if (remaining !== null && lifetime) {
+    const from = Math.min(100, (remaining / lifetime) * 100);
+    fill.style.setProperty('--from', `${from}%`);
+    fill.style.animationDuration = `${remaining}s`;
+    // Restart the animation for the new token.
+    fill.classList.remove('draining');
+    void fill.offsetWidth;
+    fill.classList.add('draining');
+    el('token-meta').textContent = `valid for ${remaining} s of ${lifetime} s · ${status.refresh_count} refreshes, ${status.rotation_count} rotations`;
+  } else {
+    fill.classList.remove('draining');
+    el('token-meta').textContent = status.state === 'signed_in' ? 'obtained on first use' : '';
+  }
+  el('next-refresh').textContent =
+    status.next_refresh_in_secs !== null
+      ? `Next background refresh at ${clock(Date.now() / 1000 + status.next_refresh_in_secs)}`
+      : status.has_refresh_token
+        ? ''
+        : 'No refresh token: sign in again when the access token expires.';
+}
+
+/** One line in the timeline for an event, or null if it isn't a timeline event. */
+export function timelineText(event: SessionEvent, now: Date): string | null {
+  const t = now.toLocaleTimeString();
+  switch (event.event) {
+    case 'signed_in':
+      return `${t} signed in`;
+    case 'refreshed':
+      return `${t} refreshed (${event.trigger.replace('_', ' ')})${event.rotated ? ' · refresh token rotated' : ''}`;
+    case 'refresh_failed':
+      return `${t} refresh failed: ${event.message}${event.retry_in_secs !== null ? ` · retry in ${event.retry_in_secs} s` : ''}`;
+    case 'session_ended':
+      return `${t} session ended`;
+    case 'locked':
+      return `${t} locked`;
+    default:
+      return null;
+  }
+}
+
+export function appendTimeline(event: SessionEvent): void {
+  const text = timelineText(event, new Date());
+  if (!text) return;
+  const li = document.createElement('li');
+  li.textContent = text;
+  li.className = event.event;
+  const list = el('timeline-events');
+  list.prepend(li);
+  while (list.children.length > 12) list.lastElementChild?.remove();
+}
+
+export function showError(message: string | null): void {
+  const box = el('error');
+  box.hidden = !message;
+  box.textContent = message ?? '';
+}
+
+export function showApiResult(text: string | null): void {
+  const pre = el('api-result');
+  pre.hidden = text === null;
+  pre.textContent = text ?? '';
+}
