@@ -2,43 +2,21 @@
 //! `ui/src/ipc/types.ts`). The UI branches on `kind`, never on the message. No message carries a
 //! token: latchkey-core's errors never include one.
 
-use std::error::Error as _;
-
+use latchkey_core::ErrorKind;
 use serde::Serialize;
 
-/// What the UI may branch on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IpcErrorKind {
-    /// Fix the settings.
-    Configuration,
-    /// The user cancelled.
-    Cancelled,
-    /// Sign in again.
-    ReauthRequired,
-    /// Nobody is signed in.
-    NotSignedIn,
-    /// Offline or server unavailable; retrying later helps.
-    Transient,
-    /// The vault is locked, or unlocking failed (wrong PIN).
-    VaultLocked,
-    /// The server misbehaved or a security check failed.
-    Protocol,
-    /// Anything else.
-    Internal,
-}
-
-/// `{ kind, message }`.
+/// `{ kind, message }`; `kind` is latchkey-core's [`ErrorKind`] (snake_case: configuration,
+/// cancelled, reauth_required, not_signed_in, transient, vault_locked, protocol, internal).
 #[derive(Debug, Clone, Serialize)]
 pub struct IpcError {
     /// What to do about it.
-    pub kind: IpcErrorKind,
+    pub kind: ErrorKind,
     /// A readable sentence.
     pub message: String,
 }
 
 impl IpcError {
-    pub(crate) fn new(kind: IpcErrorKind, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
@@ -48,27 +26,8 @@ impl IpcError {
 
 impl From<latchkey_core::Error> for IpcError {
     fn from(e: latchkey_core::Error) -> Self {
-        use latchkey_core::ErrorKind as K;
-        let kind = match e.kind() {
-            K::Configuration => IpcErrorKind::Configuration,
-            K::Cancelled => IpcErrorKind::Cancelled,
-            K::ReauthRequired => IpcErrorKind::ReauthRequired,
-            K::NotSignedIn => IpcErrorKind::NotSignedIn,
-            K::Transient => IpcErrorKind::Transient,
-            K::VaultLocked => IpcErrorKind::VaultLocked,
-            K::Protocol => IpcErrorKind::Protocol,
-            _ => IpcErrorKind::Internal,
-        };
-        let mut message = e.to_string();
-        let mut source = e.source();
-        while let Some(cause) = source {
-            let text = cause.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = cause.source();
-        }
+        let kind = e.kind();
+        let message = latchkey_core::error::full_message(&e);
         tracing::warn!(?kind, %message, "command failed");
         Self { kind, message }
     }

@@ -10,7 +10,9 @@ use latchkey_core::{Latchkey, PartialConfig, SessionStatus, UnlockMethod};
 use serde::Serialize;
 use tokio::sync::RwLock;
 
-use crate::error::{IpcError, IpcErrorKind};
+use latchkey_core::ErrorKind;
+
+use crate::error::IpcError;
 
 /// The vault locks itself after this long without user activity.
 pub const IDLE_LOCK: Duration = Duration::from_secs(15 * 60);
@@ -66,7 +68,7 @@ impl AppState {
             .read()
             .await
             .clone()
-            .map_err(|message| IpcError::new(IpcErrorKind::Configuration, message))
+            .map_err(|message| IpcError::new(ErrorKind::Configuration, message))
     }
 
     /// The settings as stored (file only, without the environment overlay).
@@ -88,7 +90,7 @@ impl AppState {
         let mut slot = self.latchkey.write().await;
         *slot = open(&self.paths, &self.protector);
         slot.clone()
-            .map_err(|message| IpcError::new(IpcErrorKind::Configuration, message))
+            .map_err(|message| IpcError::new(ErrorKind::Configuration, message))
     }
 
     /// The view of the current state.

@@ -119,3 +119,28 @@ fn the_capability_file_grants_only_our_commands_and_event_listening() {
     let csp = include_str!("../../tauri.conf.json");
     assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"));
 }
+
+#[test]
+fn the_typescript_types_name_every_error_kind_and_event_the_rust_side_sends() {
+    use latchkey_core::ErrorKind as K;
+    let ts = include_str!("../../ui/src/ipc/types.ts");
+    for kind in [
+        K::Configuration,
+        K::Cancelled,
+        K::ReauthRequired,
+        K::NotSignedIn,
+        K::Transient,
+        K::VaultLocked,
+        K::Protocol,
+        K::Internal,
+    ] {
+        let name = serde_json::to_value(kind).unwrap();
+        assert!(
+            ts.contains(&format!("'{}'", name.as_str().unwrap())),
+            "{name} missing from types.ts"
+        );
+    }
+    for name in [crate::events::EVENT, crate::events::VIEW] {
+        assert!(ts.contains(name), "{name} missing from types.ts");
+    }
+}

@@ -1,8 +1,6 @@
 //! Everything the CLI prints: statuses, events, API responses, failures. Only types that hold no
 //! token reach this module, so nothing here can print one.
 
-use std::error::Error as _;
-
 use latchkey_core::{ApiResponse, SessionEvent, SessionState, SessionStatus, SignOutReport};
 use serde_json::json;
 
@@ -223,16 +221,7 @@ pub fn print_failure(failure: &Failure, json: bool) {
         let _ = e.print();
         return;
     }
-    let mut message = failure.to_string();
-    let mut source = failure.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
+    let message = latchkey_core::error::full_message(failure);
     if json {
         let kind = match failure {
             Failure::Core(e) => json!(e.kind()),

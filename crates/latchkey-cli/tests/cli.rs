@@ -79,6 +79,24 @@ impl<'a> Machine<'a> {
         self.run(&all, Some(&format!("{PIN}\n")))
     }
 
+    /// Starts `latchkey --pin-stdin ARGS` in the background with the PIN on its stdin.
+    fn spawn_with_pin(&self, args: &[&str]) -> std::process::Child {
+        let mut child = self
+            .command(&[&["--pin-stdin"], args].concat())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PIN}\n").as_bytes())
+            .unwrap();
+        child
+    }
+
     fn login(&self) {
         let out = self.with_pin(&["login"]);
         assert_eq!(out.status.code(), Some(0), "login: {}", stderr(&out));
@@ -384,22 +402,7 @@ fn concurrent_processes_sharing_the_vault_never_spend_the_same_refresh_token() {
     let m = Machine::new(&idp);
     m.login();
 
-    let spawn = |args: &[&str]| {
-        let mut child = m
-            .command(&[&["--pin-stdin"], args].concat())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PIN}\n").as_bytes())
-            .unwrap();
-        child
-    };
+    let spawn = |args: &[&str]| m.spawn_with_pin(args);
     let two: Vec<_> = (0..2)
         .map(|_| spawn(&["refresh", "--repeat", "25"]))
         .collect();
@@ -508,9 +511,9 @@ fn kill_dash_nine_during_refreshes_never_leaves_an_unreadable_vault() {
         &[]
     };
     let (args, max_delay_ms): (&[&str], u64) = if watch_mode {
-        (&["--pin-stdin", "watch"], 3000)
+        (&["watch"], 3000)
     } else {
-        (&["--pin-stdin", "refresh", "--repeat", "100000"], 400)
+        (&["refresh", "--repeat", "100000"], 400)
     };
     let idp = DevIdp::start(knobs);
     let m = Machine::new(&idp);
@@ -527,19 +530,7 @@ fn kill_dash_nine_during_refreshes_never_leaves_an_unreadable_vault() {
     };
     let (mut opened, mut survived) = (0u32, 0u32);
     for _ in 0..kills {
-        let mut child = m
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PIN}\n").as_bytes())
-            .unwrap();
+        let mut child = m.spawn_with_pin(args);
         // Chaos injection, not a timing assertion: kill somewhere in the refresh loop.
         std::thread::sleep(std::time::Duration::from_millis(
             150 + next() % max_delay_ms,

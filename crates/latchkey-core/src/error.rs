@@ -350,6 +350,22 @@ impl Error {
     }
 }
 
+/// An error's message followed by each of its causes that adds something: the sentence a front
+/// end shows. No error in this crate carries a secret, so neither does this.
+pub fn full_message(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
 /// Result alias for latchkey-core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
