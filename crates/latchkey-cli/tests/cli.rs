@@ -53,23 +53,9 @@ impl<'a> Machine<'a> {
 
     /// Runs with `stdin` as standard input (None: an empty, non-terminal stdin).
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().unwrap()
+        start(self.command(args), stdin, Stdio::piped())
+            .wait_with_output()
+            .unwrap()
     }
 
     /// Runs with `--pin-stdin` and the PIN.
@@ -81,20 +67,8 @@ impl<'a> Machine<'a> {
 
     /// Starts `latchkey --pin-stdin ARGS` in the background with the PIN on its stdin.
     fn spawn_with_pin(&self, args: &[&str]) -> std::process::Child {
-        let mut child = self
-            .command(&[&["--pin-stdin"], args].concat())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PIN}\n").as_bytes())
-            .unwrap();
-        child
+        let cmd = self.command(&[&["--pin-stdin"], args].concat());
+        start(cmd, Some(&format!("{PIN}\n")), Stdio::null())
     }
 
     fn login(&self) {
@@ -161,20 +135,26 @@ fn the_next_day_journey_one_pin_no_browser() {
     );
 }
 
-fn pipe(mut cmd: Command, input: &str) -> Output {
+/// Starts `cmd` with `input` written to its stdin, which is then closed.
+fn start(mut cmd: Command, input: Option<&str>, stdout: Stdio) -> std::process::Child {
     let mut child = cmd
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(input) = input {
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
+    drop(stdin);
     child
-        .stdin
-        .take()
+}
+
+fn pipe(cmd: Command, input: &str) -> Output {
+    start(cmd, Some(&format!("{input}\n")), Stdio::piped())
+        .wait_with_output()
         .unwrap()
-        .write_all(format!("{input}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[test]
