@@ -1,0 +1,110 @@
+//! A whole journey against the real dev IdP with logging at trace level: no token, code
+//! companion (`state`, nonce, challenge) or ID token may appear in the log.
+//!
+//! This is the only test in its binary, with a process-wide subscriber: tracing caches per-callsite
+//! interest globally, so a thread-local subscriber in a binary whose other tests run in parallel
+//! can miss events.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use latchkey_core::{MemoryStore, SecretStore, Session, SignOutOptions};
+use latchkey_testkit::{login_driver, DevIdp};
+
+/// Collects everything the tracing subscriber writes.
+#[derive(Clone, Default)]
+struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Records the authorization URL on its way to the real driver.
+struct Recording {
+    inner: latchkey_core::SystemBrowser,
+    url: std::sync::Mutex<Option<url::Url>>,
+}
+
+impl latchkey_core::UserAgent for Recording {
+    fn open(&self, url: &url::Url) -> Result<(), latchkey_core::UserAgentError> {
+        *self.url.lock().unwrap() = Some(url.clone());
+        self.inner.open(url)
+    }
+}
+
+#[tokio::test]
+async fn a_whole_journey_logged_at_trace_level_never_logs_a_secret() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(capture.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let idp = DevIdp::start(&[]);
+    let store = Arc::new(MemoryStore::new());
+    let session = Session::new(idp.config(), store.clone()).unwrap();
+    let browser = Recording {
+        inner: login_driver("alice"),
+        url: Default::default(),
+    };
+    session.sign_in(&browser).await.unwrap();
+    let url = browser.url.lock().unwrap().clone().unwrap();
+    let param = |k: &str| {
+        url.query_pairs()
+            .find(|(key, _)| key == k)
+            .unwrap()
+            .1
+            .into_owned()
+    };
+    let mut secrets = vec![param("state"), param("nonce"), param("code_challenge")];
+    let first = store.load().unwrap().unwrap();
+    secrets.push(first.refresh_token.secret().clone());
+    secrets.push(first.id_token.unwrap().expose().to_owned());
+    secrets.push(session.fresh_access_token().await.unwrap().secret().clone());
+    session.refresh().await.unwrap();
+    secrets.push(
+        store
+            .load()
+            .unwrap()
+            .unwrap()
+            .refresh_token
+            .secret()
+            .clone(),
+    );
+    secrets.push(session.fresh_access_token().await.unwrap().secret().clone());
+    session.get(&idp.api.parse().unwrap()).await.unwrap();
+    session.sign_out(SignOutOptions::default()).await.unwrap();
+
+    let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.contains("access token refreshed"),
+        "the capture works: {log}"
+    );
+    assert!(
+        log.contains("refreshing the access token"),
+        "debug-level events are captured too"
+    );
+    for secret in &secrets {
+        assert!(secret.len() >= 16);
+        assert!(
+            !log.contains(secret.as_str()),
+            "a secret appeared in the log"
+        );
+    }
+}
