@@ -98,7 +98,11 @@ impl Latchkey {
         user_agent: &dyn UserAgent,
     ) -> Result<SessionStatus> {
         self.vault.prepare(&credential)?;
+        // Register for cancellation before the browser opens, so a Cancel pressed at any moment
+        // from now on is seen.
         let cancelled = self.cancel.notified();
+        tokio::pin!(cancelled);
+        cancelled.as_mut().enable();
         tokio::select! {
             result = self.session.sign_in(user_agent) => {
                 if result.is_err() {
