@@ -41,4 +41,7 @@ cargo test --workspace --locked
 step "window test (tauri-driver + WebKitWebDriver under Xvfb)"
 bash scripts/e2e.sh
 
+step "fuzz smoke run (cargo-fuzz, 10 s per target)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash scripts/fuzz.sh
+
 step "all checks passed"

@@ -49,6 +49,8 @@ pub mod authorize;
 pub mod config;
 pub mod discovery;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod loopback;
 pub mod redirect;

@@ -1,0 +1,57 @@
+//! Entry points for the fuzz targets in `fuzz/` (cargo-fuzz). Not part of the API: they exist so
+//! the fuzzers exercise exactly the code the engine runs, including its private parts.
+
+use std::sync::OnceLock;
+
+use openidconnect::core::{CoreErrorResponseType, CoreJsonWebKeySet, CoreTokenResponse};
+use openidconnect::StandardErrorResponse;
+
+use crate::authorize::PendingAuthorization;
+use crate::config::Config;
+use crate::discovery::{Provider, ServerMetadata};
+use crate::redirect::{parse_callback, parse_request_head};
+
+fn pending() -> Option<&'static PendingAuthorization> {
+    static PENDING: OnceLock<Option<PendingAuthorization>> = OnceLock::new();
+    PENDING
+        .get_or_init(|| {
+            let issuer = "https://idp.example.com";
+            let metadata: ServerMetadata = serde_json::from_value(serde_json::json!({
+                "issuer": issuer,
+                "authorization_endpoint": "https://idp.example.com/auth",
+                "token_endpoint": "https://idp.example.com/token",
+                "code_challenge_methods_supported": ["S256"],
+                "authorization_response_iss_parameter_supported": true,
+            }))
+            .ok()?;
+            let config = Config::new(issuer, "fuzz").ok()?;
+            let provider =
+                Provider::from_metadata(metadata, &config, CoreJsonWebKeySet::new(vec![])).ok()?;
+            let redirect = url::Url::parse("http://127.0.0.1:1/callback").ok()?;
+            Some(PendingAuthorization::new(&provider, &config, redirect))
+        })
+        .as_ref()
+}
+
+/// Bytes as they arrive on the loopback listener: request-head parsing, callback parsing, and
+/// the state/iss/error/code judgement.
+#[doc(hidden)]
+pub fn callback_request(bytes: &[u8]) {
+    if let Ok(Some((method, target))) = parse_request_head(bytes) {
+        if let Ok(params) = parse_callback(&method, &target, "/callback") {
+            if let Some(pending) = pending() {
+                let _ = pending.check(&params);
+            }
+        }
+    }
+}
+
+/// A token endpoint's body: the success shape with the engine's checks, and the error shape.
+#[doc(hidden)]
+pub fn token_response(bytes: &[u8]) {
+    if let Ok(response) = serde_json::from_slice::<CoreTokenResponse>(bytes) {
+        let _ = crate::tokens::accept_token_response(&response, tokio::time::Instant::now());
+    }
+    let _ = serde_json::from_slice::<StandardErrorResponse<CoreErrorResponseType>>(bytes);
+    let _ = crate::discovery::parse_json::<ServerMetadata>(crate::error::Endpoint::Token, bytes);
+}
