@@ -18,7 +18,7 @@
 //!
 //! # Flow
 //! ```no_run
-//! # async fn demo() -> Result<(), latchkey_core::Error> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use latchkey_core::{Config, MemoryStore, Session, SystemBrowser};
 //!
@@ -27,7 +27,7 @@
 //! session.sign_in(&SystemBrowser::from_env()).await?;
 //! let _refresher = session.spawn_auto_refresh();
 //! let profile = session.userinfo().await?;
-//! let api = session.get(&"https://api.example.com/me".parse().unwrap()).await?;
+//! let api = session.get(&"https://api.example.com/me".parse()?).await?;
 //! # Ok(()) }
 //! ```
 //!

@@ -11,8 +11,7 @@ use latchkey_core::{
     UserAgentError,
 };
 use serde_json::json;
-use wiremock::matchers::path;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 /// A browser that the user never finishes: it only reports the loopback port it would return to.
 struct Abandoned(Mutex<mpsc::Sender<u16>>);
@@ -37,15 +36,7 @@ impl UserAgent for Abandoned {
 async fn cancel_while_the_browser_is_open_ends_the_sign_in_and_closes_the_listener() {
     let server = MockServer::start().await;
     let issuer = server.uri();
-    Mock::given(path("/.well-known/openid-configuration"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "issuer": issuer,
-            "authorization_endpoint": format!("{issuer}/auth"),
-            "token_endpoint": format!("{issuer}/token"),
-            "code_challenge_methods_supported": ["S256"],
-        })))
-        .mount(&server)
-        .await;
+    latchkey_testkit::mount_discovery(&server, json!({})).await;
     let config = PartialConfig {
         issuer: Some(issuer.clone()),
         client_id: Some("app".into()),

@@ -50,17 +50,7 @@ fn config(issuer: &str) -> Config {
 async fn signed_in(access: &str, expires_in: i64) -> Fake {
     let server = MockServer::start().await;
     let issuer = server.uri();
-    Mock::given(path("/.well-known/openid-configuration"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "issuer": issuer,
-            "authorization_endpoint": format!("{issuer}/auth"),
-            "token_endpoint": format!("{issuer}/token"),
-            "revocation_endpoint": format!("{issuer}/revoke"),
-            "code_challenge_methods_supported": ["S256"],
-            "authorization_response_iss_parameter_supported": true,
-        })))
-        .mount(&server)
-        .await;
+    latchkey_testkit::mount_discovery(&server, json!({"revocation_endpoint": format!("{issuer}/revoke"), "authorization_response_iss_parameter_supported": true})).await;
     Mock::given(method("POST"))
         .and(path("/token"))
         .and(body_string_contains("grant_type=authorization_code"))
@@ -419,15 +409,7 @@ impl SecretStore for GatedStore {
 async fn the_new_access_token_is_not_handed_out_before_the_rotated_refresh_token_is_stored() {
     let server = MockServer::start().await;
     let issuer = server.uri();
-    Mock::given(path("/.well-known/openid-configuration"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "issuer": issuer,
-            "authorization_endpoint": format!("{issuer}/auth"),
-            "token_endpoint": format!("{issuer}/token"),
-            "code_challenge_methods_supported": ["S256"],
-        })))
-        .mount(&server)
-        .await;
+    latchkey_testkit::mount_discovery(&server, json!({})).await;
     Mock::given(body_string_contains("grant_type=authorization_code"))
         .respond_with(ResponseTemplate::new(200).set_body_json(token_json("at-1", Some("rt-1"), 0)))
         .mount(&server)

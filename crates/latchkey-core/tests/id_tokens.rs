@@ -71,17 +71,7 @@ impl Op {
             .map(|(pem, kid)| key(pem, kid).as_verification_key())
             .collect();
         let jwks = serde_json::to_value(CoreJsonWebKeySet::new(keys)).unwrap();
-        Mock::given(path("/.well-known/openid-configuration"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                "issuer": issuer,
-                "authorization_endpoint": format!("{issuer}/auth"),
-                "token_endpoint": format!("{issuer}/token"),
-                "jwks_uri": format!("{issuer}/jwks"),
-                "code_challenge_methods_supported": ["S256"],
-                "authorization_response_iss_parameter_supported": true,
-            })))
-            .mount(&server)
-            .await;
+        latchkey_testkit::mount_discovery(&server, json!({"jwks_uri": format!("{issuer}/jwks"), "authorization_response_iss_parameter_supported": true})).await;
         Mock::given(path("/jwks"))
             .respond_with(ResponseTemplate::new(200).set_body_json(jwks))
             .mount(&server)

@@ -153,3 +153,25 @@ impl UserAgent for InstantApproval {
         Ok(())
     }
 }
+
+/// Serves OpenID Provider metadata on a fake server: the server's URI as issuer, `/auth` and
+/// `/token` endpoints, S256 PKCE, plus the fields in `extra` (e.g. `jwks_uri`,
+/// `revocation_endpoint`, `authorization_response_iss_parameter_supported`).
+pub async fn mount_discovery(server: &wiremock::MockServer, extra: serde_json::Value) {
+    let issuer = server.uri();
+    let mut metadata = serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/auth"),
+        "token_endpoint": format!("{issuer}/token"),
+        "code_challenge_methods_supported": ["S256"],
+    });
+    if let (Some(target), Some(fields)) = (metadata.as_object_mut(), extra.as_object()) {
+        target.extend(fields.clone());
+    }
+    wiremock::Mock::given(wiremock::matchers::path(
+        "/.well-known/openid-configuration",
+    ))
+    .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(metadata))
+    .mount(server)
+    .await;
+}
