@@ -6,16 +6,21 @@
 //! - Anything else — junk bytes, a wrong method or path, a foreign `state` or `iss`, a client that
 //!   sends too slowly or too much — gets a 400 and the listener keeps waiting, so a hostile local
 //!   process can't end the sign-in early, and the real callback still completes.
+//! - At most [`MAX_CONNECTIONS`] connections are read at once, each for at most [`READ_TIMEOUT`].
+//!   When all are busy, the oldest is closed to make room: a browser sends its request at once,
+//!   so a process holding many silent connections open can't crowd out the real callback.
 //! - The pages it serves echo nothing from the request, forbid every subresource (CSP
 //!   `default-src 'none'`) and send no referrer.
 
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 use url::Url;
 
 use crate::error::{CallbackRejection, Error};
@@ -23,7 +28,7 @@ use crate::redirect::{parse_callback, parse_request_head, CallbackParams, MAX_RE
 
 /// How long one connection may take to send its request head.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
-/// How many connections are read at once; more are closed at once.
+/// How many connections are read at once; a new one beyond this closes the oldest.
 pub const MAX_CONNECTIONS: usize = 32;
 
 const SUCCESS_PAGE: &str =
@@ -126,10 +131,8 @@ impl LoopbackListener {
         F: FnMut(&CallbackParams) -> Result<Accepted<T>, CallbackRejection>,
     {
         let deadline = tokio::time::Instant::now() + timeout;
-        let (tx, mut rx) = mpsc::channel::<(TcpStream, Result<CallbackParams, CallbackRejection>)>(
-            MAX_CONNECTIONS,
-        );
-        let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let (tx, mut rx) = mpsc::channel::<Parsed>(MAX_CONNECTIONS);
+        let mut readers = Readers::default();
         let mut rejected: u32 = 0;
         let mut last_rejection = None;
         let path: Arc<str> = Arc::from(self.path.as_str());
@@ -145,26 +148,27 @@ impl LoopbackListener {
                 }
                 accepted = self.v4.accept() => {
                     if let Ok((stream, _)) = accepted {
-                        spawn_reader(stream, &permits, &tx, &path);
+                        readers.spawn(stream, &tx, &path);
                     }
                 }
                 accepted = accept_optional(self.v6.as_ref()) => {
                     if let Ok((stream, _)) = accepted {
-                        spawn_reader(stream, &permits, &tx, &path);
+                        readers.spawn(stream, &tx, &path);
                     }
                 }
-                Some((stream, parsed)) = rx.recv() => {
+                Some((id, stream, parsed)) = rx.recv() => {
+                    readers.finished(id);
                     match parsed.and_then(|params| check(&params)) {
                         Ok(accepted) => {
                             let page = if accepted.success { SUCCESS_PAGE } else { FAILURE_PAGE };
-                            let _ = respond(stream, 200, "OK", page).await;
+                            let _ = respond(stream, 200, "OK", page, false).await;
                             return Ok(accepted.value);
                         }
                         Err(rejection) => {
                             rejected = rejected.saturating_add(1);
                             last_rejection = Some(rejection);
                             tracing::debug!(%rejection, "rejected a request on the loopback redirect");
-                            tokio::spawn(respond(stream, 400, "Bad Request", BAD_REQUEST_PAGE));
+                            tokio::spawn(respond(stream, 400, "Bad Request", BAD_REQUEST_PAGE, true));
                         }
                     }
                 }
@@ -182,29 +186,53 @@ async fn accept_optional(
     }
 }
 
-type Parsed = (TcpStream, Result<CallbackParams, CallbackRejection>);
+type Parsed = (u64, TcpStream, Result<CallbackParams, CallbackRejection>);
 
-fn spawn_reader(
-    mut stream: TcpStream,
-    permits: &Arc<Semaphore>,
-    tx: &mpsc::Sender<Parsed>,
-    path: &Arc<str>,
-) {
-    let Ok(permit) = permits.clone().try_acquire_owned() else {
-        // Too many connections at once: close this one (dropping it) rather than queue.
-        return;
-    };
-    let tx = tx.clone();
-    let path = path.clone();
-    tokio::spawn(async move {
-        let parsed = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
-            Ok(Ok((method, target))) => parse_callback(&method, &target, &path),
-            Ok(Err(rejection)) => Err(rejection),
-            Err(_) => Err(CallbackRejection::MalformedRequest),
-        };
-        drop(permit);
-        let _ = tx.send((stream, parsed)).await;
-    });
+/// The connections being read, oldest first. Owned by the wait loop alone; dropping it (when the
+/// sign-in ends) aborts every reader and closes its connection.
+#[derive(Default)]
+struct Readers {
+    next_id: u64,
+    active: VecDeque<(u64, AbortHandle)>,
+}
+
+impl Readers {
+    /// Reads `stream`'s request head in a task, closing the oldest connection first when
+    /// [`MAX_CONNECTIONS`] are already being read.
+    fn spawn(&mut self, mut stream: TcpStream, tx: &mpsc::Sender<Parsed>, path: &Arc<str>) {
+        if self.active.len() >= MAX_CONNECTIONS {
+            if let Some((_, oldest)) = self.active.pop_front() {
+                oldest.abort();
+                tracing::debug!("loopback connection limit reached; closed the oldest");
+            }
+        }
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let tx = tx.clone();
+        let path = path.clone();
+        let task = tokio::spawn(async move {
+            let parsed = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
+                Ok(Ok((method, target))) => parse_callback(&method, &target, &path),
+                Ok(Err(rejection)) => Err(rejection),
+                Err(_) => Err(CallbackRejection::MalformedRequest),
+            };
+            let _ = tx.send((id, stream, parsed)).await;
+        });
+        self.active.push_back((id, task.abort_handle()));
+    }
+
+    /// Forgets a reader that has delivered its request.
+    fn finished(&mut self, id: u64) {
+        self.active.retain(|(active, _)| *active != id);
+    }
+}
+
+impl Drop for Readers {
+    fn drop(&mut self) {
+        for (_, reader) in self.active.drain(..) {
+            reader.abort();
+        }
+    }
 }
 
 async fn read_head(stream: &mut TcpStream) -> Result<(String, String), CallbackRejection> {
@@ -228,11 +256,15 @@ async fn read_head(stream: &mut TcpStream) -> Result<(String, String), CallbackR
     }
 }
 
+/// Writes the answer and closes. With `drain`, it reads and discards what the client is still
+/// sending (a "lingering close", bounded by [`READ_TIMEOUT`] and [`MAX_DRAIN`]): closing a socket
+/// with unread input makes the kernel reset the connection, and the client would lose the 400.
 async fn respond(
     mut stream: TcpStream,
     status: u16,
     reason: &str,
     body: &str,
+    drain: bool,
 ) -> std::io::Result<()> {
     let response = format!(
         "HTTP/1.1 {status} {reason}\r\n\
@@ -247,12 +279,26 @@ async fn respond(
     );
     let write = async {
         stream.write_all(response.as_bytes()).await?;
-        stream.shutdown().await
+        stream.shutdown().await?;
+        if drain {
+            let mut sink = [0u8; 1024];
+            let mut drained = 0;
+            while drained < MAX_DRAIN {
+                match stream.read(&mut sink).await? {
+                    0 => break,
+                    n => drained += n,
+                }
+            }
+        }
+        Ok(())
     };
     tokio::time::timeout(READ_TIMEOUT, write)
         .await
         .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
 }
+
+/// The most a rejected client's leftover input is read before its connection is closed.
+const MAX_DRAIN: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -369,6 +415,32 @@ mod tests {
         .await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert_eq!(waiter.await.unwrap().unwrap(), "real");
+    }
+
+    #[tokio::test]
+    async fn more_silent_connections_than_the_limit_close_the_oldest_not_the_browser() {
+        let l = LoopbackListener::bind("/callback").await.unwrap();
+        let port = l.port();
+        let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
+        let mut silent = Vec::new();
+        for _ in 0..MAX_CONNECTIONS * 3 {
+            silent.push(
+                TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let answer = send(
+            port,
+            false,
+            b"GET /callback?code=real&state=good HTTP/1.1\r\n\r\n",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert_eq!(waiter.await.unwrap().unwrap(), "real");
+        // The oldest silent connection was closed to make room.
+        let mut buf = [0u8; 1];
+        assert_eq!(silent[0].read(&mut buf).await.unwrap_or(0), 0);
     }
 
     #[tokio::test(start_paused = true)]

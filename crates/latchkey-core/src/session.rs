@@ -616,6 +616,15 @@ impl Session {
             .clone()
             .ok_or(Error::MissingEndpoint("userinfo_endpoint"))?;
         let response = self.get_at(&url, Endpoint::UserInfo).await?;
+        if response.status >= 500 || response.status == 429 {
+            // The IdP is down or busy: transient, like its token endpoint.
+            return Err(Error::http(
+                Endpoint::UserInfo,
+                crate::http::HttpError::ServerUnavailable {
+                    status: response.status,
+                },
+            ));
+        }
         if response.status != 200 {
             return Err(Error::InvalidResponse {
                 endpoint: Endpoint::UserInfo,

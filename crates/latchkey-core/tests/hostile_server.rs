@@ -220,6 +220,7 @@ async fn hostile_token_responses_are_typed_errors_and_the_refresh_token_is_kept(
             ErrorKind::Transient,
         ),
     ];
+    let tried = cases.len();
     for (name, response, kind) in cases {
         let fake = signed_in("at-1", 3600).await;
         refresh_mock()
@@ -244,6 +245,39 @@ async fn hostile_token_responses_are_typed_errors_and_the_refresh_token_is_kept(
             "at-1"
         );
     }
+    println!(
+        "hostile token-endpoint suite: {tried} responses tried, {tried} typed errors, \
+         refresh token kept {tried}/{tried}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_drip_token_response_times_out_as_transient_and_keeps_the_refresh_token() {
+    // Headers at once, then a byte every 100 ms, forever: only a whole-request deadline ends it.
+    let drip = latchkey_testkit::DripServer::start(
+        "grant_type=authorization_code",
+        token_json("at-1", Some("rt-1"), 3600),
+    )
+    .await;
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    latchkey_testkit::mount_discovery(
+        &server,
+        json!({"token_endpoint": format!("{}/token", drip.url), "authorization_response_iss_parameter_supported": true}),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::new());
+    let session = Session::new(config(&issuer), store.clone()).unwrap();
+    session
+        .sign_in(&InstantApproval::new(&issuer))
+        .await
+        .unwrap();
+
+    let err = session.refresh().await.unwrap_err();
+
+    assert_eq!(err.kind(), ErrorKind::Transient, "{err:?}");
+    assert_eq!(stored_rt(&store).as_deref(), Some("rt-1"));
+    assert_eq!(session.status().state, SessionState::SignedIn);
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration as ChronoDuration, Utc};
-use latchkey_core::{Error, MemoryStore, PartialConfig, SecretStore, Session, SessionState};
+use latchkey_core::{
+    Error, ErrorKind, MemoryStore, PartialConfig, SecretStore, Session, SessionState,
+};
 use latchkey_testkit::InstantApproval;
 use openidconnect::core::{
     CoreIdToken, CoreIdTokenClaims, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
@@ -64,14 +66,30 @@ struct Op {
 
 impl Op {
     async fn start(jwks_kids: &[(&'static str, &'static str)]) -> Self {
+        Self::start_with(jwks_kids, json!({})).await
+    }
+
+    /// Starts the provider with extra metadata fields (`/userinfo` here unless overridden).
+    async fn start_with(
+        jwks_kids: &[(&'static str, &'static str)],
+        extra: serde_json::Value,
+    ) -> Self {
         let server = MockServer::start().await;
         let issuer = server.uri();
+        let mut metadata = json!({
+            "jwks_uri": format!("{issuer}/jwks"),
+            "userinfo_endpoint": format!("{issuer}/userinfo"),
+            "authorization_response_iss_parameter_supported": true,
+        });
+        if let (Some(m), Some(e)) = (metadata.as_object_mut(), extra.as_object()) {
+            m.extend(e.clone());
+        }
         let keys = jwks_kids
             .iter()
             .map(|(pem, kid)| key(pem, kid).as_verification_key())
             .collect();
         let jwks = serde_json::to_value(CoreJsonWebKeySet::new(keys)).unwrap();
-        latchkey_testkit::mount_discovery(&server, json!({"jwks_uri": format!("{issuer}/jwks"), "authorization_response_iss_parameter_supported": true})).await;
+        latchkey_testkit::mount_discovery(&server, metadata).await;
         Mock::given(path("/jwks"))
             .respond_with(ResponseTemplate::new(200).set_body_json(jwks))
             .mount(&server)
@@ -135,6 +153,8 @@ impl Op {
         let config = PartialConfig {
             issuer: Some(self.issuer.clone()),
             client_id: Some("app".into()),
+            http_timeout_secs: Some(2),
+            max_response_bytes: Some(64 * 1024),
             ..Default::default()
         }
         .finish()
@@ -291,4 +311,97 @@ async fn remount_with_key(op: &Op, jwks: serde_json::Value, pem: &'static str, k
         })
         .mount(&op.server)
         .await;
+}
+
+#[tokio::test]
+async fn hostile_userinfo_responses_are_typed_errors_and_the_session_is_kept() {
+    let huge = format!(
+        "{{\"sub\":\"alice\",\"name\":\"{}\"}}",
+        "a".repeat(200 * 1024)
+    );
+    let cases: Vec<(&str, ResponseTemplate, ErrorKind)> = vec![
+        (
+            "HTML 500",
+            ResponseTemplate::new(500).set_body_raw("<html><h1>oops</h1></html>", "text/html"),
+            ErrorKind::Transient,
+        ),
+        (
+            "truncated JSON",
+            ResponseTemplate::new(200).set_body_raw("{\"sub\":\"ali", "application/json"),
+            ErrorKind::Protocol,
+        ),
+        (
+            "huge JSON",
+            ResponseTemplate::new(200).set_body_raw(huge, "application/json"),
+            ErrorKind::Protocol,
+        ),
+        (
+            "a JSON array",
+            ResponseTemplate::new(200).set_body_json(json!([{"sub": "alice"}])),
+            ErrorKind::Protocol,
+        ),
+        (
+            "another user's claims (OIDC Core §5.3.4)",
+            ResponseTemplate::new(200).set_body_json(json!({"sub": "mallory", "name": "Mallory"})),
+            ErrorKind::Protocol,
+        ),
+        (
+            "claims without sub",
+            ResponseTemplate::new(200).set_body_json(json!({"name": "Alice"})),
+            ErrorKind::Protocol,
+        ),
+        (
+            "HTML 403",
+            ResponseTemplate::new(403).set_body_raw("<html>no</html>", "text/html"),
+            ErrorKind::Protocol,
+        ),
+    ];
+    let tried = cases.len();
+    for (name, response, kind) in cases {
+        let op = Op::start(&[(KEY, "k1")]).await;
+        Mock::given(path("/userinfo"))
+            .respond_with(response)
+            .mount(&op.server)
+            .await;
+        let (session, store) = op.session();
+        session.sign_in(&op.browser).await.unwrap();
+
+        let err = session.userinfo().await.unwrap_err();
+
+        assert_eq!(err.kind(), kind, "{name}: {err:?}");
+        assert!(!err.to_string().contains("oops"), "{name}: {err}");
+        assert!(!err.to_string().contains("Mallory"), "{name}: {err}");
+        assert_eq!(
+            store.load().unwrap().unwrap().refresh_token.secret(),
+            "rt-1",
+            "{name}"
+        );
+        assert_eq!(session.status().state, SessionState::SignedIn, "{name}");
+        assert_eq!(
+            session.status().display_name,
+            None,
+            "{name}: nothing adopted"
+        );
+    }
+    println!(
+        "hostile userinfo suite: {tried} responses tried, {tried} typed errors, session kept {tried}/{tried}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_drip_userinfo_response_times_out_as_transient() {
+    let drip = latchkey_testkit::DripServer::start("never", json!({})).await;
+    let op = Op::start_with(
+        &[(KEY, "k1")],
+        json!({"userinfo_endpoint": format!("{}/userinfo", drip.url)}),
+    )
+    .await;
+    let (session, store) = op.session();
+    session.sign_in(&op.browser).await.unwrap();
+
+    let err = session.userinfo().await.unwrap_err();
+
+    assert_eq!(err.kind(), ErrorKind::Transient, "{err:?}");
+    assert!(store.load().unwrap().is_some());
+    assert_eq!(session.status().state, SessionState::SignedIn);
 }
