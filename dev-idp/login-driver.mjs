@@ -10,6 +10,8 @@
 //   LATCHKEY_DEV_ACTION   "login" (default) or "deny" (press the IdP's cancel link: access_denied)
 //   LATCHKEY_DRIVER_LOG   a file to append one line to each time the driver is started (tests
 //                         use it to prove that a step needed no browser)
+//   LATCHKEY_DRIVER_RECORD  a file to append the authorization URL and the redirect back to (one
+//                         JSON line each; secret scans use its state, nonce and code_challenge)
 //
 // It only ever talks to loopback addresses.
 
@@ -29,6 +31,12 @@ if (process.env.LATCHKEY_DRIVER_LOG) {
 
 const start = process.argv[2];
 if (!start) fail('usage: login-driver.mjs <authorization-url>');
+async function record(kind, value) {
+  if (!process.env.LATCHKEY_DRIVER_RECORD) return;
+  const { appendFileSync } = await import('node:fs');
+  appendFileSync(process.env.LATCHKEY_DRIVER_RECORD, `${JSON.stringify({ kind, value })}\n`);
+}
+await record('authorization_url', start);
 let url;
 try {
   url = new URL(start);
@@ -67,6 +75,7 @@ for (let hop = 0; hop < 20; hop += 1) {
   if (!LOOPBACK.has(url.hostname)) fail(`refusing to follow a redirect off loopback: ${url.hostname}`);
   if (url.origin !== idpOrigin) {
     // The redirect back to the app: deliver it like a browser and stop.
+    await record('redirect', url.href);
     const response = await fetch(url, { redirect: 'manual' });
     await response.text();
     process.exit(response.ok ? 0 : 3);

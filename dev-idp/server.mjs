@@ -14,10 +14,16 @@
 //   DEV_IDP_ROTATE               true (default) | false: rotate refresh tokens on every use
 //   DEV_IDP_CLOCK_TOLERANCE      seconds of clock tolerance (default 15; 0 for expiry tests)
 //   DEV_IDP_QUIET                1 to silence the per-request log on stderr
+//   DEV_IDP_RECORD_SECRETS       a file to append every issued authorization code, access token
+//                                and refresh token to, one JSON line each (tests use it to prove
+//                                that none of them leaks from the app; never set it otherwise)
+//
+// GET /dev/stats returns counters for the benchmarks: {"token_requests": N, "grants": {...}} —
+// every POST to the token endpoint, and successful grants by grant_type.
 
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const CLIENT_ID = 'latchkey-native';
@@ -141,8 +147,36 @@ async function demoApi(req, res) {
   });
 }
 
+// Counters for the benchmarks (GET /dev/stats): e.g. how many refresh requests 100 concurrent
+// API calls on an expired access token really sent.
+const stats = { token_requests: 0, grants: {} };
+provider.on('grant.success', (ctx) => {
+  const grant = ctx.oidc.params.grant_type;
+  stats.grants[grant] = (stats.grants[grant] || 0) + 1;
+});
+
+// Test-only: record every secret this server issues (opaque tokens and codes are their jti).
+const recordFile = process.env.DEV_IDP_RECORD_SECRETS;
+if (recordFile) {
+  for (const [event, kind] of [
+    ['authorization_code.saved', 'authorization_code'],
+    ['access_token.saved', 'access_token'],
+    ['refresh_token.saved', 'refresh_token'],
+  ]) {
+    provider.on(event, (token) => appendFileSync(recordFile, `${JSON.stringify({ kind, value: token.jti })}\n`));
+  }
+}
+
 const callback = provider.callback();
 httpServer.on('request', (req, res) => {
+  if (req.method === 'POST' && (req.url === '/token' || req.url.startsWith('/token?'))) {
+    stats.token_requests += 1;
+  }
+  if (req.method === 'GET' && req.url === '/dev/stats') {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(stats));
+    return;
+  }
   if (!quiet) {
     res.on('finish', () => {
       // Paths only: query strings carry codes and tokens.

@@ -7,19 +7,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 # WebKitGTK and friends for the Tauri app, Xvfb and WebKitWebDriver for the window test.
-packages=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev
-  libsoup-3.0-dev build-essential pkg-config libssl-dev xvfb xauth webkit2gtk-driver)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  step "apt-get install ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+bash scripts/deps.sh
 
 step "npm ci (dev IdP, UI tooling, Tauri CLI, WebDriver client)"
 npm ci --no-audit --no-fund
@@ -35,8 +23,12 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test (core, vault, dev-IdP and hostile-server scenarios, CLI, app shell)"
+step "cargo test (core, vault, dev-IdP and hostile-input scenarios, CLI, app shell)"
 cargo test --workspace --locked
+
+step "hostile-input suites: what was tried and what was accepted"
+cargo test --locked -p latchkey-core --test hostile_loopback --test hostile_server \
+  --test id_tokens -- --nocapture 2>&1 | grep -E '^hostile '
 
 step "window test (tauri-driver + WebKitWebDriver under Xvfb)"
 bash scripts/e2e.sh

@@ -106,3 +106,5 @@ fn app_paths<R: Runtime>(app: &AppHandle<R>) -> Result<AppPaths, Box<dyn std::er
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_journey;

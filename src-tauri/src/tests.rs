@@ -8,7 +8,10 @@ use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 
-fn invoke(
+/// Tests that set process environment (`LATCHKEY_*`, `BROWSER`) hold this while they run.
+pub(crate) static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub(crate) fn invoke(
     webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
     cmd: &str,
     args: serde_json::Value,
@@ -30,8 +33,8 @@ fn invoke(
 
 #[test]
 fn the_shell_answers_through_ipc_with_views_and_typed_errors_and_grants_no_plugin_api() {
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
     let data = tempfile::tempdir().unwrap();
-    // Environment for this process only; this is the crate's one test that reads it.
     std::env::set_var("LATCHKEY_DATA_DIR", data.path());
     for var in ["LATCHKEY_ISSUER", "LATCHKEY_CLIENT_ID", "LATCHKEY_API_URL"] {
         std::env::remove_var(var);

@@ -1,9 +1,16 @@
-//! `cargo run --release -p latchkey-bench [vault|resume|all]`: measured figures, each a median
-//! over repeated runs, each next to a reference measured in the same run. Figures, not
-//! assertions: nothing here fails on a slow machine.
+//! `latchkey-bench [vault|resume|signin|concurrent|all]` and
+//! `latchkey-bench app <app-binary> <minimal-window-binary>` (under an X display): measured
+//! figures, each a median over repeated runs, each next to a reference measured in the same run.
+//! Figures, not assertions: nothing here fails on a slow machine. `scripts/bench.sh` (`npm run
+//! bench`) builds what they need and runs them all.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod app;
+mod concurrent;
+mod signin;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +22,14 @@ use openidconnect::RefreshToken;
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+/// The `q`-quantile (0.0–1.0) of `v`, nearest rank.
+fn percentile(v: &[Duration], q: f64) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    let rank = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
 }
 
 fn ms(d: Duration) -> String {
@@ -110,7 +125,7 @@ fn vault_figures() {
 
 /// A protector whose key is "already released" (as after a biometric success), so the figure
 /// measures Latchkey's own work, not the platform prompt or the PIN's Argon2id (measured above).
-struct Released;
+pub(crate) struct Released;
 
 impl KeyProtector for Released {
     fn method(&self) -> UnlockMethod {
@@ -227,5 +242,30 @@ async fn main() {
     }
     if what == "resume" || what == "all" {
         resume_figures().await;
+    }
+    if what == "signin" || what == "all" {
+        signin::figures().await;
+    }
+    if what == "concurrent" || what == "all" {
+        concurrent::figures().await;
+    }
+    if what == "app" {
+        let mut paths = std::env::args().skip(2).map(PathBuf::from);
+        let (Some(app), Some(reference)) = (paths.next(), paths.next()) else {
+            eprintln!("usage: latchkey-bench app <app-binary> <minimal-window-binary>");
+            std::process::exit(2);
+        };
+        let idp = DevIdp::start(&[]);
+        let env = [
+            ("LATCHKEY_ISSUER", idp.issuer.as_str()),
+            ("LATCHKEY_CLIENT_ID", "latchkey-native"),
+            ("LATCHKEY_PARAMS", "prompt=consent"),
+            ("LATCHKEY_API_URL", idp.api.as_str()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        tokio::task::spawn_blocking(move || app::figures(&app, &reference, &env))
+            .await
+            .unwrap();
+        drop(idp);
     }
 }

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use latchkey_testkit::{browser_command, DevIdp};
@@ -404,16 +403,24 @@ fn concurrent_processes_sharing_the_vault_never_spend_the_same_refresh_token() {
     );
 }
 
-/// The refresh token, ID token and PIN never appear in clear in any file the CLI writes, in its
-/// output, or in its logs at trace level.
+/// No secret of the journey appears in any file the CLI writes, in its output, or in its logs at
+/// trace level: every authorization code, access token and refresh token the IdP issued (its own
+/// record), every `state`, nonce and PKCE verifier (the login driver's record; the verifier is
+/// found by its hash), the ID token, the vault key and the PIN.
 #[test]
 fn no_secret_appears_in_files_output_or_trace_logs() {
-    let idp = DevIdp::start(&[]);
+    let records = tempfile::tempdir().unwrap();
+    let (idp_record, driver_record) = (
+        records.path().join("idp.jsonl"),
+        records.path().join("driver.jsonl"),
+    );
+    let idp = DevIdp::start(&[("DEV_IDP_RECORD_SECRETS", idp_record.to_str().unwrap())]);
     let m = Machine::new(&idp);
     let mut transcript = String::new();
     let mut run = |args: &[&str]| {
         let mut cmd = m.command(&[&["--pin-stdin", "-vv"], args].concat());
-        cmd.env("RUST_LOG", "trace");
+        cmd.env("RUST_LOG", "trace")
+            .env("LATCHKEY_DRIVER_RECORD", &driver_record);
         let out = pipe(cmd, PIN);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
         transcript.push_str(&stdout(&out));
@@ -422,23 +429,38 @@ fn no_secret_appears_in_files_output_or_trace_logs() {
     run(&["login"]);
     run(&["refresh"]);
     run(&["--json", "userinfo"]);
+    run(&["--json", "call", &idp.api]);
+    run(&["status"]);
 
-    // Read the secrets the way the CLI does: unlock the vault with the PIN.
-    let vault = latchkey_core::Vault::open(
-        &m.vault_dir(),
-        std::sync::Arc::new(latchkey_core::PinProtector::default()),
-    )
-    .unwrap();
-    vault
-        .unlock(&latchkey_core::Credential::Pin(PIN.to_string().into()))
-        .unwrap();
+    // The vault key and ID token, read the way the CLI does: unlock the vault with the PIN.
+    let protector = latchkey_core::PinProtector::default();
+    let key_file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(m.vault_dir().join("vault.key.json")).unwrap())
+            .unwrap();
+    use latchkey_core::vault::KeyProtector;
+    let pin = latchkey_core::Credential::Pin(PIN.to_string().into());
+    let key = protector.release(&key_file["wrapped"], &pin).unwrap();
+    let vault = latchkey_core::Vault::open(&m.vault_dir(), std::sync::Arc::new(protector)).unwrap();
+    vault.unlock(&pin).unwrap();
     use latchkey_core::SecretStore;
     let stored = vault.load().unwrap().unwrap();
-    let secrets = [
-        stored.refresh_token.secret().clone(),
-        stored.id_token.as_ref().unwrap().expose().to_owned(),
-        PIN.to_owned(),
-    ];
+
+    let mut secrets = latchkey_testkit::Secrets::from_records(&idp_record, &driver_record);
+    secrets.add("id_token", stored.id_token.as_ref().unwrap().expose());
+    secrets.add_key("vault_key", key.expose());
+    secrets.add("pin", PIN);
+    for kind in [
+        "authorization_code",
+        "access_token",
+        "refresh_token",
+        "state",
+        "code_verifier",
+    ] {
+        assert!(
+            secrets.count(kind) >= 1,
+            "no {kind} recorded: the scan would prove nothing"
+        );
+    }
     assert!(
         transcript.contains("TRACE") || transcript.contains("DEBUG"),
         "logs were captured"
@@ -447,26 +469,16 @@ fn no_secret_appears_in_files_output_or_trace_logs() {
         transcript.lines().count() > 50,
         "trace logs from the HTTP stack too"
     );
-    for secret in &secrets {
-        assert!(
-            !transcript.contains(secret.as_str()),
-            "a secret is in the CLI's output or logs"
-        );
-        scan_dir(m.data.path(), secret);
-    }
-}
-
-fn scan_dir(dir: &Path, secret: &str) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            scan_dir(&path, secret);
-        } else {
-            let bytes = std::fs::read(&path).unwrap();
-            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
-            assert!(!found, "a secret is in clear in {}", path.display());
-        }
-    }
+    assert_eq!(
+        secrets.found_in(transcript.as_bytes()),
+        Vec::<String>::new(),
+        "in output or logs"
+    );
+    assert_eq!(
+        secrets.found_in_dir(m.data.path()),
+        vec![],
+        "in the data directory"
+    );
 }
 
 /// kill -9 at random instants during a loop of refreshes. After every kill the vault must open
