@@ -11,6 +11,29 @@ use tauri::webview::InvokeRequest;
 /// Tests that set process environment (`LATCHKEY_*`, `BROWSER`) hold this while they run.
 pub(crate) static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The app on the mock runtime with its data in `data` and no `LATCHKEY_*` settings from the
+/// environment, initialized, with its main window. Hold [`ENV`].
+pub(crate) fn mock_app(
+    data: &std::path::Path,
+) -> (
+    tauri::App<tauri::test::MockRuntime>,
+    tauri::WebviewWindow<tauri::test::MockRuntime>,
+) {
+    std::env::set_var("LATCHKEY_DATA_DIR", data);
+    for var in ["LATCHKEY_ISSUER", "LATCHKEY_CLIENT_ID", "LATCHKEY_API_URL"] {
+        std::env::remove_var(var);
+    }
+    let app = crate::build(mock_builder())
+        .build(tauri::generate_context!())
+        .unwrap();
+    // `setup` runs when the event loop starts, which a mock app never does.
+    crate::initialize(app.handle()).unwrap();
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    (app, webview)
+}
+
 pub(crate) fn invoke(
     webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
     cmd: &str,
@@ -35,18 +58,7 @@ pub(crate) fn invoke(
 fn the_shell_answers_through_ipc_with_views_and_typed_errors_and_grants_no_plugin_api() {
     let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
     let data = tempfile::tempdir().unwrap();
-    std::env::set_var("LATCHKEY_DATA_DIR", data.path());
-    for var in ["LATCHKEY_ISSUER", "LATCHKEY_CLIENT_ID", "LATCHKEY_API_URL"] {
-        std::env::remove_var(var);
-    }
-    let app = crate::build(mock_builder())
-        .build(tauri::generate_context!())
-        .unwrap();
-    // `setup` runs when the event loop starts, which a mock app never does.
-    crate::initialize(app.handle()).unwrap();
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let (_app, webview) = mock_app(data.path());
 
     // Unconfigured: the view says so, and session commands fail with a typed error.
     let view = invoke(&webview, "app_view", serde_json::json!({})).unwrap();

@@ -13,40 +13,19 @@ use std::sync::{Arc, Mutex};
 
 use latchkey_core::vault::KeyProtector;
 use latchkey_core::{Credential, PinProtector};
-use latchkey_testkit::{browser_command, DevIdp, Secrets};
+use latchkey_testkit::{browser_command, DevIdp, LogCapture, Secrets};
 use serde_json::json;
 use tauri::Listener;
 
 use crate::events::{EVENT, VIEW};
-use crate::tests::{invoke, ENV};
+use crate::tests::{invoke, mock_app, ENV};
 
 const PIN: &str = "journey-pin-8642";
-
-/// Collects everything the tracing subscriber writes.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 #[test]
 fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_journey() {
     let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
-    let log = Capture::default();
+    let log = LogCapture::default();
     // Global, at trace level: tracing caches per-callsite interest process-wide.
     let _ = tracing::subscriber::set_global_default(
         tracing_subscriber::fmt()
@@ -62,20 +41,9 @@ fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_
     );
     let idp = DevIdp::start(&[("DEV_IDP_RECORD_SECRETS", idp_record.to_str().unwrap())]);
     let data = tempfile::tempdir().unwrap();
-    std::env::set_var("LATCHKEY_DATA_DIR", data.path());
     std::env::set_var("LATCHKEY_DRIVER_RECORD", &driver_record);
     std::env::set_var("BROWSER", browser_command("alice", "login"));
-    for var in ["LATCHKEY_ISSUER", "LATCHKEY_CLIENT_ID", "LATCHKEY_API_URL"] {
-        std::env::remove_var(var);
-    }
-
-    let app = crate::build(tauri::test::mock_builder())
-        .build(tauri::generate_context!())
-        .unwrap();
-    crate::initialize(app.handle()).unwrap();
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let (app, webview) = mock_app(data.path());
     // Everything the WebView would receive.
     let received: Arc<Mutex<Vec<String>>> = Arc::default();
     for name in [EVENT, VIEW] {
@@ -169,7 +137,7 @@ fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_
         received.contains("signed_in") && received.contains("refreshed"),
         "IPC captured"
     );
-    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let log = log.text();
     assert!(
         log.contains("TRACE") || log.contains("DEBUG"),
         "trace log captured"

@@ -16,16 +16,13 @@ const ROUNDS: usize = 5;
 /// The dev IdP's access-token lifetime here; the bench waits it out before each round.
 const TTL: Duration = Duration::from_secs(2);
 
+async fn json(request: reqwest::RequestBuilder) -> serde_json::Value {
+    let body = request.send().await.unwrap().bytes().await.unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
 async fn token_requests(http: &reqwest::Client, issuer: &str) -> u64 {
-    let stats: serde_json::Value = http
-        .get(format!("{issuer}/dev/stats"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .map(|b| serde_json::from_slice(&b).unwrap())
-        .unwrap();
+    let stats = json(http.get(format!("{issuer}/dev/stats"))).await;
     stats["token_requests"].as_u64().unwrap()
 }
 
@@ -46,20 +43,12 @@ pub async fn figures() {
         // Bare: one refresh POST with the stored refresh token, then 100 concurrent GETs.
         let mut stored = store.load().unwrap().unwrap();
         let start = Instant::now();
-        let json: serde_json::Value = http
-            .post(format!("{}/token", idp.issuer))
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", stored.refresh_token.secret().as_str()),
-                ("client_id", "latchkey-native"),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .map(|b| serde_json::from_slice(&b).unwrap())
-            .unwrap();
+        let json = json(http.post(format!("{}/token", idp.issuer)).form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", stored.refresh_token.secret().as_str()),
+            ("client_id", "latchkey-native"),
+        ]))
+        .await;
         let access = json["access_token"].as_str().unwrap().to_owned();
         let callers: Vec<_> = (0..CALLERS)
             .map(|_| {

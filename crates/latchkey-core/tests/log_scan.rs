@@ -10,28 +10,7 @@
 use std::sync::Arc;
 
 use latchkey_core::{MemoryStore, SecretStore, Session, SignOutOptions};
-use latchkey_testkit::{login_driver, DevIdp};
-
-/// Collects everything the tracing subscriber writes.
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+use latchkey_testkit::{login_driver, DevIdp, LogCapture};
 
 /// Records the authorization URL on its way to the real driver.
 struct Recording {
@@ -48,7 +27,7 @@ impl latchkey_core::UserAgent for Recording {
 
 #[tokio::test]
 async fn a_whole_journey_logged_at_trace_level_never_logs_a_secret() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(capture.clone())
@@ -91,7 +70,7 @@ async fn a_whole_journey_logged_at_trace_level_never_logs_a_secret() {
     session.get(&idp.api.parse().unwrap()).await.unwrap();
     session.sign_out(SignOutOptions::default()).await.unwrap();
 
-    let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let log = capture.text();
     assert!(
         log.contains("access token refreshed"),
         "the capture works: {log}"
