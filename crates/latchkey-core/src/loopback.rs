@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
 use url::Url;
 
@@ -133,6 +133,9 @@ impl LoopbackListener {
         let deadline = tokio::time::Instant::now() + timeout;
         let (tx, mut rx) = mpsc::channel::<Parsed>(MAX_CONNECTIONS);
         let mut readers = Readers::default();
+        // Lingering closes hold a connection for up to READ_TIMEOUT; at most this many at once,
+        // so a flood of junk can't turn them into a pile of open sockets.
+        let lingering = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let mut rejected: u32 = 0;
         let mut last_rejection = None;
         let path: Arc<str> = Arc::from(self.path.as_str());
@@ -161,14 +164,15 @@ impl LoopbackListener {
                     match parsed.and_then(|params| check(&params)) {
                         Ok(accepted) => {
                             let page = if accepted.success { SUCCESS_PAGE } else { FAILURE_PAGE };
-                            let _ = respond(stream, 200, "OK", page, false).await;
+                            let _ = respond(stream, 200, "OK", page, None).await;
                             return Ok(accepted.value);
                         }
                         Err(rejection) => {
                             rejected = rejected.saturating_add(1);
                             last_rejection = Some(rejection);
                             tracing::debug!(%rejection, "rejected a request on the loopback redirect");
-                            tokio::spawn(respond(stream, 400, "Bad Request", BAD_REQUEST_PAGE, true));
+                            let drain = lingering.clone().try_acquire_owned().ok();
+                            tokio::spawn(respond(stream, 400, "Bad Request", BAD_REQUEST_PAGE, drain));
                         }
                     }
                 }
@@ -256,15 +260,16 @@ async fn read_head(stream: &mut TcpStream) -> Result<(String, String), CallbackR
     }
 }
 
-/// Writes the answer and closes. With `drain`, it reads and discards what the client is still
-/// sending (a "lingering close", bounded by [`READ_TIMEOUT`] and [`MAX_DRAIN`]): closing a socket
-/// with unread input makes the kernel reset the connection, and the client would lose the 400.
+/// Writes the answer and closes. Given a `drain` permit, it first reads and discards what the
+/// client is still sending (a "lingering close", bounded by [`READ_TIMEOUT`] and [`MAX_DRAIN`]):
+/// closing a socket with unread input makes the kernel reset the connection, and the client would
+/// lose the 400. Without a permit (too many lingering already) it closes at once.
 async fn respond(
     mut stream: TcpStream,
     status: u16,
     reason: &str,
     body: &str,
-    drain: bool,
+    drain: Option<OwnedSemaphorePermit>,
 ) -> std::io::Result<()> {
     let response = format!(
         "HTTP/1.1 {status} {reason}\r\n\
@@ -280,7 +285,7 @@ async fn respond(
     let write = async {
         stream.write_all(response.as_bytes()).await?;
         stream.shutdown().await?;
-        if drain {
+        if let Some(_permit) = drain {
             let mut sink = [0u8; 1024];
             let mut drained = 0;
             while drained < MAX_DRAIN {
