@@ -149,16 +149,14 @@ impl LoopbackListener {
                         last_rejection,
                     });
                 }
-                accepted = self.v4.accept() => {
-                    if let Ok((stream, _)) = accepted {
-                        readers.spawn(stream, &tx, &path);
-                    }
-                }
-                accepted = accept_optional(self.v6.as_ref()) => {
-                    if let Ok((stream, _)) = accepted {
-                        readers.spawn(stream, &tx, &path);
-                    }
-                }
+                accepted = self.v4.accept() => match accepted {
+                    Ok((stream, _)) => readers.spawn(stream, &tx, &path),
+                    Err(e) => accept_failed(e).await,
+                },
+                accepted = accept_optional(self.v6.as_ref()) => match accepted {
+                    Ok((stream, _)) => readers.spawn(stream, &tx, &path),
+                    Err(e) => accept_failed(e).await,
+                },
                 Some((id, stream, parsed)) = rx.recv() => {
                     readers.finished(id);
                     match parsed.and_then(|params| check(&params)) {
@@ -180,6 +178,16 @@ impl LoopbackListener {
         }
     }
 }
+
+/// An `accept` error (typically out of file descriptors) would recur at once: pause briefly
+/// instead of spinning, as servers do, and keep listening.
+async fn accept_failed(e: std::io::Error) {
+    tracing::debug!(error = %e, "accept failed on the loopback redirect; pausing");
+    tokio::time::sleep(ACCEPT_BACKOFF).await;
+}
+
+/// How long the listener pauses after a failed `accept`.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 async fn accept_optional(
     listener: Option<&TcpListener>,
