@@ -24,7 +24,9 @@ const PAINT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Distinct pixel values in the observed band that count as "text is on screen".
 const PAINTED_COLOURS: usize = 12;
 const BAND_HEIGHT: u16 = 240;
-const STARTS: usize = 9;
+const STARTS: usize = 11;
+/// The first starts of each binary are cold when the page cache can be dropped.
+const COLD_STARTS: usize = 3;
 const MEMORY_RUNS: usize = 3;
 const IDLE: Duration = Duration::from_secs(10);
 
@@ -160,19 +162,20 @@ fn drop_caches() -> bool {
     std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
 }
 
-/// Spawn → first paint, `STARTS` times each, alternating the two binaries; the first start of
-/// each is after dropping the page cache (cold), the rest are warm.
+/// Spawn → first paint, `STARTS` times each, alternating the two binaries; the first
+/// `COLD_STARTS` of each come after dropping the page cache (when allowed), the rest are warm.
+/// Returns (cold, warm) times per binary.
 fn starts(
     screen: &Screen,
     binaries: &[(&str, &Path)],
     env: &[(String, String)],
-) -> Vec<(Option<Duration>, Vec<Duration>)> {
-    let mut results: Vec<(Option<Duration>, Vec<Duration>)> =
-        binaries.iter().map(|_| (None, Vec::new())).collect();
+) -> Vec<(Vec<Duration>, Vec<Duration>)> {
+    let mut results: Vec<(Vec<Duration>, Vec<Duration>)> =
+        binaries.iter().map(|_| (Vec::new(), Vec::new())).collect();
     for run in 0..STARTS {
         for (i, (name, binary)) in binaries.iter().enumerate() {
             wait_for_blank(screen);
-            let cold = run == 0 && drop_caches();
+            let cold = run < COLD_STARTS && drop_caches();
             let data = tempfile::tempdir().unwrap();
             let start = Instant::now();
             let child = spawn(binary, data.path(), env);
@@ -191,8 +194,8 @@ fn starts(
                 continue;
             };
             if cold {
-                results[i].0 = Some(painted);
-            } else {
+                results[i].0.push(painted);
+            } else if run >= COLD_STARTS {
                 results[i].1.push(painted);
             }
         }
@@ -246,24 +249,36 @@ pub fn figures(app: &Path, reference: &Path, env: &[(String, String)]) {
     let screen = Screen::connect();
     let binaries = [("app", app), ("minimal window", reference)];
     let results = starts(&screen, &binaries, env);
-    for ((name, _), (cold, warm)) in binaries.iter().zip(&results) {
-        let cold = cold.map_or("n/a (page cache not droppable)".to_owned(), ms);
-        let warm = if warm.is_empty() {
-            "n/a".to_owned()
+    let summary = |v: &[Duration], missing: &str| {
+        if v.is_empty() {
+            missing.to_owned()
         } else {
-            format!("{} (median of {})", ms(median(warm.clone())), warm.len())
-        };
-        println!("  start to first paint (Xvfb), {name}: cold cache {cold}, warm {warm}");
-    }
-    if let (Some(a), Some(r)) = (
-        (!results[0].1.is_empty()).then(|| median(results[0].1.clone())),
-        (!results[1].1.is_empty()).then(|| median(results[1].1.clone())),
-    ) {
+            format!("{} (median of {})", ms(median(v.to_vec())), v.len())
+        }
+    };
+    for ((name, _), (cold, warm)) in binaries.iter().zip(&results) {
         println!(
-            "  start to first paint, warm: {:.2}x the minimal window (+{})",
-            a.as_secs_f64() / r.as_secs_f64(),
-            ms(a.saturating_sub(r))
+            "  start to first paint (Xvfb), {name}: cold cache {}, warm {}",
+            summary(cold, "n/a (set BENCH_DROP_CACHES=1 as root)"),
+            summary(warm, "n/a")
         );
+    }
+    for (label, pick) in [("cold", 0usize), ("warm", 1usize)] {
+        let of = |i: usize| {
+            let v = if pick == 0 {
+                &results[i].0
+            } else {
+                &results[i].1
+            };
+            (!v.is_empty()).then(|| median(v.clone()))
+        };
+        if let (Some(a), Some(r)) = (of(0), of(1)) {
+            println!(
+                "  start to first paint, {label}: {:.2}x the minimal window (+{})",
+                a.as_secs_f64() / r.as_secs_f64(),
+                ms(a.saturating_sub(r))
+            );
+        }
     }
 
     let (a_rss, a_pss, a_n) = idle_memory(app, env);

@@ -235,6 +235,49 @@ async fn a_refreshed_id_token_for_another_subject_is_rejected_but_the_rotated_re
 }
 
 #[tokio::test]
+async fn bad_id_tokens_on_refresh_are_typed_errors_and_the_rotated_refresh_token_is_kept() {
+    type Tamper = Box<dyn FnOnce(&mut Mint) + Send>;
+    let cases: Vec<(&str, Tamper)> = vec![
+        ("signed by another key", Box::new(|m| m.pem = OTHER_KEY)),
+        (
+            "wrong audience",
+            Box::new(|m| m.audience = "someone-else".into()),
+        ),
+        (
+            "wrong issuer",
+            Box::new(|m| m.issuer = Some("https://evil.example".into())),
+        ),
+        ("expired", Box::new(|m| m.expires_in = -3600)),
+    ];
+    for (name, tamper) in cases {
+        let op = Op::start(&[(KEY, "k1")]).await;
+        let (session, store) = op.session();
+        session.sign_in(&op.browser).await.unwrap();
+        let access_before = session.fresh_access_token().await.unwrap();
+        op.set(tamper);
+
+        let err = session.refresh().await.unwrap_err();
+
+        // (A refresh's error reaches every caller waiting on it, hence `Shared`.)
+        let err = match err {
+            Error::Shared(inner) => inner,
+            other => std::sync::Arc::new(other),
+        };
+        assert!(matches!(*err, Error::IdTokenInvalid(_)), "{name}: {err:?}");
+        // The server rotated, so its new refresh token was stored before the ID token was
+        // judged; nothing else from the response was taken.
+        let stored = store.load().unwrap().unwrap();
+        assert_eq!(stored.refresh_token.secret(), "rt-2", "{name}");
+        assert_eq!(
+            session.fresh_access_token().await.unwrap().secret(),
+            access_before.secret(),
+            "{name}"
+        );
+        assert_eq!(session.status().state, SessionState::SignedIn, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn a_refreshed_id_token_may_omit_the_nonce_but_not_change_it() {
     let op = Op::start(&[(KEY, "k1")]).await;
     let (session, _store) = op.session();
