@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+disk() { printf 'disk: %s free; target/ %s\n' "$(df -h --output=avail . | tail -1 | tr -d ' ')" \
+  "$(du -sh target 2>/dev/null | cut -f1 || echo 0)"; }
+
+# CI builds once from a clean clone: incremental state would only take disk (GBs) and time.
+if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
+disk
 
 # WebKitGTK and friends for the Tauri app, Xvfb and WebKitWebDriver for the window test.
 bash scripts/deps.sh
@@ -26,6 +32,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (core, vault, dev-IdP and hostile-input scenarios, CLI, app shell)"
 cargo test --workspace --locked
 
+disk
+
 step "hostile-input suites: what was tried and what was accepted"
 cargo test --locked -p latchkey-core --test hostile_loopback --test hostile_server \
   --test id_tokens -- --nocapture 2>&1 | grep -E '^hostile '
@@ -36,4 +44,5 @@ bash scripts/e2e.sh
 step "fuzz smoke run (cargo-fuzz, 10 s per target)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash scripts/fuzz.sh
 
+disk
 step "all checks passed"
