@@ -134,9 +134,14 @@ impl Latchkey {
     }
 
     /// Locks: the session forgets its tokens and the vault its key.
+    ///
+    /// The session goes first: it waits for a refresh in flight, whose rotated refresh token
+    /// must still reach the vault, and saves one whose earlier save failed. Locking the vault
+    /// first would make that save fail and lose the only live refresh token.
     pub async fn lock(&self) -> SessionStatus {
+        let status = self.session.lock().await;
         self.vault.lock();
-        self.session.lock().await
+        status
     }
 
     /// Calls the configured API (`api_url`) with a fresh access token.

@@ -19,7 +19,9 @@
 //!   still handed out; the scheduler retries with exponential backoff and jitter.
 //! - A rotated refresh token is saved to the store *before* the new access token is used. If the
 //!   save fails, the new tokens are kept in memory (the old refresh token is already dead at the
-//!   server), a `StoreFailed` event is sent, and the next refresh saves again.
+//!   server) and a `StoreFailed` event is sent; the session remembers which token the store
+//!   holds (a fingerprint), so the next refresh, or locking, saves the live one again instead of
+//!   mistaking the store's stale copy for another process's rotation.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -41,7 +43,10 @@ use crate::http::{is_secure_or_loopback, BodyResponse, HttpClient};
 use crate::loopback::{Accepted, LoopbackListener};
 use crate::secret::SecretString;
 use crate::store::{SecretStore, SessionHint, StoreError, StoredSession};
-use crate::tokens::{accept_token_response, is_invalid_grant, map_token_error, Tokens};
+use crate::tokens::{
+    accept_token_response, fingerprint, is_fingerprint_of, is_invalid_grant, map_token_error,
+    Tokens,
+};
 use crate::user_agent::UserAgent;
 
 /// Where the session is.
@@ -383,7 +388,7 @@ impl Session {
             None => (None, None),
         };
 
-        let tokens = Tokens {
+        let mut tokens = Tokens {
             access: Some(issued.access),
             expires_at: issued.expires_at,
             lifetime: issued.lifetime,
@@ -393,6 +398,7 @@ impl Session {
             nonce: Some(SecretString::new(nonce.secret().clone())),
             subject,
             scopes: issued.scopes.unwrap_or_else(|| config.scopes.clone()),
+            synced: None,
         };
 
         // Persist before the session is usable; a new sign-in replaces whatever was stored.
@@ -400,6 +406,7 @@ impl Session {
             Some(stored) => self.inner.store.save(&stored)?,
             None => self.inner.store.clear()?,
         }
+        tokens.mark_synced();
         {
             let mut state = self.inner.tokens.lock().await;
             *state = TokenState::Active(Box::new(tokens));
@@ -471,6 +478,13 @@ impl Session {
     /// Lock the vault too, so the refresh token can't be read back without the user.
     pub async fn lock(&self) -> SessionStatus {
         let mut state = self.inner.tokens.lock().await;
+        if let TokenState::Active(t) = &mut *state {
+            if t.unsaved() {
+                // The last chance to keep a rotation whose save failed: after this the only copy
+                // of the live refresh token is gone. (Lock the session before the vault.)
+                self.save_or_report(t);
+            }
+        }
         let hint = match &*state {
             TokenState::Active(t) => Some(SessionHint {
                 issuer: self.inner.config.issuer.clone(),
@@ -651,17 +665,18 @@ impl Session {
     }
 
     async fn remember_display_name(&self, name: String) {
-        let state = self.inner.tokens.lock().await;
+        let mut state = self.inner.tokens.lock().await;
         let changed = {
             let mut meta = self.meta();
             let changed = meta.display_name.as_deref() != Some(name.as_str());
             meta.display_name = Some(name.clone());
             changed
         };
-        if let (true, TokenState::Active(t)) = (changed, &*state) {
+        if let (true, TokenState::Active(t)) = (changed, &mut *state) {
             if let Some(stored) = self.stored_session(t, Some(name)) {
-                if let Err(e) = self.inner.store.save(&stored) {
-                    tracing::warn!(error = %e, "could not store the display name");
+                match self.inner.store.save(&stored) {
+                    Ok(()) => t.mark_synced(),
+                    Err(e) => tracing::warn!(error = %e, "could not store the display name"),
                 }
             }
         }
@@ -913,15 +928,7 @@ impl Session {
             .is_some_and(|new| !crate::secret::ct_str_eq(new.secret(), refresh_token.secret()));
         if let (true, Some(new_rt)) = (rotated, new_refresh) {
             tokens.refresh = Some(new_rt);
-            let display_name = self.meta().display_name.clone();
-            if let Some(stored) = self.stored_session(tokens, display_name) {
-                if let Err(e) = self.inner.store.save(&stored) {
-                    tracing::error!(error = %e, "could not persist the rotated refresh token; keeping it in memory");
-                    self.emit(SessionEvent::StoreFailed {
-                        message: e.to_string(),
-                    });
-                }
-            }
+            self.save_or_report(tokens);
         }
 
         let issued = match accept_token_response(&response, sent_at) {
@@ -1064,18 +1071,32 @@ impl Session {
             .map_err(|e| Error::Internal(format!("refresh lock task: {e}")))??;
         match self.inner.store.load()? {
             Some(stored)
-                if !crate::secret::ct_str_eq(stored.refresh_token.secret(), ours.secret()) =>
+                if crate::secret::ct_str_eq(stored.refresh_token.secret(), ours.secret()) =>
             {
+                tokens.mark_synced();
+            }
+            Some(stored)
+                if tokens
+                    .synced
+                    .is_some_and(|synced| is_fingerprint_of(&synced, &stored.refresh_token)) =>
+            {
+                // The store still holds the token this session last read or saved, so no other
+                // process rotated it: ours is newer, from a rotation whose save failed. It is the
+                // live one (the stored one is dead at the server); save it now, under the lock.
+                tracing::warn!("saving a rotated refresh token whose earlier save failed");
+                self.save_or_report(tokens);
+            }
+            Some(stored) => {
                 tracing::info!("another process rotated the refresh token; adopting it");
                 let display_name = stored.display_name.clone();
                 let adopted = tokens_from_stored(stored);
                 tokens.refresh = adopted.refresh.clone();
                 tokens.id_token = adopted.id_token.clone();
+                tokens.synced = adopted.synced;
                 if display_name.is_some() {
                     self.meta().display_name = display_name;
                 }
             }
-            Some(_) => {}
             None => {
                 self.end_session(state, ReauthReason::EndedElsewhere);
                 return Err(Error::ReauthRequired(ReauthReason::EndedElsewhere));
@@ -1103,6 +1124,24 @@ impl Session {
             m.retry_at = None;
         });
         self.emit(SessionEvent::SessionEnded { reason });
+    }
+
+    /// Saves `tokens`; on success they are what the store holds. A failure is logged and sent as
+    /// [`SessionEvent::StoreFailed`]: the tokens stay in memory, still marked unsaved, and the
+    /// next refresh (or locking) saves them again.
+    fn save_or_report(&self, tokens: &mut Tokens) {
+        let Some(stored) = self.stored_session(tokens, None) else {
+            return;
+        };
+        match self.inner.store.save(&stored) {
+            Ok(()) => tokens.mark_synced(),
+            Err(e) => {
+                tracing::error!(error = %e, "could not persist the refresh token; keeping it in memory until a save succeeds");
+                self.emit(SessionEvent::StoreFailed {
+                    message: e.to_string(),
+                });
+            }
+        }
     }
 
     fn stored_session(&self, t: &Tokens, display_name: Option<String>) -> Option<StoredSession> {
@@ -1167,6 +1206,7 @@ impl Session {
 
 fn tokens_from_stored(stored: StoredSession) -> Tokens {
     Tokens {
+        synced: Some(fingerprint(&stored.refresh_token)),
         access: None,
         expires_at: None,
         lifetime: None,

@@ -43,6 +43,10 @@ pub(crate) struct Tokens {
     pub nonce: Option<SecretString>,
     pub subject: Option<String>,
     pub scopes: Vec<String>,
+    /// The [`fingerprint`] of the refresh token the store holds, as far as this session knows:
+    /// set whenever the session reads the store or saves to it. A `refresh` that differs from it
+    /// is a rotation whose save failed, and is saved again before the next refresh.
+    pub synced: Option<[u8; 32]>,
 }
 
 impl Drop for Tokens {
@@ -58,7 +62,34 @@ impl Drop for Tokens {
     }
 }
 
+/// SHA-256 of a refresh token: enough to tell whether the store holds this token, without
+/// keeping a second copy of the secret.
+pub(crate) fn fingerprint(token: &RefreshToken) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.secret().as_bytes()).into()
+}
+
+/// Whether `fingerprint` is `token`'s (compared in constant time).
+pub(crate) fn is_fingerprint_of(fingerprint_: &[u8; 32], token: &RefreshToken) -> bool {
+    use subtle::ConstantTimeEq as _;
+    fingerprint(token).ct_eq(fingerprint_).into()
+}
+
 impl Tokens {
+    /// The refresh token in memory is not (known to be) the one in the store: a save failed.
+    pub fn unsaved(&self) -> bool {
+        match (&self.refresh, &self.synced) {
+            (Some(rt), Some(synced)) => !is_fingerprint_of(synced, rt),
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
+    /// Marks the current refresh token as the one the store holds.
+    pub fn mark_synced(&mut self) {
+        self.synced = self.refresh.as_ref().map(fingerprint);
+    }
+
     /// Usable and not within the refresh margin. A token without `expires_in` counts as fresh
     /// until a resource server rejects it.
     pub fn is_fresh(&self, now: Instant) -> bool {
@@ -198,6 +229,7 @@ mod tests {
             nonce: None,
             subject: None,
             scopes: vec![],
+            synced: None,
         }
     }
 

@@ -1,5 +1,5 @@
-//! The facade front ends hold: cancel during sign-in, and a failed sign-in leaving the previous
-//! vault alone.
+//! The facade front ends hold: cancel during sign-in, a failed sign-in leaving the previous
+//! vault alone, and locking while a refresh is in flight.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,7 +11,8 @@ use latchkey_core::{
     UserAgentError,
 };
 use serde_json::json;
-use wiremock::MockServer;
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// A browser that the user never finishes: it only reports the loopback port it would return to.
 struct Abandoned(Mutex<mpsc::Sender<u16>>);
@@ -78,5 +79,93 @@ async fn cancel_while_the_browser_is_open_ends_the_sign_in_and_closes_the_listen
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the loopback listener is closed"
+    );
+}
+
+/// A token endpoint that says when a refresh request arrives, then answers it a moment later.
+struct Announced {
+    arrived: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    response: ResponseTemplate,
+}
+
+impl Respond for Announced {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        if let Some(tx) = self.arrived.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+        self.response.clone()
+    }
+}
+
+fn tokens(access: &str, refresh: &str) -> serde_json::Value {
+    json!({"access_token": access, "token_type": "Bearer", "expires_in": 3600, "refresh_token": refresh})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locking_while_a_refresh_is_in_flight_keeps_its_rotated_token_for_the_next_unlock() {
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    latchkey_testkit::mount_discovery(&server, json!({})).await;
+    let token = || Mock::given(method("POST")).and(path("/token"));
+    token()
+        .and(body_string_contains("grant_type=authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
+        .mount(&server)
+        .await;
+    let (arrived_tx, arrived_rx) = tokio::sync::oneshot::channel();
+    token()
+        .and(body_string_contains("refresh_token=rt-1"))
+        .respond_with(Announced {
+            arrived: Mutex::new(Some(arrived_tx)),
+            response: ResponseTemplate::new(200)
+                .set_body_json(tokens("at-2", "rt-2"))
+                .set_delay(std::time::Duration::from_millis(300)),
+        })
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    token()
+        .and(body_string_contains("refresh_token=rt-1"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
+        .mount(&server)
+        .await;
+    token()
+        .and(body_string_contains("refresh_token=rt-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-3", "rt-3")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let config = PartialConfig {
+        issuer: Some(issuer.clone()),
+        client_id: Some("app".into()),
+        scopes: Some(vec!["profile".into(), "offline_access".into()]),
+        ..Default::default()
+    }
+    .finish()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let protector = Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM));
+    let latchkey = Arc::new(Latchkey::open(config, dir.path(), protector).unwrap());
+    let pin = || Credential::Pin("c".repeat(MIN_PIN_LEN).into());
+    latchkey
+        .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
+        .await
+        .unwrap();
+
+    let refreshing = {
+        let latchkey = latchkey.clone();
+        tokio::spawn(async move { latchkey.session().refresh().await })
+    };
+    arrived_rx.await.unwrap();
+    // The user presses Lock (or the idle timer fires) while the server is answering.
+    assert_eq!(latchkey.lock().await.state, SessionState::Locked);
+    assert!(latchkey.vault().is_locked());
+    refreshing.await.unwrap().unwrap();
+
+    // Next launch: one unlock resumes with the rotated token (rt-1 is dead at the server).
+    assert_eq!(
+        latchkey.unlock(pin()).await.unwrap().state,
+        SessionState::SignedIn
     );
 }

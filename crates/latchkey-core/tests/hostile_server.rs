@@ -501,3 +501,153 @@ async fn the_new_access_token_is_not_handed_out_before_the_rotated_refresh_token
         "rt-2"
     );
 }
+
+/// A store that fails to save `rt-2` the first `failures` times (a full disk, say).
+struct FlakyStore {
+    inner: MemoryStore,
+    failures: std::sync::atomic::AtomicU32,
+}
+
+impl SecretStore for FlakyStore {
+    fn load(&self) -> Result<Option<latchkey_core::StoredSession>, latchkey_core::StoreError> {
+        self.inner.load()
+    }
+    fn save(&self, s: &latchkey_core::StoredSession) -> Result<(), latchkey_core::StoreError> {
+        use std::sync::atomic::Ordering;
+        let failing = s.refresh_token.secret() == "rt-2"
+            && self
+                .failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+        if failing {
+            return Err(latchkey_core::StoreError::Io {
+                action: "written",
+                source: std::io::Error::other("no space left on device"),
+            });
+        }
+        self.inner.save(s)
+    }
+    fn clear(&self) -> Result<(), latchkey_core::StoreError> {
+        self.inner.clear()
+    }
+}
+
+#[tokio::test]
+async fn a_rotation_whose_save_failed_is_saved_before_the_next_refresh_which_sends_the_live_token()
+{
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    latchkey_testkit::mount_discovery(&server, json!({})).await;
+    Mock::given(body_string_contains("grant_type=authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+            "at-1",
+            Some("rt-1"),
+            3600,
+        )))
+        .mount(&server)
+        .await;
+    // rt-1 rotates once; sent again (it is dead), the server says invalid_grant.
+    refresh_mock()
+        .and(body_string_contains("refresh_token=rt-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+            "at-2",
+            Some("rt-2"),
+            3600,
+        )))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    refresh_mock()
+        .and(body_string_contains("refresh_token=rt-1"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
+        .mount(&server)
+        .await;
+    refresh_mock()
+        .and(body_string_contains("refresh_token=rt-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+            "at-3",
+            Some("rt-3"),
+            3600,
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = Arc::new(FlakyStore {
+        inner: MemoryStore::new(),
+        failures: 1.into(),
+    });
+    let session = Session::new(config(&issuer), store.clone()).unwrap();
+    session
+        .sign_in(&InstantApproval::new(&issuer))
+        .await
+        .unwrap();
+    let mut events = session.subscribe();
+
+    session.refresh().await.unwrap();
+    assert_eq!(
+        stored_rt(&store.inner).as_deref(),
+        Some("rt-1"),
+        "the save failed"
+    );
+    let event = events.try_recv().unwrap();
+    assert!(
+        matches!(event, latchkey_core::SessionEvent::StoreFailed { .. }),
+        "{event:?}"
+    );
+
+    // The store's rt-1 is not another process's rotation: rt-2 is saved, then sent.
+    session.refresh().await.unwrap();
+    assert_eq!(session.status().state, SessionState::SignedIn);
+    assert_eq!(stored_rt(&store.inner).as_deref(), Some("rt-3"));
+    let sent_rt1 = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("refresh_token=rt-1"))
+        .count();
+    assert_eq!(sent_rt1, 1, "the dead rt-1 was never sent again");
+}
+
+#[tokio::test]
+async fn locking_saves_a_rotation_whose_save_failed_instead_of_dropping_the_live_token() {
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    latchkey_testkit::mount_discovery(&server, json!({})).await;
+    Mock::given(body_string_contains("grant_type=authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+            "at-1",
+            Some("rt-1"),
+            3600,
+        )))
+        .mount(&server)
+        .await;
+    refresh_mock()
+        .and(body_string_contains("refresh_token=rt-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+            "at-2",
+            Some("rt-2"),
+            3600,
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = Arc::new(FlakyStore {
+        inner: MemoryStore::new(),
+        failures: 1.into(),
+    });
+    let session = Session::new(config(&issuer), store.clone()).unwrap();
+    session
+        .sign_in(&InstantApproval::new(&issuer))
+        .await
+        .unwrap();
+    session.refresh().await.unwrap();
+    assert_eq!(
+        stored_rt(&store.inner).as_deref(),
+        Some("rt-1"),
+        "the save failed"
+    );
+
+    assert_eq!(session.lock().await.state, SessionState::Locked);
+    assert_eq!(stored_rt(&store.inner).as_deref(), Some("rt-2"));
+}

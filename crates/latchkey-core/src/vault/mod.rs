@@ -160,12 +160,34 @@ struct KeyFile {
     failed_attempts: u32,
 }
 
+/// When the key was last used, on both clocks (see [`Vault::is_idle`]).
+#[derive(Debug, Clone, Copy)]
+struct Activity {
+    at: Instant,
+    wall: SystemTime,
+}
+
+impl Activity {
+    fn now() -> Self {
+        Self {
+            at: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// The longer of the two clocks' readings (a wall clock set back counts as no time).
+    fn elapsed(&self) -> Duration {
+        let wall = self.wall.elapsed().unwrap_or(Duration::ZERO);
+        self.at.elapsed().max(wall)
+    }
+}
+
 #[derive(Default)]
 struct State {
     key: Option<VaultKey>,
     /// A new key's wrapped form, written with the first save after [`Vault::prepare`].
     staged: Option<serde_json::Value>,
-    last_activity: Option<Instant>,
+    last_activity: Option<Activity>,
     /// The snapshot failed to decrypt: keep it aside rather than overwrite it.
     quarantine_on_save: bool,
     /// The session as last read or written, with the snapshot file's identity at that moment:
@@ -292,7 +314,7 @@ impl Vault {
         let mut state = self.state();
         state.key = Some(key);
         state.staged = Some(wrapped);
-        state.last_activity = Some(Instant::now());
+        state.last_activity = Some(Activity::now());
         Ok(())
     }
 
@@ -334,7 +356,7 @@ impl Vault {
                     self.lock();
                     return Err(e);
                 }
-                self.state().last_activity = Some(Instant::now());
+                self.state().last_activity = Some(Activity::now());
                 Ok(())
             }
             Err(ProtectorError::WrongCredential) if counted => {
@@ -359,18 +381,23 @@ impl Vault {
         state.cache = None;
     }
 
-    /// Locks if nothing used the key for `idle`; returns whether it locked now.
-    pub fn lock_if_idle(&self, idle: Duration) -> bool {
-        let mut state = self.state();
-        match state.last_activity {
-            Some(at) if state.key.is_some() && at.elapsed() >= idle => {
-                state.key = None;
-                state.staged = None;
-                state.last_activity = None;
-                state.cache = None;
-                true
-            }
-            _ => false,
+    /// Whether the key is released and nothing used it for `idle`, by either clock: the
+    /// monotonic one (immune to clock changes) or the wall clock (which, unlike the monotonic
+    /// clock on Linux and macOS, keeps counting while the machine sleeps, so a laptop opened the
+    /// next morning counts as idle).
+    pub fn is_idle(&self, idle: Duration) -> bool {
+        let state = self.state();
+        match &state.last_activity {
+            Some(activity) => state.key.is_some() && activity.elapsed() >= idle,
+            None => false,
+        }
+    }
+
+    /// Moves the last activity `by` back on the wall clock only, as a suspended machine sees it.
+    #[cfg(test)]
+    pub(crate) fn pretend_asleep_for(&self, by: Duration) {
+        if let Some(activity) = &mut self.state().last_activity {
+            activity.wall -= by;
         }
     }
 
@@ -394,11 +421,11 @@ impl Vault {
         self.state().key.clone().ok_or(VaultError::Locked)
     }
 
-    /// Records user activity for [`Vault::lock_if_idle`] (background refreshes don't count).
+    /// Records user activity for [`Vault::is_idle`] (background refreshes don't count).
     pub fn touch(&self) {
         let mut state = self.state();
         if state.key.is_some() {
-            state.last_activity = Some(Instant::now());
+            state.last_activity = Some(Activity::now());
         }
     }
 
@@ -542,9 +569,11 @@ pub fn spawn_idle_lock(vault: Arc<Vault>, session: crate::Session, idle: Duratio
             let mut ticks = tokio::time::interval(period);
             loop {
                 ticks.tick().await;
-                if vault.lock_if_idle(idle) {
-                    tracing::info!("locked after {} s idle", idle.as_secs());
+                if vault.is_idle(idle) {
+                    tracing::info!("locking after {} s idle", idle.as_secs());
+                    // The session first: a refresh in flight still saves its rotated token.
                     session.lock().await;
+                    vault.lock();
                 }
             }
         }),

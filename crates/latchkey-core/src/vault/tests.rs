@@ -206,15 +206,30 @@ fn a_save_by_another_process_is_seen_by_the_next_load() {
 }
 
 #[test]
-fn locking_forgets_the_key_and_idle_locking_waits_for_idleness() {
+fn locking_forgets_the_key_and_idleness_counts_from_the_last_use() {
     let dir = tempfile::tempdir().unwrap();
     let v = new_vault(dir.path(), "246810", "RT");
     v.touch();
-    assert!(!v.lock_if_idle(Duration::from_secs(3600)));
-    assert!(!v.is_locked());
-    assert!(v.lock_if_idle(Duration::ZERO));
+    assert!(!v.is_idle(Duration::from_secs(3600)));
+    assert!(v.is_idle(Duration::ZERO));
+    v.lock();
     assert!(v.is_locked());
+    assert!(
+        !v.is_idle(Duration::ZERO),
+        "a locked vault has nothing to lock"
+    );
     assert!(matches!(v.save(&session("x")), Err(StoreError::Locked)));
+}
+
+#[test]
+fn a_night_asleep_counts_as_idle_though_the_monotonic_clock_stood_still() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(dir.path(), "246810", "RT");
+    v.touch();
+    let fifteen_minutes = Duration::from_secs(15 * 60);
+    assert!(!v.is_idle(fifteen_minutes));
+    v.pretend_asleep_for(Duration::from_secs(8 * 3600));
+    assert!(v.is_idle(fifteen_minutes));
 }
 
 #[test]
