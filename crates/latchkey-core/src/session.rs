@@ -355,6 +355,7 @@ impl Session {
         let redirect_uri = pending.redirect_uri().clone();
         let nonce = pending.nonce().clone();
         let sent_at = Instant::now();
+        let sent_wall = SystemTime::now();
         let response = provider
             .client
             .exchange_code(code)
@@ -393,6 +394,7 @@ impl Session {
             expires_at: issued.expires_at,
             lifetime: issued.lifetime,
             obtained_at: sent_at,
+            obtained_wall: sent_wall,
             refresh: issued.refresh,
             id_token,
             nonce: Some(SecretString::new(nonce.secret().clone())),
@@ -841,8 +843,11 @@ impl Session {
             let wake = self.inner.wake.notified();
             match due {
                 Some(at) => {
+                    // Wake at least every RECHECK_EVERY: a sleep on the monotonic clock doesn't
+                    // notice the machine was suspended, `refresh_due` does.
+                    let until = at.min(Instant::now() + RECHECK_EVERY);
                     tokio::select! {
-                        _ = tokio::time::sleep_until(at) => {}
+                        _ = tokio::time::sleep_until(until) => {}
                         _ = wake => continue,
                     }
                 }
@@ -891,6 +896,7 @@ impl Session {
         };
         let provider = self.provider().await?;
         let sent_at = Instant::now();
+        let sent_wall = SystemTime::now();
         tracing::debug!(?trigger, "refreshing the access token");
         let result = provider
             .client
@@ -954,6 +960,7 @@ impl Session {
         next.expires_at = issued.expires_at;
         next.lifetime = issued.lifetime;
         next.obtained_at = sent_at;
+        next.obtained_wall = sent_wall;
         if let Some(id) = id_token {
             next.id_token = Some(id);
         }
@@ -1211,6 +1218,7 @@ fn tokens_from_stored(stored: StoredSession) -> Tokens {
         expires_at: None,
         lifetime: None,
         obtained_at: Instant::now(),
+        obtained_wall: SystemTime::now(),
         refresh: Some(stored.refresh_token),
         id_token: stored.id_token,
         nonce: stored.nonce,
@@ -1218,6 +1226,10 @@ fn tokens_from_stored(stored: StoredSession) -> Tokens {
         scopes: stored.scopes,
     }
 }
+
+/// The background refresher looks at the clock at least this often, so a refresh that fell due
+/// while the machine slept happens within this long of waking.
+const RECHECK_EVERY: Duration = Duration::from_secs(30);
 
 /// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at 60 s, each scaled by 0.5–1.0.
 fn backoff(failures: u32) -> Duration {

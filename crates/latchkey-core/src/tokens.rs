@@ -1,11 +1,13 @@
 //! Tokens in memory, their expiry model, and the checks on token responses.
 //!
 //! Expiry is absolute and monotonic: `expires_at = (instant the request was sent) + expires_in`,
-//! on tokio's clock (so tests can pause time). Refresh is due a margin before expiry that suits
+//! on tokio's clock (so tests can pause time). The monotonic clock stops while the machine sleeps
+//! (Linux, macOS), so every expiry check adds the time it missed: how far the wall clock ran ahead
+//! of it since the token was obtained. A laptop opened the next morning sees its token expired. Refresh is due a margin before expiry that suits
 //! short lifetimes: a fifth of the lifetime, between 1 s and 60 s (a 5 s token refreshes at 4 s,
 //! an hour-long one a minute early).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use openidconnect::core::{CoreErrorResponseType, CoreTokenResponse, CoreTokenType};
 use openidconnect::{
@@ -38,6 +40,8 @@ pub(crate) struct Tokens {
     pub expires_at: Option<Instant>,
     pub lifetime: Option<Duration>,
     pub obtained_at: Instant,
+    /// The wall-clock time of `obtained_at`, to notice time spent asleep.
+    pub obtained_wall: SystemTime,
     pub refresh: Option<RefreshToken>,
     pub id_token: Option<SecretString>,
     pub nonce: Option<SecretString>,
@@ -93,6 +97,7 @@ impl Tokens {
     /// Usable and not within the refresh margin. A token without `expires_in` counts as fresh
     /// until a resource server rejects it.
     pub fn is_fresh(&self, now: Instant) -> bool {
+        let now = now + self.time_asleep();
         match (&self.access, self.expires_at, self.lifetime) {
             (None, _, _) => false,
             (Some(_), None, _) => true,
@@ -104,6 +109,7 @@ impl Tokens {
 
     /// Not yet expired (it may be within the margin).
     pub fn is_usable(&self, now: Instant) -> bool {
+        let now = now + self.time_asleep();
         self.access.is_some() && self.expires_at.is_none_or(|at| now < at)
     }
 
@@ -116,8 +122,23 @@ impl Tokens {
             (Some(_), None) => None,
             (Some(_), Some(at)) => {
                 let margin = refresh_margin(self.lifetime.unwrap_or_default());
-                Some(at.checked_sub(margin).unwrap_or(at).max(floor))
+                let due = at.checked_sub(margin).unwrap_or(at).max(floor);
+                Some(due.checked_sub(self.time_asleep()).unwrap_or(due))
             }
+        }
+    }
+
+    /// How much longer the wall clock says it has been since the token was obtained than the
+    /// monotonic clock does: time the machine spent asleep. Zero when the wall clock was set
+    /// back, and below a second (the two clocks drift and are read a moment apart); a wall clock
+    /// set forward only makes a refresh come early.
+    pub fn time_asleep(&self) -> Duration {
+        let wall = self.obtained_wall.elapsed().unwrap_or_default();
+        let asleep = wall.saturating_sub(self.obtained_at.elapsed());
+        if asleep < Duration::from_secs(1) {
+            Duration::ZERO
+        } else {
+            asleep
         }
     }
 }
@@ -224,6 +245,7 @@ mod tests {
             expires_at: lifetime.map(|l| now + Duration::from_secs(l)),
             lifetime: lifetime.map(Duration::from_secs),
             obtained_at: now,
+            obtained_wall: SystemTime::now(),
             refresh: refresh.then(|| RefreshToken::new("rt".into())),
             id_token: None,
             nonce: None,
@@ -279,5 +301,31 @@ mod tests {
         let t = tokens(None, true);
         assert!(t.is_fresh(Instant::now()));
         assert_eq!(t.refresh_due(), None);
+    }
+
+    #[test]
+    fn a_token_from_before_a_night_asleep_is_expired_though_the_monotonic_clock_stood_still() {
+        let mut t = tokens(Some(3600), true);
+        let now = Instant::now();
+        assert!(t.is_fresh(now) && t.is_usable(now));
+        // Eight hours asleep: the wall clock moved on, the monotonic clock did not.
+        t.obtained_wall -= Duration::from_secs(8 * 3600);
+        assert!(t.time_asleep() >= Duration::from_secs(8 * 3600 - 1));
+        assert!(!t.is_fresh(now), "fresh after a night asleep");
+        assert!(!t.is_usable(now), "usable after a night asleep");
+        assert!(
+            t.refresh_due().unwrap() <= now,
+            "the refresh is due at once"
+        );
+    }
+
+    #[test]
+    fn a_wall_clock_set_back_changes_nothing() {
+        let mut t = tokens(Some(3600), true);
+        let due = t.refresh_due().unwrap();
+        t.obtained_wall += Duration::from_secs(3 * 3600);
+        assert_eq!(t.time_asleep(), Duration::ZERO);
+        assert!(t.is_fresh(Instant::now()));
+        assert_eq!(t.refresh_due(), Some(due));
     }
 }
