@@ -126,10 +126,20 @@ impl Latchkey {
     }
 
     /// Unlocks the vault and resumes silently: one refresh, no browser.
+    ///
+    /// Offline (or with the server failing) the unlock still succeeds: the session is signed in
+    /// with `offline` set in its status, and the background refresher retries with backoff. Only
+    /// a wrong credential, or a server that ends the session, is an error.
     pub async fn unlock(&self, credential: Credential) -> Result<SessionStatus> {
         self.vault.unlock(&credential)?;
         self.session.resume().await?;
-        self.session.fresh_access_token().await?;
+        match self.session.fresh_access_token().await {
+            Ok(_) => {}
+            Err(e) if e.is_transient() => {
+                tracing::info!(error = %e, "unlocked while the server is unreachable; will retry");
+            }
+            Err(e) => return Err(e),
+        }
         Ok(self.session.status())
     }
 

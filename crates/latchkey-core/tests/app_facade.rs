@@ -169,3 +169,43 @@ async fn locking_while_a_refresh_is_in_flight_keeps_its_rotated_token_for_the_ne
         SessionState::SignedIn
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlocking_while_the_server_is_down_unlocks_and_says_offline() {
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    latchkey_testkit::mount_discovery(&server, json!({})).await;
+    let token = || Mock::given(method("POST")).and(path("/token"));
+    token()
+        .and(body_string_contains("grant_type=authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
+        .mount(&server)
+        .await;
+    token()
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let config = PartialConfig {
+        issuer: Some(issuer.clone()),
+        client_id: Some("app".into()),
+        scopes: Some(vec!["profile".into(), "offline_access".into()]),
+        ..Default::default()
+    }
+    .finish()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let protector = Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM));
+    let latchkey = Latchkey::open(config, dir.path(), protector).unwrap();
+    let pin = || Credential::Pin("c".repeat(MIN_PIN_LEN).into());
+    latchkey
+        .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
+        .await
+        .unwrap();
+    latchkey.lock().await;
+
+    let status = latchkey.unlock(pin()).await.unwrap();
+    assert_eq!(status.state, SessionState::SignedIn);
+    assert!(status.offline, "{status:?}");
+    assert!(!latchkey.vault().is_locked());
+}
