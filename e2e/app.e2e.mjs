@@ -176,6 +176,8 @@ try {
   await step('Sign out: revoked, and the vault is gone', async () => {
     await browser.$('#sign-out').click();
     await browser.$('#screen-signed-out').waitForDisplayed({ timeout: 20000 });
+    const note = await browser.$('#sign-out-note').getText();
+    if (!note.includes('revoked at the server')) throw new Error(`sign-out note: ${note}`);
     await shot('09-signed-out-again');
     for (const f of ['vault.stronghold', 'vault.key.json', 'vault.meta.json']) {
       if (existsSync(join(data, 'vault', f))) throw new Error(`${f} still exists`);

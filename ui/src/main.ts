@@ -1,6 +1,6 @@
 // Wires user actions to IPC calls and renders whatever Rust sends back.
 import { api, subscribe, type AppView, type IpcError, type Settings } from './ipc';
-import { appendTimeline, render, showApiResult, showError } from './render';
+import { appendTimeline, render, showApiResult, showError, showSignOutNote, signOutText } from './render';
 
 let view: AppView | null = null;
 let waiting = false;
@@ -52,6 +52,7 @@ byId<HTMLFormElement>('pin-setup').addEventListener('submit', (e) => {
 
 async function startSignIn(pin: string | null): Promise<void> {
   waiting = true;
+  showSignOutNote(null);
   if (view) render(view, waiting);
   byId<HTMLInputElement>('pin-new').value = '';
   byId<HTMLInputElement>('pin-confirm').value = '';
@@ -79,13 +80,16 @@ byId('lock').addEventListener('click', () => {
   void act(api.lock);
 });
 
-byId('sign-out').addEventListener('click', () => {
+function signOut(): void {
   showApiResult(null);
   void act(async () => {
-    await api.signOut();
+    showSignOutNote(signOutText(await api.signOut()));
     return api.view();
   });
-});
+}
+
+byId('sign-out').addEventListener('click', signOut);
+byId('forget').addEventListener('click', signOut);
 
 byId('call-api').addEventListener('click', () => {
   void act(async () => {

@@ -1,7 +1,7 @@
 // Rendering: pure functions from what Rust sent to the DOM. No tokens, no timers, no refresh
 // logic: the access-token bar drains by a CSS animation whose duration is the remaining lifetime
 // Rust reported; each new view restarts it.
-import type { AppView, SessionEvent, SessionStatus } from './ipc/types';
+import type { AppView, Revocation, SessionEvent, SessionStatus } from './ipc/types';
 
 export type Screen = 'unconfigured' | 'signed-out' | 'waiting' | 'locked' | 'signed-in';
 
@@ -121,6 +121,27 @@ export function appendTimeline(event: SessionEvent): void {
   const list = el('timeline-events');
   list.prepend(li);
   while (list.children.length > 12) list.lastElementChild?.remove();
+}
+
+/** What signing out did at the server, in the user's words: a sign-out that could not revoke
+ * must say so, because the refresh token then stays valid at the server until it expires. */
+export function signOutText(result: Revocation): string {
+  switch (result.revocation) {
+    case 'revoked':
+      return 'Signed out. The session was revoked at the server.';
+    case 'not_supported':
+      return 'Signed out on this device. The server offers no revocation, so the session stays valid there until it expires.';
+    case 'nothing_to_revoke':
+      return 'Signed out on this device. The session was locked, so it was not revoked at the server: it stays valid there until it expires.';
+    case 'failed':
+      return `Signed out on this device, but the server could not be told (${result.detail}). The session stays valid there until it expires.`;
+  }
+}
+
+export function showSignOutNote(text: string | null): void {
+  const note = el('sign-out-note');
+  note.hidden = !text;
+  note.textContent = text ?? '';
 }
 
 export function showError(message: string | null): void {

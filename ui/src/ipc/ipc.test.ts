@@ -1,7 +1,7 @@
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { afterEach, describe, expect, test } from 'vitest';
 
-import { screenFor, reauthText, timelineText } from '../render';
+import { screenFor, reauthText, signOutText, timelineText } from '../render';
 import { api, toIpcError, type AppView, type SessionStatus } from './index';
 
 const status: SessionStatus = {
@@ -79,6 +79,19 @@ describe('rendering decisions', () => {
     const ended = { ...status, state: 'reauth_required' as const, reauth_reason: { reason: 'refresh_token_rejected' as const } };
     expect(reauthText(ended)).toContain('sign in again');
     expect(reauthText(status)).toBeNull();
+  });
+
+  test('a sign-out that could not revoke at the server says the session lives on there', () => {
+    expect(signOutText({ revocation: 'revoked' })).toContain('revoked at the server');
+    for (const text of [
+      signOutText({ revocation: 'failed', detail: 'the server could not be reached' }),
+      signOutText({ revocation: 'not_supported' }),
+      signOutText({ revocation: 'nothing_to_revoke' }),
+    ]) {
+      expect(text).toContain('on this device');
+      expect(text).toContain('until it expires');
+    }
+    expect(signOutText({ revocation: 'failed', detail: 'HTTP 503' })).toContain('HTTP 503');
   });
 
   test('the timeline marks scheduled refreshes and rotations', () => {
