@@ -209,3 +209,52 @@ async fn unlocking_while_the_server_is_down_unlocks_and_says_offline() {
     assert!(status.offline, "{status:?}");
     assert!(!latchkey.vault().is_locked());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_while_locked_erases_the_vault_and_says_nothing_was_revoked() {
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    latchkey_testkit::mount_discovery(
+        &server,
+        json!({"revocation_endpoint": format!("{issuer}/revoke")}),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
+        .mount(&server)
+        .await;
+    Mock::given(path("/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let config = PartialConfig {
+        issuer: Some(issuer.clone()),
+        client_id: Some("app".into()),
+        scopes: Some(vec!["profile".into(), "offline_access".into()]),
+        ..Default::default()
+    }
+    .finish()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let protector = Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM));
+    let latchkey = Latchkey::open(config, dir.path(), protector).unwrap();
+    latchkey
+        .sign_in(
+            Credential::Pin("c".repeat(MIN_PIN_LEN).into()),
+            &latchkey_testkit::InstantApproval::new(&issuer),
+        )
+        .await
+        .unwrap();
+    latchkey.lock().await;
+
+    // The user forgot the PIN: "Sign out on this device" from the Locked screen.
+    let report = latchkey.sign_out().await.unwrap();
+    assert_eq!(
+        report.revocation,
+        latchkey_core::RevocationOutcome::NothingToRevoke
+    );
+    assert_eq!(latchkey.status().state, SessionState::SignedOut);
+    assert!(!latchkey.vault().is_initialized(), "the vault is erased");
+}
