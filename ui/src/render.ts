@@ -46,6 +46,8 @@ export function reauthText(status: SessionStatus): string | null {
       return 'The API rejected a freshly refreshed token. Please sign in again.';
     case 'ended_elsewhere':
       return 'Another Latchkey process ended this session. Please sign in again.';
+    case 'stored_session_erased':
+      return 'The stored session was erased on this device (too many wrong PINs, or your biometrics changed). Please sign in again.';
   }
 }
 

@@ -131,7 +131,17 @@ impl Latchkey {
     /// with `offline` set in its status, and the background refresher retries with backoff. Only
     /// a wrong credential, or a server that ends the session, is an error.
     pub async fn unlock(&self, credential: Credential) -> Result<SessionStatus> {
-        self.vault.unlock(&credential)?;
+        if let Err(e) = self.vault.unlock(&credential) {
+            if !self.vault.is_initialized() {
+                // The vault erased itself (too many wrong PINs, an invalidated platform key):
+                // the stored session is gone, and the user must be told to sign in again
+                // rather than be left on an unlock screen for a vault that no longer exists.
+                self.session
+                    .end_while_locked(crate::ReauthReason::StoredSessionErased)
+                    .await;
+            }
+            return Err(e.into());
+        }
         self.session.resume().await?;
         match self.session.fresh_access_token().await {
             Ok(_) => {}

@@ -84,6 +84,9 @@ pub enum ReauthReason {
     /// Another process sharing the store ended the session (signed out, or was told
     /// `invalid_grant`).
     EndedElsewhere,
+    /// The vault erased the stored session while locked: too many wrong PINs, or a platform key
+    /// that can never be released again (biometrics re-enrolled).
+    StoredSessionErased,
 }
 
 impl std::fmt::Display for ReauthReason {
@@ -103,6 +106,9 @@ impl std::fmt::Display for ReauthReason {
             }
             ReauthReason::EndedElsewhere => {
                 f.write_str("the session was ended by another process sharing the vault")
+            }
+            ReauthReason::StoredSessionErased => {
+                f.write_str("the stored session was erased on this device")
             }
         }
     }

@@ -1121,6 +1121,15 @@ impl Session {
         }
     }
 
+    /// Ends a locked session whose store is gone (the vault erased itself): the front end shows
+    /// why and offers a new sign-in.
+    pub(crate) async fn end_while_locked(&self, reason: ReauthReason) {
+        let mut state = self.inner.tokens.lock().await;
+        if matches!(&*state, TokenState::Locked(_)) {
+            self.end_session(&mut state, reason);
+        }
+    }
+
     fn end_session(&self, state: &mut TokenState, reason: ReauthReason) {
         *state = TokenState::Ended(reason.clone());
         if let Err(e) = self.inner.store.clear() {

@@ -258,3 +258,55 @@ async fn signing_out_while_locked_erases_the_vault_and_says_nothing_was_revoked(
     assert_eq!(latchkey.status().state, SessionState::SignedOut);
     assert!(!latchkey.vault().is_initialized(), "the vault is erased");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_wrong_pins_end_the_locked_session_with_a_reason_instead_of_a_dead_unlock_screen()
+{
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    latchkey_testkit::mount_discovery(&server, json!({})).await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
+        .mount(&server)
+        .await;
+    let config = PartialConfig {
+        issuer: Some(issuer.clone()),
+        client_id: Some("app".into()),
+        scopes: Some(vec!["profile".into(), "offline_access".into()]),
+        ..Default::default()
+    }
+    .finish()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let protector = Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM));
+    let latchkey = Latchkey::open(config, dir.path(), protector).unwrap();
+    latchkey
+        .sign_in(
+            Credential::Pin("c".repeat(MIN_PIN_LEN).into()),
+            &latchkey_testkit::InstantApproval::new(&issuer),
+        )
+        .await
+        .unwrap();
+    latchkey.lock().await;
+    let mut events = latchkey.subscribe();
+
+    let wrong = || Credential::Pin("d".repeat(MIN_PIN_LEN).into());
+    for _ in 1..latchkey_core::vault::DEFAULT_MAX_ATTEMPTS {
+        latchkey.unlock(wrong()).await.unwrap_err();
+        assert_eq!(latchkey.status().state, SessionState::Locked);
+    }
+    let err = latchkey.unlock(wrong()).await.unwrap_err();
+    assert!(err.to_string().contains("erased"), "{err}");
+
+    let status = latchkey.status();
+    assert_eq!(status.state, SessionState::ReauthRequired);
+    assert_eq!(
+        status.reauth_reason,
+        Some(latchkey_core::ReauthReason::StoredSessionErased)
+    );
+    assert!(matches!(
+        events.try_recv().unwrap(),
+        latchkey_core::SessionEvent::SessionEnded { .. }
+    ));
+}

@@ -89,7 +89,7 @@ impl<R: Runtime> BiometricCipher for AndroidCipher<R> {
             .0
             .biometric()
             .biometric_cipher(reason.to_owned(), options)
-            .map_err(|e| ProtectorError::Unavailable(e.to_string()))?;
+            .map_err(|e| super::biometric_errors::classify_unlock_error(&e.to_string()))?;
         b64.decode(result.data)
             .map(Zeroizing::new)
             .map_err(|e| ProtectorError::Malformed(e.to_string()))

@@ -6,6 +6,8 @@ mod desktop;
 #[cfg(desktop)]
 pub use desktop::{protector, unlock_wording, user_agent};
 
+#[cfg_attr(desktop, allow(dead_code))]
+mod biometric_errors;
 #[cfg(mobile)]
 mod mobile;
 #[cfg(mobile)]

@@ -78,6 +78,8 @@ describe('rendering decisions', () => {
   test('a revoked session explains itself', () => {
     const ended = { ...status, state: 'reauth_required' as const, reauth_reason: { reason: 'refresh_token_rejected' as const } };
     expect(reauthText(ended)).toContain('sign in again');
+    const erased = { ...ended, reauth_reason: { reason: 'stored_session_erased' as const } };
+    expect(reauthText(erased)).toContain('erased on this device');
     expect(reauthText(status)).toBeNull();
   });
 

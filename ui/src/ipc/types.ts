@@ -4,7 +4,12 @@
 export type SessionState = 'signed_out' | 'locked' | 'signed_in' | 'reauth_required';
 
 export interface ReauthReason {
-  reason: 'refresh_token_rejected' | 'no_refresh_token' | 'access_token_rejected' | 'ended_elsewhere';
+  reason:
+    | 'refresh_token_rejected'
+    | 'no_refresh_token'
+    | 'access_token_rejected'
+    | 'ended_elsewhere'
+    | 'stored_session_erased';
   detail?: string | null;
 }
 

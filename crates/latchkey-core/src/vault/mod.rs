@@ -359,6 +359,13 @@ impl Vault {
                 self.state().last_activity = Some(Activity::now());
                 Ok(())
             }
+            Err(ProtectorError::KeyInvalidated) => {
+                // The platform key can never be released again: the vault is useless, and
+                // keeping it would leave the user on an unlock screen with no way through.
+                tracing::warn!("the platform key was invalidated; erasing the vault");
+                self.destroy()?;
+                Err(ProtectorError::KeyInvalidated.into())
+            }
             Err(ProtectorError::WrongCredential) if counted => {
                 let remaining = self.max_attempts.saturating_sub(file.failed_attempts);
                 if remaining == 0 {

@@ -328,3 +328,40 @@ async fn the_idle_locker_locks_the_vault_and_the_session_and_says_so() {
     assert_eq!(status.state, crate::SessionState::Locked);
     assert_eq!(status.display_name.as_deref(), Some("Alice Example"));
 }
+
+#[test]
+fn a_biometric_key_invalidated_by_re_enrollment_erases_the_vault_on_unlock() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct Enrollment(Arc<AtomicBool>);
+    impl BiometricCipher for Enrollment {
+        fn encrypt(&self, _: &str, p: &[u8]) -> Result<Vec<u8>, ProtectorError> {
+            Ok(p.to_vec())
+        }
+        fn decrypt(&self, _: &str, c: &[u8]) -> Result<Zeroizing<Vec<u8>>, ProtectorError> {
+            if self.0.load(Ordering::SeqCst) {
+                Err(ProtectorError::KeyInvalidated)
+            } else {
+                Ok(Zeroizing::new(c.to_vec()))
+            }
+        }
+    }
+    let changed = Arc::new(AtomicBool::new(false));
+    let dir = tempfile::tempdir().unwrap();
+    let cipher = CipherProtector::new(Enrollment(changed.clone()));
+    let v = Vault::open(dir.path(), Arc::new(cipher)).unwrap();
+    v.prepare(&Credential::Prompt("Sign in".into())).unwrap();
+    v.save(&session("RT")).unwrap();
+    v.lock();
+    v.unlock(&Credential::Prompt("Unlock".into())).unwrap();
+    v.lock();
+
+    changed.store(true, Ordering::SeqCst); // a new fingerprint was enrolled
+    let err = v.unlock(&Credential::Prompt("Unlock".into())).unwrap_err();
+    assert!(
+        matches!(err, VaultError::Protector(ProtectorError::KeyInvalidated)),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::ReauthRequired);
+    assert!(!v.is_initialized(), "the useless vault is erased");
+    assert!(!dir.path().join(SNAPSHOT).exists());
+}
