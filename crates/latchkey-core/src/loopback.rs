@@ -1,6 +1,8 @@
 //! The loopback redirect listener (RFC 8252 §7.3, §8.3).
 //!
-//! - Binds 127.0.0.1 and, when the machine has IPv6, [::1] on the same ephemeral port.
+//! - Binds 127.0.0.1 and, when the machine has IPv6, [::1] on the same ephemeral port; the
+//!   redirect URI names 127.0.0.1. On a machine without IPv4 loopback it binds [::1] alone and
+//!   the redirect URI names [::1] (RFC 8252 §7.3: use whichever is available).
 //! - Serves one sign-in: [`LoopbackListener::wait`] consumes the listener and returns on the
 //!   first request its `check` accepts; the sockets close when it returns.
 //! - Anything else — junk bytes, a wrong method or path, a foreign `state` or `iss`, a client that
@@ -54,26 +56,33 @@ pub struct Accepted<T> {
 /// A bound loopback listener for one sign-in.
 #[derive(Debug)]
 pub struct LoopbackListener {
-    v4: TcpListener,
+    v4: Option<TcpListener>,
     v6: Option<TcpListener>,
     port: u16,
     path: String,
 }
 
 impl LoopbackListener {
-    /// Binds 127.0.0.1 on an ephemeral port and [::1] on the same port when possible.
+    /// Binds 127.0.0.1 on an ephemeral port and [::1] on the same port when possible; [::1]
+    /// alone when IPv4 loopback is unavailable.
     pub async fn bind(path: &str) -> Result<Self, Error> {
         let mut last_err = None;
         // A port free on IPv4 may be taken on IPv6; try a few ports before settling for IPv4 only.
         for _ in 0..4 {
-            let v4 = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-                .await
-                .map_err(Error::LoopbackBind)?;
+            let v4 = match TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await {
+                Ok(v4) => v4,
+                Err(e) => {
+                    tracing::debug!(error = %e, "no IPv4 loopback; trying [::1] alone");
+                    return Self::bind_ipv6_only(path)
+                        .await
+                        .map_err(|_| Error::LoopbackBind(e));
+                }
+            };
             let port = v4.local_addr().map_err(Error::LoopbackBind)?.port();
             match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))).await {
                 Ok(v6) => {
                     return Ok(Self {
-                        v4,
+                        v4: Some(v4),
                         v6: Some(v6),
                         port,
                         path: path.to_owned(),
@@ -83,7 +92,7 @@ impl LoopbackListener {
                 Err(e) => {
                     tracing::debug!(error = %e, "no IPv6 loopback; listening on 127.0.0.1 only");
                     return Ok(Self {
-                        v4,
+                        v4: Some(v4),
                         v6: None,
                         port,
                         path: path.to_owned(),
@@ -96,7 +105,7 @@ impl LoopbackListener {
                 tracing::debug!(error = %e, "[::1] port busy; listening on 127.0.0.1 only");
                 let port = v4.local_addr().map_err(Error::LoopbackBind)?.port();
                 Ok(Self {
-                    v4,
+                    v4: Some(v4),
                     v6: None,
                     port,
                     path: path.to_owned(),
@@ -108,9 +117,29 @@ impl LoopbackListener {
         }
     }
 
-    /// The redirect URI to register in the authorization request (`http://127.0.0.1:PORT/path`).
+    /// Binds [::1] alone on an ephemeral port (a host without IPv4 loopback).
+    pub(crate) async fn bind_ipv6_only(path: &str) -> Result<Self, Error> {
+        let v6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0)))
+            .await
+            .map_err(Error::LoopbackBind)?;
+        let port = v6.local_addr().map_err(Error::LoopbackBind)?.port();
+        Ok(Self {
+            v4: None,
+            v6: Some(v6),
+            port,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The redirect URI to register in the authorization request: `http://127.0.0.1:PORT/path`,
+    /// or `http://[::1]:PORT/path` when only IPv6 loopback is bound.
     pub fn redirect_uri(&self) -> Result<Url, Error> {
-        Url::parse(&format!("http://127.0.0.1:{}{}", self.port, self.path))
+        let host = if self.v4.is_some() {
+            "127.0.0.1"
+        } else {
+            "[::1]"
+        };
+        Url::parse(&format!("http://{host}:{}{}", self.port, self.path))
             .map_err(|e| Error::Internal(format!("redirect URI: {e}")))
     }
 
@@ -149,7 +178,7 @@ impl LoopbackListener {
                         last_rejection,
                     });
                 }
-                accepted = self.v4.accept() => match accepted {
+                accepted = accept_optional(self.v4.as_ref()) => match accepted {
                     Ok((stream, _)) => readers.spawn(stream, &tx, &path),
                     Err(e) => accept_failed(e).await,
                 },
@@ -350,6 +379,28 @@ mod tests {
             format!("http://127.0.0.1:{}/callback", l.port())
         );
         assert_ne!(l.port(), 0);
+    }
+
+    #[tokio::test]
+    async fn without_ipv4_loopback_the_redirect_names_ipv6_loopback_and_the_callback_completes() {
+        let Ok(l) = LoopbackListener::bind_ipv6_only("/callback").await else {
+            eprintln!("skipped: this machine has no IPv6 loopback");
+            return;
+        };
+        let port = l.port();
+        assert_eq!(
+            l.redirect_uri().unwrap().as_str(),
+            format!("http://[::1]:{port}/callback")
+        );
+        let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
+        let answer = send(
+            port,
+            true,
+            b"GET /callback?code=c6&state=good HTTP/1.1\r\n\r\n",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert_eq!(waiter.await.unwrap().unwrap(), "c6");
     }
 
     #[tokio::test]
