@@ -80,16 +80,19 @@ byId('lock').addEventListener('click', () => {
   void act(api.lock);
 });
 
-function signOut(): void {
+function signOut(everywhere: boolean): void {
   showApiResult(null);
   void act(async () => {
-    showSignOutNote(signOutText(await api.signOut()));
+    showSignOutNote(signOutText(await api.signOut(everywhere)));
     return api.view();
   });
 }
 
-byId('sign-out').addEventListener('click', signOut);
-byId('forget').addEventListener('click', signOut);
+byId('sign-out').addEventListener('click', () =>
+  signOut(byId<HTMLInputElement>('sign-out-everywhere').checked),
+);
+// Locked: the ID token for the end-session request is in the vault, so only a local sign-out.
+byId('forget').addEventListener('click', () => signOut(false));
 
 byId('call-api').addEventListener('click', () => {
   void act(async () => {

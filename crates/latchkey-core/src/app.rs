@@ -185,7 +185,20 @@ impl Latchkey {
     /// Signs out: revokes at the server when the refresh token is at hand, then erases the vault
     /// and its key whatever happened at the server.
     pub async fn sign_out(&self) -> Result<SignOutReport> {
-        let report = self.session.sign_out(SignOutOptions::default()).await;
+        self.sign_out_with(None).await
+    }
+
+    /// [`Latchkey::sign_out`], and with `end_session_in`, also ends the browser session at the
+    /// server (OIDC RP-initiated logout: the end-session page opens there), so that the next
+    /// sign-in asks who is signing in instead of silently reusing the browser's session.
+    pub async fn sign_out_with(
+        &self,
+        end_session_in: Option<&dyn UserAgent>,
+    ) -> Result<SignOutReport> {
+        let report = self
+            .session
+            .sign_out(SignOutOptions { end_session_in })
+            .await;
         let erased = self.vault.destroy();
         let report = report?;
         erased?;

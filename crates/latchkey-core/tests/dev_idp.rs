@@ -302,3 +302,55 @@ async fn a_hundred_concurrent_callers_on_an_expired_token_share_one_refresh() {
     assert_eq!(session.status().refresh_count, 1);
     assert_eq!(session.userinfo().await.unwrap()["sub"], "alice");
 }
+
+/// A browser that only records what it was asked to open.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<url::Url>>);
+
+impl latchkey_core::UserAgent for Recorder {
+    fn open(&self, url: &url::Url) -> Result<(), latchkey_core::UserAgentError> {
+        self.0.lock().unwrap().push(url.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_opens_the_idps_end_session_page_for_this_client_and_user() {
+    let idp = DevIdp::start(&[]);
+    let (session, _store) = session(&idp);
+    session.sign_in(&login_driver("alice")).await.unwrap();
+
+    let browser = Recorder::default();
+    let report = session
+        .sign_out(SignOutOptions {
+            end_session_in: Some(&browser),
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.revocation, RevocationOutcome::Revoked);
+    assert!(report.end_session_opened);
+
+    let opened = browser.0.lock().unwrap().clone();
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    let url = &opened[0];
+    assert!(
+        url.as_str()
+            .starts_with(&format!("{}/session/end", idp.issuer)),
+        "{url}"
+    );
+    let param = |k: &str| {
+        url.query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(param("client_id").as_deref(), Some("latchkey-native"));
+    assert!(
+        param("id_token_hint").is_some(),
+        "the IdP knows whose session to end"
+    );
+    // The IdP accepts it: its confirmation page, not an error.
+    let page = reqwest::get(url.as_str()).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("logout"), "{html}");
+}

@@ -80,10 +80,19 @@ pub async fn userinfo(state: State<'_, AppState>) -> Result<serde_json::Value, I
     Ok(state.latchkey().await?.userinfo().await?)
 }
 
-/// Signs out: revoke, erase the vault and its key.
+/// Signs out: revoke, erase the vault and its key; with `everywhere`, also open the server's
+/// end-session page in the browser, so the next sign-in doesn't reuse the browser's session.
 #[tauri::command]
-pub async fn sign_out(state: State<'_, AppState>) -> Result<RevocationOutcome, IpcError> {
-    Ok(state.latchkey().await?.sign_out().await?.revocation)
+pub async fn sign_out<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    everywhere: Option<bool>,
+) -> Result<RevocationOutcome, IpcError> {
+    let browser = everywhere
+        .unwrap_or(false)
+        .then(|| crate::platform::user_agent(&app));
+    let latchkey = state.latchkey().await?;
+    Ok(latchkey.sign_out_with(browser.as_deref()).await?.revocation)
 }
 
 /// The stored settings (no secrets: a public client has none).

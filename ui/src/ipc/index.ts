@@ -39,7 +39,7 @@ export const api = {
   lock: () => call<AppView>('lock'),
   callApi: () => call<ApiResult>('call_api'),
   userinfo: () => call<Record<string, unknown>>('userinfo'),
-  signOut: () => call<Revocation>('sign_out'),
+  signOut: (everywhere = false) => call<Revocation>('sign_out', { everywhere }),
   getSettings: () => call<Settings>('get_settings'),
   saveSettings: (settings: Settings) => call<AppView>('save_settings', { settings }),
 };
