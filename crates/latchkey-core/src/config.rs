@@ -116,6 +116,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// The `max_age` sent at sign-in, if configured: the ID token must then carry an
+    /// `auth_time` no older than this (OIDC Core §3.1.3.7).
+    pub fn max_age(&self) -> Option<Duration> {
+        self.extra_params
+            .iter()
+            .find(|(k, _)| k == "max_age")
+            .and_then(|(_, v)| v.parse().ok())
+            .map(Duration::from_secs)
+    }
+
     /// A configuration with defaults for everything but the issuer and client_id.
     pub fn new(issuer: &str, client_id: impl Into<String>) -> Result<Self, ConfigError> {
         PartialConfig {
@@ -296,6 +306,12 @@ impl PartialConfig {
                     "has an empty or invalid key",
                 ));
             }
+            if key == "max_age" && value.parse::<u64>().is_err() {
+                return Err(ConfigError::invalid(
+                    "params.max_age",
+                    "must be a number of seconds (OIDC Core §3.1.2.1)",
+                ));
+            }
             extra_params.push((key, value));
         }
 
@@ -452,6 +468,20 @@ mod tests {
         p.params.insert("state".into(), "fixed".into());
         let err = p.finish().unwrap_err();
         assert!(err.to_string().contains("`params.state`"), "{err}");
+    }
+
+    #[test]
+    fn max_age_must_be_seconds() {
+        let mut p = base();
+        p.params.insert("max_age".into(), "an hour".into());
+        let err = p.finish().unwrap_err();
+        assert!(err.to_string().contains("`params.max_age`"), "{err}");
+        let mut p = base();
+        p.params.insert("max_age".into(), "300".into());
+        assert_eq!(
+            p.finish().unwrap().max_age(),
+            Some(Duration::from_secs(300))
+        );
     }
 
     #[test]

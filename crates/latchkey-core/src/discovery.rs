@@ -122,6 +122,30 @@ impl Provider {
     /// Validates an ID token: signature against the JWKS (refetched once on an unknown key, for
     /// key rotation), `iss`, `aud` (and `azp`), `exp`/`iat` within [`ID_TOKEN_CLOCK_SKEW`], and
     /// the nonce through `nonce_check`.
+    /// OIDC Core §3.1.3.7: when `max_age` was requested, the ID token must carry `auth_time`,
+    /// and the user must have authenticated within `max_age` (plus the ID-token clock skew).
+    pub(crate) fn check_auth_time(
+        claims: &CoreIdTokenClaims,
+        max_age: Option<Duration>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let Some(max_age) = max_age else {
+            return Ok(());
+        };
+        let auth_time = claims.auth_time().ok_or_else(|| {
+            Error::IdTokenInvalid("no auth_time although max_age was requested".into())
+        })?;
+        let allowed = chrono::Duration::from_std(max_age + ID_TOKEN_CLOCK_SKEW)
+            .unwrap_or(chrono::Duration::MAX);
+        if now - auth_time > allowed {
+            return Err(Error::IdTokenInvalid(format!(
+                "the user authenticated longer ago than max_age ({} s)",
+                max_age.as_secs()
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn verify_id_token<F>(
         &self,
         http: &HttpClient,
@@ -432,5 +456,42 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("truncated JSON"), "{text}");
         assert!(!text.contains("secretish"), "{text}");
+    }
+
+    fn claims_authenticated_at(
+        auth_time: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> CoreIdTokenClaims {
+        let now = chrono::Utc::now();
+        openidconnect::IdTokenClaims::new(
+            IssuerUrl::new("https://idp.example".into()).unwrap(),
+            vec![openidconnect::Audience::new("app".into())],
+            now + chrono::Duration::minutes(5),
+            now,
+            openidconnect::StandardClaims::new(openidconnect::SubjectIdentifier::new(
+                "alice".into(),
+            )),
+            openidconnect::EmptyAdditionalClaims {},
+        )
+        .set_auth_time(auth_time)
+    }
+
+    #[test]
+    fn with_max_age_requested_auth_time_is_required_and_must_be_recent_enough() {
+        let now = chrono::Utc::now();
+        let max_age = Some(Duration::from_secs(300));
+        let recent = claims_authenticated_at(Some(now - chrono::Duration::seconds(60)));
+        assert!(Provider::check_auth_time(&recent, max_age, now).is_ok());
+
+        let missing = claims_authenticated_at(None);
+        let err = Provider::check_auth_time(&missing, max_age, now).unwrap_err();
+        assert!(err.to_string().contains("auth_time"), "{err}");
+
+        let stale = claims_authenticated_at(Some(now - chrono::Duration::hours(2)));
+        let err = Provider::check_auth_time(&stale, max_age, now).unwrap_err();
+        assert!(matches!(err, Error::IdTokenInvalid(_)), "{err:?}");
+
+        // Without max_age nothing is required.
+        assert!(Provider::check_auth_time(&missing, None, now).is_ok());
+        assert!(Provider::check_auth_time(&stale, None, now).is_ok());
     }
 }

@@ -380,6 +380,7 @@ impl Session {
                         }
                     })
                     .await?;
+                Provider::check_auth_time(&claims, config.max_age(), chrono::Utc::now())?;
                 (
                     Some(SecretString::new(id_token.to_string())),
                     Some(claims.subject().to_string()),

@@ -354,3 +354,12 @@ async fn signing_out_everywhere_opens_the_idps_end_session_page_for_this_client_
     let html = page.text().await.unwrap();
     assert!(html.contains("logout"), "{html}");
 }
+
+#[tokio::test]
+async fn with_max_age_the_idp_sends_auth_time_and_the_sign_in_checks_it() {
+    let idp = DevIdp::start(&[]);
+    let store = Arc::new(MemoryStore::new());
+    let session = Session::new(idp.config_with(&[("max_age", "300")]), store).unwrap();
+    let status = session.sign_in(&login_driver("alice")).await.unwrap();
+    assert_eq!(status.state, SessionState::SignedIn);
+}
