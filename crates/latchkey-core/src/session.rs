@@ -895,7 +895,15 @@ impl Session {
             self.end_session(state, ReauthReason::NoRefreshToken);
             return Err(Error::ReauthRequired(ReauthReason::NoRefreshToken));
         };
-        let provider = self.provider().await?;
+        let provider = match self.provider().await {
+            Ok(provider) => provider,
+            Err(e) => {
+                // Discovery failed (offline at launch): a failed attempt like any other, with
+                // backoff, so the scheduler doesn't retry in a tight loop.
+                let attempt = self.inner.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+                return Err(self.refresh_failed(attempt, trigger, e));
+            }
+        };
         let sent_at = Instant::now();
         let sent_wall = SystemTime::now();
         tracing::debug!(?trigger, "refreshing the access token");

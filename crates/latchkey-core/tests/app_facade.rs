@@ -310,3 +310,47 @@ async fn too_many_wrong_pins_end_the_locked_session_with_a_reason_instead_of_a_d
         latchkey_core::SessionEvent::SessionEnded { .. }
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlocking_at_a_launch_with_the_idp_unreachable_unlocks_and_backs_off() {
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    latchkey_testkit::mount_discovery(&server, json!({})).await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
+        .mount(&server)
+        .await;
+    let config = PartialConfig {
+        issuer: Some(issuer.clone()),
+        client_id: Some("app".into()),
+        scopes: Some(vec!["profile".into(), "offline_access".into()]),
+        ..Default::default()
+    }
+    .finish()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let protector = || Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM));
+    let pin = || Credential::Pin("c".repeat(MIN_PIN_LEN).into());
+    let yesterday = Latchkey::open(config.clone(), dir.path(), protector()).unwrap();
+    yesterday
+        .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
+        .await
+        .unwrap();
+    drop(yesterday);
+    // Next launch, offline: even discovery fails.
+    server.reset().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+
+    let today = Latchkey::open(config, dir.path(), protector()).unwrap();
+    assert_eq!(today.start(None).await.unwrap().state, SessionState::Locked);
+    let status = today.unlock(pin()).await.unwrap();
+    assert_eq!(status.state, SessionState::SignedIn);
+    // `offline` is set where the failure gets its backoff (before, a failed discovery skipped
+    // both, and the refresher retried in a tight loop).
+    assert!(status.offline, "{status:?}");
+    assert!(status.next_refresh_in_secs.is_some(), "{status:?}");
+}
