@@ -485,7 +485,7 @@ impl Session {
             if t.unsaved() {
                 // The last chance to keep a rotation whose save failed: after this the only copy
                 // of the live refresh token is gone. (Lock the session before the vault.)
-                self.save_or_report(t);
+                self.save_if_store_unchanged(t).await;
             }
         }
         let hint = match &*state {
@@ -676,12 +676,9 @@ impl Session {
             changed
         };
         if let (true, TokenState::Active(t)) = (changed, &mut *state) {
-            if let Some(stored) = self.stored_session(t, Some(name)) {
-                match self.inner.store.save(&stored) {
-                    Ok(()) => t.mark_synced(),
-                    Err(e) => tracing::warn!(error = %e, "could not store the display name"),
-                }
-            }
+            // Saved with the tokens (and the name just put in meta), unless another process
+            // changed the store since: its session must not be overwritten with ours.
+            self.save_if_store_unchanged(t).await;
         }
     }
 
@@ -1149,6 +1146,40 @@ impl Session {
             m.retry_at = None;
         });
         self.emit(SessionEvent::SessionEnded { reason });
+    }
+
+    /// Saves `tokens` under the cross-process lock, but only if the store still holds what this
+    /// session last read or saved (or already holds our refresh token). If another process
+    /// signed out, signed in or rotated since, the store is theirs and is left alone.
+    async fn save_if_store_unchanged(&self, tokens: &mut Tokens) {
+        let store = self.inner.store.clone();
+        let _guard = match tokio::task::spawn_blocking(move || store.lock_for_refresh()).await {
+            Ok(Ok(guard)) => guard,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not take the store's lock; not saving");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the store's lock task failed; not saving");
+                return;
+            }
+        };
+        let unchanged = match self.inner.store.load() {
+            Ok(Some(stored)) => {
+                tokens
+                    .synced
+                    .is_some_and(|synced| is_fingerprint_of(&synced, &stored.refresh_token))
+                    || tokens.refresh.as_ref().is_some_and(|ours| {
+                        crate::secret::ct_str_eq(ours.secret(), stored.refresh_token.secret())
+                    })
+            }
+            Ok(None) | Err(_) => false,
+        };
+        if unchanged {
+            self.save_or_report(tokens);
+        } else {
+            tracing::info!("the store was changed by another process; leaving it as it is");
+        }
     }
 
     /// Saves `tokens`; on success they are what the store holds. A failure is logged and sent as

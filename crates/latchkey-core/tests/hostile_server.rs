@@ -651,3 +651,44 @@ async fn locking_saves_a_rotation_whose_save_failed_instead_of_dropping_the_live
     assert_eq!(session.lock().await.state, SessionState::Locked);
     assert_eq!(stored_rt(&store.inner).as_deref(), Some("rt-2"));
 }
+
+#[tokio::test]
+async fn locking_never_writes_an_unsaved_rotation_over_another_processs_sign_out() {
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    latchkey_testkit::mount_discovery(&server, json!({})).await;
+    Mock::given(body_string_contains("grant_type=authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+            "at-1",
+            Some("rt-1"),
+            3600,
+        )))
+        .mount(&server)
+        .await;
+    refresh_mock()
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+            "at-2",
+            Some("rt-2"),
+            3600,
+        )))
+        .mount(&server)
+        .await;
+    let store = Arc::new(FlakyStore {
+        inner: MemoryStore::new(),
+        failures: 1.into(),
+    });
+    let session = Session::new(config(&issuer), store.clone()).unwrap();
+    session
+        .sign_in(&InstantApproval::new(&issuer))
+        .await
+        .unwrap();
+    session.refresh().await.unwrap(); // rt-2's save fails
+    store.inner.clear().unwrap(); // meanwhile another process signs out
+
+    session.lock().await;
+    assert_eq!(
+        stored_rt(&store.inner),
+        None,
+        "the sign-out elsewhere stands"
+    );
+}
