@@ -245,7 +245,9 @@ mod tests {
             expires_at: lifetime.map(|l| now + Duration::from_secs(l)),
             lifetime: lifetime.map(Duration::from_secs),
             obtained_at: now,
-            obtained_wall: SystemTime::now(),
+            // Ahead of the real clock, so that real time passing during a paused-clock test (a
+            // stalled CI machine) never looks like time asleep.
+            obtained_wall: SystemTime::now() + Duration::from_secs(3600),
             refresh: refresh.then(|| RefreshToken::new("rt".into())),
             id_token: None,
             nonce: None,
@@ -309,7 +311,7 @@ mod tests {
         let now = Instant::now();
         assert!(t.is_fresh(now) && t.is_usable(now));
         // Eight hours asleep: the wall clock moved on, the monotonic clock did not.
-        t.obtained_wall -= Duration::from_secs(8 * 3600);
+        t.obtained_wall = SystemTime::now() - Duration::from_secs(8 * 3600);
         assert!(t.time_asleep() >= Duration::from_secs(8 * 3600 - 1));
         assert!(!t.is_fresh(now), "fresh after a night asleep");
         assert!(!t.is_usable(now), "usable after a night asleep");

@@ -5,7 +5,9 @@
 //! (`android/src/main/java/BiometricActivity.kt`): a key invalidated by a new biometric
 //! enrollment (or the lock screen being removed) fails `Cipher.init` with
 //! `KeyPermanentlyInvalidatedException` ("Failed to initialize the cipher: …"), and data sealed
-//! with a key the plugin has since replaced fails to decrypt ("Failed to decrypt the data: …").
+//! with a key the plugin has since replaced fails its authentication tag ("Failed to decrypt the
+//! data: AEADBadTagException…"). Other decrypt failures under the same prefix (a keystore hiccup)
+//! are not invalidation.
 //! Either way the vault key can never be released again: that is `KeyInvalidated`, which erases
 //! the vault and asks for a new sign-in. Everything else (cancel, lockout, no hardware right now)
 //! is `Unavailable`: transient, nothing is erased (RocketChat PR #7351 treated a transient
@@ -19,7 +21,7 @@ pub fn classify_unlock_error(message: &str) -> ProtectorError {
     let invalidated = lower.contains("keypermanentlyinvalidated")
         || lower.contains("permanently invalidated")
         || (lower.contains("failed to initialize the cipher") && lower.contains("invalidated"))
-        || lower.contains("failed to decrypt the data");
+        || (lower.contains("failed to decrypt the data") && lower.contains("aeadbadtag"));
     if invalidated {
         ProtectorError::KeyInvalidated
     } else {
@@ -55,6 +57,8 @@ mod tests {
             "Too many attempts. Try again later.",
             "Biometric hardware unavailable",
             "Failed to initialize the cipher: Keystore operation failed",
+            "Failed to decrypt the data: Keystore operation failed",
+            "Failed to decrypt the data: bad base-64",
         ] {
             assert!(
                 matches!(
