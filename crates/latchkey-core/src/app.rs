@@ -23,6 +23,8 @@ pub struct Latchkey {
     vault: Arc<Vault>,
     cancel: Notify,
     background: Mutex<Option<(AutoRefresh, Option<IdleLock>)>>,
+    /// The idle-lock time given to [`Latchkey::start`], if any.
+    idle_lock: Mutex<Option<Duration>>,
 }
 
 impl std::fmt::Debug for Latchkey {
@@ -48,6 +50,7 @@ impl Latchkey {
             vault,
             cancel: Notify::new(),
             background: Mutex::new(None),
+            idle_lock: Mutex::new(None),
         })
     }
 
@@ -85,6 +88,9 @@ impl Latchkey {
             idle_lock.map(|idle| spawn_idle_lock(self.vault.clone(), self.session.clone(), idle));
         if let Ok(mut background) = self.background.lock() {
             *background = Some((refresher, idle));
+        }
+        if let Ok(mut slot) = self.idle_lock.lock() {
+            *slot = idle_lock;
         }
         Ok(status)
     }
@@ -159,9 +165,7 @@ impl Latchkey {
     /// must still reach the vault, and saves one whose earlier save failed. Locking the vault
     /// first would make that save fail and lose the only live refresh token.
     pub async fn lock(&self) -> SessionStatus {
-        let status = self.session.lock().await;
-        self.vault.lock();
-        status
+        self.session.lock_with(|| self.vault.lock()).await
     }
 
     /// Calls the configured API (`api_url`) with a fresh access token.
@@ -172,14 +176,27 @@ impl Latchkey {
                 hint: " (the protected API to call; set it in the settings)",
             },
         ))?;
-        self.vault.touch();
+        self.user_activity().await?;
         self.session.get(&url).await
     }
 
     /// The userinfo claims.
     pub async fn userinfo(&self) -> Result<serde_json::Value> {
-        self.vault.touch();
+        self.user_activity().await?;
         self.session.userinfo().await
+    }
+
+    /// Records a user action, unless the vault has already been idle past the idle-lock time
+    /// (the machine slept through it and the idle locker hasn't looked yet): then it locks now
+    /// and the action fails as locked, instead of the action resetting the idle clock.
+    async fn user_activity(&self) -> Result<()> {
+        let idle_lock = self.idle_lock.lock().ok().and_then(|slot| *slot);
+        if idle_lock.is_some_and(|idle| self.vault.is_idle(idle)) {
+            self.lock().await;
+            return Err(crate::StoreError::Locked.into());
+        }
+        self.vault.touch();
+        Ok(())
     }
 
     /// Signs out: revokes at the server when the refresh token is at hand, then erases the vault

@@ -478,8 +478,16 @@ impl Session {
     }
 
     /// Forgets the tokens in memory (zeroized) and reports `Locked`; the stored session stays.
-    /// Lock the vault too, so the refresh token can't be read back without the user.
+    /// Lock the vault too, so the refresh token can't be read back without the user (or use
+    /// [`Session::lock_with`]).
     pub async fn lock(&self) -> SessionStatus {
+        self.lock_with(|| {}).await
+    }
+
+    /// [`Session::lock`], running `forget_key` (e.g. locking the vault) after the session has
+    /// saved what it must and forgotten its tokens, and before anyone hears `Locked`: a listener
+    /// that sees the event finds the key gone too.
+    pub async fn lock_with(&self, forget_key: impl FnOnce()) -> SessionStatus {
         let mut state = self.inner.tokens.lock().await;
         if let TokenState::Active(t) = &mut *state {
             if t.unsaved() {
@@ -504,6 +512,7 @@ impl Session {
             self.update_meta(&state, |m| *m = Meta::default());
         }
         drop(state);
+        forget_key();
         self.inner.wake.notify_one();
         if locked_now {
             self.emit(SessionEvent::Locked);

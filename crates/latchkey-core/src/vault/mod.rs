@@ -567,10 +567,11 @@ impl SecretStore for Vault {
 }
 
 /// Locks the vault and the session once nothing has called [`Vault::touch`] for `idle`
-/// (background refreshes don't count as activity). Checks every quarter of `idle`, at least once
-/// a second. Stops when the returned guard is dropped.
+/// (background refreshes don't count as activity). Checks every quarter of `idle`, between once
+/// a second and every 30 s (so a machine waking from sleep locks soon). Stops when the returned
+/// guard is dropped.
 pub fn spawn_idle_lock(vault: Arc<Vault>, session: crate::Session, idle: Duration) -> IdleLock {
-    let period = (idle / 4).max(Duration::from_secs(1));
+    let period = (idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(30));
     IdleLock {
         handle: tokio::spawn(async move {
             let mut ticks = tokio::time::interval(period);
@@ -579,8 +580,7 @@ pub fn spawn_idle_lock(vault: Arc<Vault>, session: crate::Session, idle: Duratio
                 if vault.is_idle(idle) {
                     tracing::info!("locking after {} s idle", idle.as_secs());
                     // The session first: a refresh in flight still saves its rotated token.
-                    session.lock().await;
-                    vault.lock();
+                    session.lock_with(|| vault.lock()).await;
                 }
             }
         }),

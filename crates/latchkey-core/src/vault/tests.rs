@@ -305,7 +305,7 @@ fn a_biometric_vault_refuses_a_pin_and_does_not_count_it() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_idle_locker_locks_the_vault_and_the_session_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let vault = Arc::new(new_vault(dir.path(), "246810", "RT"));
@@ -364,4 +364,31 @@ fn a_biometric_key_invalidated_by_re_enrollment_erases_the_vault_on_unlock() {
     assert_eq!(err.kind(), ErrorKind::ReauthRequired);
     assert!(!v.is_initialized(), "the useless vault is erased");
     assert!(!dir.path().join(SNAPSHOT).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_action_after_a_night_asleep_locks_instead_of_resetting_the_idle_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = "http://127.0.0.1:9"; // nothing listens: the unlock is "offline"
+    {
+        let v = Vault::open(dir.path(), protector()).unwrap();
+        v.prepare(&pin("246810")).unwrap();
+        let mut stored = session("RT");
+        stored.issuer = issuer.into();
+        v.save(&stored).unwrap();
+    }
+    let config = crate::Config::new(issuer, "app").unwrap();
+    let latchkey = crate::Latchkey::open(config, dir.path(), protector()).unwrap();
+    let fifteen_minutes = Duration::from_secs(15 * 60);
+    latchkey.start(Some(fifteen_minutes)).await.unwrap();
+    let status = latchkey.unlock(pin("246810")).await.unwrap();
+    assert_eq!(status.state, crate::SessionState::SignedIn);
+
+    latchkey
+        .vault()
+        .pretend_asleep_for(Duration::from_secs(8 * 3600));
+    let err = latchkey.userinfo().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::VaultLocked, "{err:?}");
+    assert!(latchkey.vault().is_locked());
+    assert_eq!(latchkey.status().state, crate::SessionState::Locked);
 }
