@@ -83,7 +83,7 @@ byId('lock').addEventListener('click', () => {
 function signOut(everywhere: boolean): void {
   showApiResult(null);
   void act(async () => {
-    showSignOutNote(signOutText(await api.signOut(everywhere)));
+    showSignOutNote(signOutText(await api.signOut(everywhere), everywhere));
     return api.view();
   });
 }

@@ -1,7 +1,7 @@
 // Rendering: pure functions from what Rust sent to the DOM. No tokens, no timers, no refresh
 // logic: the access-token bar drains by a CSS animation whose duration is the remaining lifetime
 // Rust reported; each new view restarts it.
-import type { AppView, Revocation, SessionEvent, SessionStatus } from './ipc/types';
+import type { AppView, Revocation, SessionEvent, SessionStatus, SignOutResult } from './ipc/types';
 
 export type Screen = 'unconfigured' | 'signed-out' | 'waiting' | 'locked' | 'signed-in';
 
@@ -127,7 +127,15 @@ export function appendTimeline(event: SessionEvent): void {
 
 /** What signing out did at the server, in the user's words: a sign-out that could not revoke
  * must say so, because the refresh token then stays valid at the server until it expires. */
-export function signOutText(result: Revocation): string {
+export function signOutText(result: SignOutResult, everywhere = false): string {
+  const browser =
+    everywhere && !result.end_session_opened
+      ? ' The server has no end-session page, so the browser may still be signed in there.'
+      : '';
+  return revocationText(result) + browser;
+}
+
+function revocationText(result: Revocation): string {
   switch (result.revocation) {
     case 'revoked':
       return 'Signed out. The session was revoked at the server.';

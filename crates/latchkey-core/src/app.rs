@@ -139,12 +139,16 @@ impl Latchkey {
     pub async fn unlock(&self, credential: Credential) -> Result<SessionStatus> {
         if let Err(e) = self.vault.unlock(&credential) {
             if !self.vault.is_initialized() {
-                // The vault erased itself (too many wrong PINs, an invalidated platform key):
-                // the stored session is gone, and the user must be told to sign in again
-                // rather than be left on an unlock screen for a vault that no longer exists.
-                self.session
-                    .end_while_locked(crate::ReauthReason::StoredSessionErased)
-                    .await;
+                // The stored session is gone: tell the user to sign in again rather than leave
+                // an unlock screen for a vault that no longer exists. Either another process
+                // signed out, or this unlock erased it (too many wrong PINs, a platform key
+                // invalidated for good).
+                let reason = if matches!(e, crate::vault::VaultError::NotInitialized) {
+                    crate::ReauthReason::EndedElsewhere
+                } else {
+                    crate::ReauthReason::StoredSessionErased
+                };
+                self.session.end_while_locked(reason).await;
             }
             return Err(e.into());
         }

@@ -354,3 +354,43 @@ async fn unlocking_at_a_launch_with_the_idp_unreachable_unlocks_and_backs_off() 
     assert!(status.offline, "{status:?}");
     assert!(status.next_refresh_in_secs.is_some(), "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlocking_after_another_process_signed_out_says_so() {
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    latchkey_testkit::mount_discovery(&server, json!({})).await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
+        .mount(&server)
+        .await;
+    let config = PartialConfig {
+        issuer: Some(issuer.clone()),
+        client_id: Some("app".into()),
+        scopes: Some(vec!["profile".into(), "offline_access".into()]),
+        ..Default::default()
+    }
+    .finish()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let protector = || Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM));
+    let pin = || Credential::Pin("c".repeat(MIN_PIN_LEN).into());
+    let app = Latchkey::open(config.clone(), dir.path(), protector()).unwrap();
+    app.sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
+        .await
+        .unwrap();
+    app.lock().await;
+
+    // The CLI, sharing the vault, signs out.
+    let cli = Latchkey::open(config, dir.path(), protector()).unwrap();
+    cli.sign_out().await.unwrap();
+
+    app.unlock(pin()).await.unwrap_err();
+    let status = app.status();
+    assert_eq!(status.state, SessionState::ReauthRequired);
+    assert_eq!(
+        status.reauth_reason,
+        Some(latchkey_core::ReauthReason::EndedElsewhere)
+    );
+}

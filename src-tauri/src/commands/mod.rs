@@ -2,7 +2,7 @@
 //! none returns a token, key, verifier or `state`. API calls are made here, in Rust, and only
 //! their result crosses IPC.
 
-use latchkey_core::{Credential, PartialConfig, RevocationOutcome};
+use latchkey_core::{Credential, PartialConfig, SignOutReport};
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State};
 use zeroize::Zeroizing;
@@ -87,12 +87,12 @@ pub async fn sign_out<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     everywhere: Option<bool>,
-) -> Result<RevocationOutcome, IpcError> {
+) -> Result<SignOutReport, IpcError> {
     let browser = everywhere
         .unwrap_or(false)
         .then(|| crate::platform::user_agent(&app));
     let latchkey = state.latchkey().await?;
-    Ok(latchkey.sign_out_with(browser.as_deref()).await?.revocation)
+    Ok(latchkey.sign_out_with(browser.as_deref()).await?)
 }
 
 /// The stored settings (no secrets: a public client has none).

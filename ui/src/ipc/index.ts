@@ -8,7 +8,7 @@ import {
   type ApiResult,
   type AppView,
   type IpcError,
-  type Revocation,
+  type SignOutResult,
   type SessionEvent,
   type Settings,
 } from './types';
@@ -39,7 +39,7 @@ export const api = {
   lock: () => call<AppView>('lock'),
   callApi: () => call<ApiResult>('call_api'),
   userinfo: () => call<Record<string, unknown>>('userinfo'),
-  signOut: (everywhere = false) => call<Revocation>('sign_out', { everywhere }),
+  signOut: (everywhere = false) => call<SignOutResult>('sign_out', { everywhere }),
   getSettings: () => call<Settings>('get_settings'),
   saveSettings: (settings: Settings) => call<AppView>('save_settings', { settings }),
 };

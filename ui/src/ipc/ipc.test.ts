@@ -84,16 +84,23 @@ describe('rendering decisions', () => {
   });
 
   test('a sign-out that could not revoke at the server says the session lives on there', () => {
-    expect(signOutText({ revocation: 'revoked' })).toContain('revoked at the server');
+    expect(signOutText({ revocation: 'revoked', end_session_opened: false })).toContain('revoked at the server');
     for (const text of [
-      signOutText({ revocation: 'failed', detail: 'the server could not be reached' }),
-      signOutText({ revocation: 'not_supported' }),
-      signOutText({ revocation: 'nothing_to_revoke' }),
+      signOutText({ revocation: 'failed', detail: 'the server could not be reached', end_session_opened: false }),
+      signOutText({ revocation: 'not_supported', end_session_opened: false }),
+      signOutText({ revocation: 'nothing_to_revoke', end_session_opened: false }),
     ]) {
       expect(text).toContain('on this device');
       expect(text).toContain('until it expires');
     }
-    expect(signOutText({ revocation: 'failed', detail: 'HTTP 503' })).toContain('HTTP 503');
+    expect(signOutText({ revocation: 'failed', detail: 'HTTP 503', end_session_opened: false })).toContain('HTTP 503');
+  });
+
+  test('signing out in the browser too says when the server had no end-session page', () => {
+    const opened = signOutText({ revocation: 'revoked', end_session_opened: true }, true);
+    expect(opened).not.toContain('end-session');
+    const none = signOutText({ revocation: 'revoked', end_session_opened: false }, true);
+    expect(none).toContain('no end-session page');
   });
 
   test('the timeline marks scheduled refreshes and rotations', () => {

@@ -79,6 +79,9 @@ export type Revocation =
   | { revocation: 'nothing_to_revoke' }
   | { revocation: 'failed'; detail: string };
 
+/** What sign-out did: revocation, and whether the IdP's end-session page was opened. */
+export type SignOutResult = Revocation & { end_session_opened: boolean };
+
 export interface Settings {
   issuer?: string | null;
   client_id?: string | null;
