@@ -1136,8 +1136,8 @@ impl Session {
         }
     }
 
-    /// Ends a locked session whose store is gone (the vault erased itself): the front end shows
-    /// why and offers a new sign-in.
+    /// Ends a locked session whose store is gone (the vault erased itself, or another process
+    /// signed out): the front end shows `reason` and offers a new sign-in.
     pub(crate) async fn end_while_locked(&self, reason: ReauthReason) {
         let mut state = self.inner.tokens.lock().await;
         if matches!(&*state, TokenState::Locked(_)) {
