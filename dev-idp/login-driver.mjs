@@ -13,7 +13,9 @@
 //   LATCHKEY_DRIVER_RECORD  a file to append the authorization URL and the redirect back to (one
 //                         JSON line each; secret scans use its state, nonce and code_challenge)
 //
-// It only ever talks to loopback addresses.
+// It only ever talks to loopback addresses. A redirect to an app link (a private-use scheme such as
+// dev.latchkey.app:/callback, the mobile redirect) is not fetched: it is printed on stdout as
+// "app-link <url>", which is what a phone's OS would hand to the app.
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
 const user = process.env.LATCHKEY_DEV_USER || 'alice';
@@ -72,6 +74,11 @@ async function request(target, init = {}) {
 let method = 'GET';
 let body;
 for (let hop = 0; hop < 20; hop += 1) {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    await record('redirect', url.href);
+    console.log(`app-link ${url.href}`);
+    process.exit(0);
+  }
   if (!LOOPBACK.has(url.hostname)) fail(`refusing to follow a redirect off loopback: ${url.hostname}`);
   if (url.origin !== idpOrigin) {
     // The redirect back to the app: deliver it like a browser and stop.

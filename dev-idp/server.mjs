@@ -78,7 +78,8 @@ const provider = new Provider(issuer, {
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     // RFC 8252 §7.3: for native clients the server matches loopback redirects on any port.
-    redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
+    // dev.latchkey.app:/callback: a private-use scheme (§7.1), the mobile redirect's stand-in.
+    redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback', 'dev.latchkey.app:/callback'],
     post_logout_redirect_uris: ['http://127.0.0.1/logged-out', 'http://[::1]/logged-out'],
   }],
   async findAccount(ctx, id) {

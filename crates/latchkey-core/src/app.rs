@@ -12,7 +12,8 @@ use tokio::sync::Notify;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::session::{
-    ApiResponse, AutoRefresh, Session, SessionEvent, SessionStatus, SignOutOptions, SignOutReport,
+    ApiResponse, AutoRefresh, Redirect, Session, SessionEvent, SessionStatus, SignOutOptions,
+    SignOutReport,
 };
 use crate::user_agent::UserAgent;
 use crate::vault::{spawn_idle_lock, Credential, IdleLock, KeyProtector, UnlockMethod, Vault};
@@ -103,6 +104,18 @@ impl Latchkey {
         credential: Credential,
         user_agent: &dyn UserAgent,
     ) -> Result<SessionStatus> {
+        self.sign_in_with(credential, user_agent, Redirect::Loopback)
+            .await
+    }
+
+    /// [`Latchkey::sign_in`] with the response coming back through `redirect` (on mobile, an
+    /// app link: see [`crate::applink`]).
+    pub async fn sign_in_with(
+        &self,
+        credential: Credential,
+        user_agent: &dyn UserAgent,
+        redirect: Redirect,
+    ) -> Result<SessionStatus> {
         self.vault.prepare(&credential)?;
         // Register for cancellation before the browser opens, so a Cancel pressed at any moment
         // from now on is seen.
@@ -110,7 +123,7 @@ impl Latchkey {
         tokio::pin!(cancelled);
         cancelled.as_mut().enable();
         tokio::select! {
-            result = self.session.sign_in(user_agent) => {
+            result = self.session.sign_in_with(user_agent, redirect) => {
                 if result.is_err() {
                     // Forget the staged key: the previous vault (if any) stays as it was.
                     self.vault.lock();

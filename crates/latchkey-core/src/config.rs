@@ -81,7 +81,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         ConfigError::Invalid {
             field: field.into(),
             reason: reason.into(),

@@ -45,6 +45,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod app;
+pub mod applink;
 pub mod authorize;
 pub mod config;
 pub mod discovery;
@@ -62,10 +63,11 @@ pub mod user_agent;
 pub mod vault;
 
 pub use app::Latchkey;
+pub use applink::{app_link, AppLinkRedirect, AppLinkSender};
 pub use config::{Config, ConfigError, PartialConfig};
 pub use error::{Error, ErrorKind, ReauthReason, Result};
 pub use session::{
-    ApiResponse, AutoRefresh, RefreshTrigger, RevocationOutcome, Session, SessionEvent,
+    ApiResponse, AutoRefresh, Redirect, RefreshTrigger, RevocationOutcome, Session, SessionEvent,
     SessionState, SessionStatus, SignOutOptions, SignOutReport,
 };
 pub use store::{MemoryStore, RefreshGuard, SecretStore, SessionHint, StoreError, StoredSession};

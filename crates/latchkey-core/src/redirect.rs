@@ -75,6 +75,11 @@ pub fn parse_callback(
     if path != expected_path {
         return Err(CallbackRejection::WrongPath);
     }
+    parse_query(query)
+}
+
+/// Extracts the RFC 6749 response parameters from a query string; each may appear at most once.
+pub fn parse_query(query: &str) -> Result<CallbackParams, CallbackRejection> {
     let mut params = CallbackParams::default();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         let value = value.into_owned();

@@ -180,6 +180,15 @@ pub struct SignOutOptions<'a> {
     pub end_session_in: Option<&'a dyn UserAgent>,
 }
 
+/// How the authorization response comes back to the app.
+#[derive(Debug)]
+pub enum Redirect {
+    /// A loopback listener on 127.0.0.1 (and [::1]), an ephemeral port: desktop (RFC 8252 §7.3).
+    Loopback,
+    /// A claimed https link or a private-use scheme the OS hands to the app: mobile (§7.1, §7.2).
+    AppLink(crate::applink::AppLinkRedirect),
+}
+
 /// What [`Session::sign_out`] did.
 #[derive(Debug, Clone, Serialize)]
 pub struct SignOutReport {
@@ -325,23 +334,48 @@ impl Session {
     /// [`Error::Cancelled`] if the user declined; [`Error::SignInTimedOut`] if no valid callback
     /// came; protocol errors if a check failed. Dropping the future cancels the sign-in and
     /// closes the listener.
-    #[tracing::instrument(skip_all)]
     pub async fn sign_in(&self, user_agent: &dyn UserAgent) -> Result<SessionStatus> {
+        self.sign_in_with(user_agent, Redirect::Loopback).await
+    }
+
+    /// [`Session::sign_in`] with the response coming back through `redirect`: the loopback
+    /// listener (desktop), or an app link the operating system hands to the app (mobile).
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_in_with(
+        &self,
+        user_agent: &dyn UserAgent,
+        redirect: Redirect,
+    ) -> Result<SessionStatus> {
         let provider = self.provider().await?;
         let config = &self.inner.config;
-        let listener = LoopbackListener::bind(&config.redirect_path).await?;
-        let pending = PendingAuthorization::new(&provider, config, listener.redirect_uri()?);
-        user_agent.open(pending.url())?;
-        tracing::info!(port = listener.port(), "waiting for the browser to return");
-
-        let outcome = listener
-            .wait(config.login_timeout, |params| {
-                pending.check(params).map(|outcome| Accepted {
-                    success: matches!(outcome, CallbackOutcome::Code(_)),
-                    value: outcome,
-                })
-            })
-            .await?;
+        let (pending, outcome) = match redirect {
+            Redirect::Loopback => {
+                let listener = LoopbackListener::bind(&config.redirect_path).await?;
+                let pending =
+                    PendingAuthorization::new(&provider, config, listener.redirect_uri()?);
+                user_agent.open(pending.url())?;
+                tracing::info!(port = listener.port(), "waiting for the browser to return");
+                let outcome = listener
+                    .wait(config.login_timeout, |params| {
+                        pending.check(params).map(|outcome| Accepted {
+                            success: matches!(outcome, CallbackOutcome::Code(_)),
+                            value: outcome,
+                        })
+                    })
+                    .await?;
+                (pending, outcome)
+            }
+            Redirect::AppLink(link) => {
+                let pending =
+                    PendingAuthorization::new(&provider, config, link.redirect_uri().clone());
+                user_agent.open(pending.url())?;
+                tracing::info!("waiting for the app link to return");
+                let outcome = link
+                    .wait(config.login_timeout, |params| pending.check(params))
+                    .await?;
+                (pending, outcome)
+            }
+        };
         let code = match outcome {
             CallbackOutcome::Code(code) => code,
             CallbackOutcome::Error { error, .. } if error == "access_denied" => {

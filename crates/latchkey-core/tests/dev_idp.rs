@@ -363,3 +363,33 @@ async fn with_max_age_the_idp_sends_auth_time_and_the_sign_in_checks_it() {
     let status = session.sign_in(&login_driver("alice")).await.unwrap();
     assert_eq!(status.state, SessionState::SignedIn);
 }
+
+#[tokio::test]
+async fn a_mobile_style_sign_in_through_an_app_link_ignores_foreign_links_and_completes() {
+    let idp = DevIdp::start(&[]);
+    let (session, store) = session(&idp);
+    let redirect_uri: url::Url = "dev.latchkey.app:/callback".parse().unwrap();
+    let (sender, redirect) = latchkey_core::app_link(redirect_uri).unwrap();
+    // Another app opens links with our scheme before the real one arrives.
+    let before = [
+        "dev.latchkey.app:/callback?code=stolen&state=guessed",
+        "dev.latchkey.app:/elsewhere?code=x",
+        "dev.latchkey.app:/callback?error=access_denied&state=guessed",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
+    let tab = latchkey_testkit::AppLinkDriver {
+        user: "alice".into(),
+        sender,
+        before,
+    };
+    let status = session
+        .sign_in_with(&tab, latchkey_core::Redirect::AppLink(redirect))
+        .await
+        .unwrap();
+    assert_eq!(status.state, SessionState::SignedIn);
+    assert_eq!(status.subject.as_deref(), Some("alice"));
+    assert!(store.load().unwrap().is_some());
+    session.refresh().await.unwrap();
+}

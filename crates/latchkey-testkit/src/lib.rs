@@ -104,6 +104,46 @@ pub fn browser_command(user: &str, action: &str) -> String {
     )
 }
 
+/// The login driver as the in-app browser tab of a phone: it signs in as `user`, and the app link
+/// the IdP redirects to (the driver prints it) is handed to `sender`, as the OS would hand it to
+/// the app. `before` is delivered first (links another app might open).
+pub struct AppLinkDriver {
+    /// The account.
+    pub user: String,
+    /// Where the OS hands app links.
+    pub sender: latchkey_core::AppLinkSender,
+    /// Links delivered before the real one.
+    pub before: Vec<Url>,
+}
+
+impl UserAgent for AppLinkDriver {
+    fn open(&self, url: &Url) -> Result<(), latchkey_core::UserAgentError> {
+        let driver = repo_root().join("dev-idp/login-driver.mjs");
+        let (user, url, sender, before) = (
+            self.user.clone(),
+            url.to_string(),
+            self.sender.clone(),
+            self.before.clone(),
+        );
+        std::thread::spawn(move || {
+            let output = std::process::Command::new("node")
+                .arg(driver)
+                .arg(url)
+                .env("LATCHKEY_DEV_USER", user)
+                .output()
+                .expect("run the login driver");
+            for link in before {
+                sender.deliver(link);
+            }
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            if let Some(link) = stdout.lines().find_map(|l| l.strip_prefix("app-link ")) {
+                sender.deliver(Url::parse(link).expect("an app link"));
+            }
+        });
+        Ok(())
+    }
+}
+
 /// A "browser" for fake servers that approves at once: it GETs the redirect URI with
 /// `code=the-code`, the request's `state` and `iss=<issuer>`, and remembers the URL it was given
 /// (so tests can read the nonce).

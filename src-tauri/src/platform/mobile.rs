@@ -6,10 +6,13 @@
 //! - iOS: the plugin's `authenticate()` is a yes/no; the intended protector is
 //!   `PresenceKeychainProtector` (keychain item, `ThisDeviceOnly`) — it needs a keychain
 //!   `KeyStorage`, not written yet, so iOS falls back to the PIN.
-//! - Sign-in opens an in-app browser tab (the opener plugin's "inAppBrowser"). The redirect must
-//!   come back through a claimed https link or a private-use scheme via the deep-link plugin and
-//!   be handed to latchkey-core's callback checks; that transport is the open piece of the
-//!   mobile design (see README, "Platforms").
+//! - Sign-in opens an in-app browser tab (the opener plugin's "inAppBrowser"). The redirect comes
+//!   back as an app link (a claimed https link or a private-use scheme). latchkey-core's side is
+//!   built and tested: `latchkey_core::app_link(redirect_uri)` gives an `AppLinkSender` and a
+//!   `Redirect::AppLink` for `Latchkey::sign_in_with`, and every URL delivered is judged like a
+//!   loopback request (exact redirect URI, `state` first). The unbuilt piece is the wiring: add
+//!   tauri-plugin-deep-link, register the scheme, and call `sender.deliver(url)` for each URL its
+//!   `on_open_url` reports while a sign-in waits (see README, "Platforms").
 
 use std::sync::Arc;
 
