@@ -34,13 +34,29 @@ fn pending() -> Option<&'static PendingAuthorization> {
 }
 
 /// Bytes as they arrive on the loopback listener: request-head parsing, callback parsing, and
-/// the state/iss/error/code judgement.
+/// the state/iss/error/code judgement. The same bytes, read as a URL, go through the mobile
+/// redirect's app-link parsing and the same judgement.
 #[doc(hidden)]
 pub fn callback_request(bytes: &[u8]) {
     if let Ok(Some((method, target))) = parse_request_head(bytes) {
         if let Ok(params) = parse_callback(&method, &target, "/callback") {
             if let Some(pending) = pending() {
                 let _ = pending.check(&params);
+            }
+        }
+    }
+    if let Some(link) = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| url::Url::parse(s).ok())
+    {
+        static REGISTERED: OnceLock<Option<url::Url>> = OnceLock::new();
+        let registered =
+            REGISTERED.get_or_init(|| url::Url::parse("com.example.app:/callback").ok());
+        if let Some(registered) = registered {
+            if let Ok(params) = crate::applink::parse_app_link(&link, registered) {
+                if let Some(pending) = pending() {
+                    let _ = pending.check(&params);
+                }
             }
         }
     }
