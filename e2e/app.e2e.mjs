@@ -183,6 +183,24 @@ try {
       if (existsSync(join(data, 'vault', f))) throw new Error(`${f} still exists`);
     }
   });
+
+  await step('locked with a forgotten PIN: "Sign out on this device" erases the vault, not revoked', async () => {
+    await browser.$('#sign-in').click();
+    await browser.$('#pin-new').setValue(PIN);
+    await browser.$('#pin-confirm').setValue(PIN);
+    await browser.$('#pin-submit').click();
+    await browser.$('#screen-signed-in').waitForDisplayed({ timeout: 30000 });
+    await browser.$('#lock').click();
+    await browser.$('#screen-locked').waitForDisplayed({ timeout: 10000 });
+    await browser.$('#forget').click();
+    await browser.$('#screen-signed-out').waitForDisplayed({ timeout: 20000 });
+    const note = await browser.$('#sign-out-note').getText();
+    if (!note.includes('not revoked at the server')) throw new Error(`sign-out note: ${note}`);
+    await shot('10-forgot-pin-signed-out');
+    for (const f of ['vault.stronghold', 'vault.key.json', 'vault.meta.json']) {
+      if (existsSync(join(data, 'vault', f))) throw new Error(`${f} still exists`);
+    }
+  });
 } catch {
   // reported by step()
 } finally {
@@ -191,4 +209,4 @@ try {
   rmSync(data, { recursive: true, force: true });
 }
 console.log(`e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed === 9 ? 0 : 1);
+process.exit(failed === 0 && passed === 10 ? 0 : 1);
