@@ -52,6 +52,7 @@ fn stored(rt: &str) -> StoredSession {
         nonce: None,
         subject: Some("alice".into()),
         display_name: Some("Alice Example".into()),
+        auth_time: None,
     }
 }
 

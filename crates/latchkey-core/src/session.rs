@@ -400,7 +400,7 @@ impl Session {
             .map_err(map_token_error)?;
         let issued = accept_token_response(&response, sent_at)?;
 
-        let (id_token, subject) = match response.extra_fields().id_token() {
+        let (id_token, subject, auth_time) = match response.extra_fields().id_token() {
             Some(id_token) => {
                 let claims = provider
                     .verify_id_token(&self.inner.http, id_token, {
@@ -418,10 +418,11 @@ impl Session {
                 (
                     Some(SecretString::new(id_token.to_string())),
                     Some(claims.subject().to_string()),
+                    claims.auth_time().map(|t| t.timestamp()),
                 )
             }
             None if config.is_openid() => return Err(Error::IdTokenMissing),
-            None => (None, None),
+            None => (None, None, None),
         };
 
         let mut tokens = Tokens {
@@ -435,6 +436,7 @@ impl Session {
             nonce: Some(SecretString::new(nonce.secret().clone())),
             subject,
             scopes: issued.scopes.unwrap_or_else(|| config.scopes.clone()),
+            auth_time,
             synced: None,
         };
 
@@ -1054,11 +1056,19 @@ impl Session {
                 (Some(_), _) => Err("refreshed ID token carries a different nonce".into()),
             })
             .await?;
-        // ... and `sub` MUST be the same.
+        // ... `sub` MUST be the same ...
         if let Some(sub) = &tokens.subject {
             if claims.subject().as_str() != sub {
                 return Err(Error::IdTokenInvalid(
                     "refreshed ID token is for another subject".into(),
+                ));
+            }
+        }
+        // ... and an `auth_time`, if present, MUST be the original authentication's.
+        if let (Some(original), Some(now)) = (tokens.auth_time, claims.auth_time()) {
+            if now.timestamp() != original {
+                return Err(Error::IdTokenInvalid(
+                    "refreshed ID token claims another authentication time".into(),
                 ));
             }
         }
@@ -1254,6 +1264,7 @@ impl Session {
             nonce: t.nonce.clone(),
             subject: t.subject.clone(),
             display_name: display_name.or_else(|| self.meta().display_name.clone()),
+            auth_time: t.auth_time,
         })
     }
 
@@ -1316,6 +1327,7 @@ fn tokens_from_stored(stored: StoredSession) -> Tokens {
         nonce: stored.nonce,
         subject: stored.subject,
         scopes: stored.scopes,
+        auth_time: stored.auth_time,
     }
 }
 

@@ -32,6 +32,10 @@ pub struct StoredSession {
     pub subject: Option<String>,
     /// A display name from userinfo, for "Welcome back" while locked.
     pub display_name: Option<String>,
+    /// The ID token's `auth_time` (Unix seconds): a refreshed ID token must carry the same one
+    /// if it carries any (OIDC Core §12.2). Absent in vaults written before it was kept.
+    #[serde(default)]
+    pub auth_time: Option<i64>,
 }
 
 /// A store failure.
@@ -180,6 +184,7 @@ mod tests {
             nonce: Some(SecretString::new("NONCE-SECRET".into())),
             subject: Some("alice".into()),
             display_name: None,
+            auth_time: None,
         };
         let printed = format!("{s:?}");
         assert!(!printed.contains("SECRET"), "{printed}");
@@ -199,6 +204,7 @@ mod tests {
             nonce: None,
             subject: None,
             display_name: None,
+            auth_time: None,
         };
         store.save(&s).unwrap();
         assert_eq!(store.load().unwrap().unwrap().refresh_token.secret(), "rt");

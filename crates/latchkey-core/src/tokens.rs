@@ -47,6 +47,8 @@ pub(crate) struct Tokens {
     pub nonce: Option<SecretString>,
     pub subject: Option<String>,
     pub scopes: Vec<String>,
+    /// The original authentication's `auth_time` (Unix seconds), if the ID token had one.
+    pub auth_time: Option<i64>,
     /// The [`fingerprint`] of the refresh token the store holds, as far as this session knows:
     /// set whenever the session reads the store or saves to it. A `refresh` that differs from it
     /// is a rotation whose save failed, and is saved again before the next refresh.
@@ -253,6 +255,7 @@ mod tests {
             nonce: None,
             subject: None,
             scopes: vec![],
+            auth_time: None,
             synced: None,
         }
     }

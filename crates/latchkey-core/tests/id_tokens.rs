@@ -41,9 +41,20 @@ struct Mint {
     /// None: copy the nonce of the authorization request. Some(None): no nonce.
     nonce: Option<Option<String>>,
     expires_in: i64,
+    /// Seconds before now the user authenticated (None: no `auth_time`).
+    auth_age: Option<i64>,
 }
 
 impl Mint {
+    /// `auth_time` as a whole second, the same on every token minted with the same `auth_age`
+    /// within a test (it counts from a fixed instant).
+    fn auth_at(&self) -> Option<chrono::DateTime<Utc>> {
+        static EPOCH: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+        let base = *EPOCH.get_or_init(|| Utc::now().timestamp());
+        self.auth_age
+            .and_then(|age| chrono::DateTime::from_timestamp(base - age, 0))
+    }
+
     fn good() -> Self {
         Self {
             pem: KEY,
@@ -53,6 +64,7 @@ impl Mint {
             subject: "alice".into(),
             nonce: None,
             expires_in: 300,
+            auth_age: None,
         }
     }
 }
@@ -117,7 +129,8 @@ impl Op {
                         StandardClaims::new(SubjectIdentifier::new(m.subject.clone())),
                         EmptyAdditionalClaims {},
                     )
-                    .set_nonce(nonce.map(Nonce::new));
+                    .set_nonce(nonce.map(Nonce::new))
+                    .set_auth_time(m.auth_at());
                     let id_token = CoreIdToken::new(
                         claims,
                         &key(m.pem, m.kid),
@@ -441,4 +454,28 @@ async fn a_slow_drip_userinfo_response_times_out_as_transient() {
     assert_eq!(err.kind(), ErrorKind::Transient, "{err:?}");
     assert!(store.load().unwrap().is_some());
     assert_eq!(session.status().state, SessionState::SignedIn);
+}
+
+#[tokio::test]
+async fn a_refreshed_id_token_may_repeat_the_auth_time_but_not_change_it() {
+    let op = Op::start(&[(KEY, "k1")]).await;
+    op.set(|m| m.auth_age = Some(60));
+    let (session, store) = op.session();
+    session.sign_in(&op.browser).await.unwrap();
+
+    session
+        .refresh()
+        .await
+        .expect("the original auth_time again is fine (OIDC Core §12.2)");
+    op.set(|m| m.auth_age = None);
+    session
+        .refresh()
+        .await
+        .expect("no auth_time on refresh is fine");
+
+    op.set(|m| m.auth_age = Some(0)); // "authenticated just now": a refresh is not a login
+    let err = session.refresh().await.unwrap_err();
+    assert!(err.to_string().contains("authentication time"), "{err}");
+    assert_eq!(session.status().state, SessionState::SignedIn);
+    assert!(store.load().unwrap().is_some(), "the session is kept");
 }

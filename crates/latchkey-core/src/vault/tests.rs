@@ -22,6 +22,7 @@ fn session(rt: &str) -> StoredSession {
         nonce: None,
         subject: Some("alice".into()),
         display_name: Some("Alice Example".into()),
+        auth_time: None,
     }
 }
 
