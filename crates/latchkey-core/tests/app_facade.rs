@@ -14,6 +14,28 @@ use serde_json::json;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+/// A public client of `issuer` asking for a refresh token.
+fn config(issuer: &str) -> latchkey_core::Config {
+    PartialConfig {
+        issuer: Some(issuer.to_owned()),
+        client_id: Some("app".into()),
+        scopes: Some(vec!["profile".into(), "offline_access".into()]),
+        ..Default::default()
+    }
+    .finish()
+    .unwrap()
+}
+
+/// The PIN protector at the OWASP-minimum cost (fast tests).
+fn protector() -> Arc<PinProtector> {
+    Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM))
+}
+
+/// The user's PIN.
+fn pin() -> Credential {
+    Credential::Pin("c".repeat(MIN_PIN_LEN).into())
+}
+
 /// A browser that the user never finishes: it only reports the loopback port it would return to.
 struct Abandoned(Mutex<mpsc::Sender<u16>>);
 
@@ -38,30 +60,14 @@ async fn cancel_while_the_browser_is_open_ends_the_sign_in_and_closes_the_listen
     let server = MockServer::start().await;
     let issuer = server.uri();
     latchkey_testkit::mount_discovery(&server, json!({})).await;
-    let config = PartialConfig {
-        issuer: Some(issuer.clone()),
-        client_id: Some("app".into()),
-        scopes: Some(vec!["profile".into()]),
-        ..Default::default()
-    }
-    .finish()
-    .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let latchkey = Arc::new(
-        Latchkey::open(
-            config,
-            dir.path(),
-            Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM)),
-        )
-        .unwrap(),
-    );
+    let latchkey = Arc::new(Latchkey::open(config(&issuer), dir.path(), protector()).unwrap());
     let (opened_tx, opened_rx) = mpsc::channel();
     let browser = Abandoned(Mutex::new(opened_tx));
-    let pin = Credential::Pin("c".repeat(MIN_PIN_LEN).into());
 
     let signing_in = {
         let latchkey = latchkey.clone();
-        tokio::spawn(async move { latchkey.sign_in(pin, &browser).await })
+        tokio::spawn(async move { latchkey.sign_in(pin(), &browser).await })
     };
     let port = tokio::task::spawn_blocking(move || opened_rx.recv().unwrap())
         .await
@@ -136,18 +142,9 @@ async fn locking_while_a_refresh_is_in_flight_keeps_its_rotated_token_for_the_ne
         .expect(1)
         .mount(&server)
         .await;
-    let config = PartialConfig {
-        issuer: Some(issuer.clone()),
-        client_id: Some("app".into()),
-        scopes: Some(vec!["profile".into(), "offline_access".into()]),
-        ..Default::default()
-    }
-    .finish()
-    .unwrap();
+    let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let protector = Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM));
-    let latchkey = Arc::new(Latchkey::open(config, dir.path(), protector).unwrap());
-    let pin = || Credential::Pin("c".repeat(MIN_PIN_LEN).into());
+    let latchkey = Arc::new(Latchkey::open(config, dir.path(), protector()).unwrap());
     latchkey
         .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
         .await
@@ -186,18 +183,9 @@ async fn unlocking_while_the_server_is_down_unlocks_and_says_offline() {
         .respond_with(ResponseTemplate::new(503))
         .mount(&server)
         .await;
-    let config = PartialConfig {
-        issuer: Some(issuer.clone()),
-        client_id: Some("app".into()),
-        scopes: Some(vec!["profile".into(), "offline_access".into()]),
-        ..Default::default()
-    }
-    .finish()
-    .unwrap();
+    let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let protector = Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM));
-    let latchkey = Latchkey::open(config, dir.path(), protector).unwrap();
-    let pin = || Credential::Pin("c".repeat(MIN_PIN_LEN).into());
+    let latchkey = Latchkey::open(config, dir.path(), protector()).unwrap();
     latchkey
         .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
         .await
@@ -229,22 +217,11 @@ async fn signing_out_while_locked_erases_the_vault_and_says_nothing_was_revoked(
         .expect(0)
         .mount(&server)
         .await;
-    let config = PartialConfig {
-        issuer: Some(issuer.clone()),
-        client_id: Some("app".into()),
-        scopes: Some(vec!["profile".into(), "offline_access".into()]),
-        ..Default::default()
-    }
-    .finish()
-    .unwrap();
+    let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let protector = Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM));
-    let latchkey = Latchkey::open(config, dir.path(), protector).unwrap();
+    let latchkey = Latchkey::open(config, dir.path(), protector()).unwrap();
     latchkey
-        .sign_in(
-            Credential::Pin("c".repeat(MIN_PIN_LEN).into()),
-            &latchkey_testkit::InstantApproval::new(&issuer),
-        )
+        .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
         .await
         .unwrap();
     latchkey.lock().await;
@@ -270,22 +247,11 @@ async fn too_many_wrong_pins_end_the_locked_session_with_a_reason_instead_of_a_d
         .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
         .mount(&server)
         .await;
-    let config = PartialConfig {
-        issuer: Some(issuer.clone()),
-        client_id: Some("app".into()),
-        scopes: Some(vec!["profile".into(), "offline_access".into()]),
-        ..Default::default()
-    }
-    .finish()
-    .unwrap();
+    let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let protector = Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM));
-    let latchkey = Latchkey::open(config, dir.path(), protector).unwrap();
+    let latchkey = Latchkey::open(config, dir.path(), protector()).unwrap();
     latchkey
-        .sign_in(
-            Credential::Pin("c".repeat(MIN_PIN_LEN).into()),
-            &latchkey_testkit::InstantApproval::new(&issuer),
-        )
+        .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
         .await
         .unwrap();
     latchkey.lock().await;
@@ -321,17 +287,8 @@ async fn unlocking_at_a_launch_with_the_idp_unreachable_unlocks_and_backs_off() 
         .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
         .mount(&server)
         .await;
-    let config = PartialConfig {
-        issuer: Some(issuer.clone()),
-        client_id: Some("app".into()),
-        scopes: Some(vec!["profile".into(), "offline_access".into()]),
-        ..Default::default()
-    }
-    .finish()
-    .unwrap();
+    let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let protector = || Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM));
-    let pin = || Credential::Pin("c".repeat(MIN_PIN_LEN).into());
     let yesterday = Latchkey::open(config.clone(), dir.path(), protector()).unwrap();
     yesterday
         .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
@@ -365,17 +322,8 @@ async fn unlocking_after_another_process_signed_out_says_so() {
         .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
         .mount(&server)
         .await;
-    let config = PartialConfig {
-        issuer: Some(issuer.clone()),
-        client_id: Some("app".into()),
-        scopes: Some(vec!["profile".into(), "offline_access".into()]),
-        ..Default::default()
-    }
-    .finish()
-    .unwrap();
+    let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let protector = || Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM));
-    let pin = || Credential::Pin("c".repeat(MIN_PIN_LEN).into());
     let app = Latchkey::open(config.clone(), dir.path(), protector()).unwrap();
     app.sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
         .await
