@@ -532,9 +532,9 @@ impl SecretStore for FlakyStore {
     }
 }
 
-#[tokio::test]
-async fn a_rotation_whose_save_failed_is_saved_before_the_next_refresh_which_sends_the_live_token()
-{
+/// Signed in (rt-1) on a fake whose store fails to save `rt-2` once; the refresh mocks are the
+/// test's own.
+async fn signed_in_with_a_flaky_store() -> (MockServer, Session, Arc<FlakyStore>) {
     let server = MockServer::start().await;
     let issuer = server.uri();
     latchkey_testkit::mount_discovery(&server, json!({})).await;
@@ -546,6 +546,22 @@ async fn a_rotation_whose_save_failed_is_saved_before_the_next_refresh_which_sen
         )))
         .mount(&server)
         .await;
+    let store = Arc::new(FlakyStore {
+        inner: MemoryStore::new(),
+        failures: 1.into(),
+    });
+    let session = Session::new(config(&issuer), store.clone()).unwrap();
+    session
+        .sign_in(&InstantApproval::new(&issuer))
+        .await
+        .unwrap();
+    (server, session, store)
+}
+
+#[tokio::test]
+async fn a_rotation_whose_save_failed_is_saved_before_the_next_refresh_which_sends_the_live_token()
+{
+    let (server, session, store) = signed_in_with_a_flaky_store().await;
     // rt-1 rotates once; sent again (it is dead), the server says invalid_grant.
     refresh_mock()
         .and(body_string_contains("refresh_token=rt-1"))
@@ -572,15 +588,6 @@ async fn a_rotation_whose_save_failed_is_saved_before_the_next_refresh_which_sen
         .expect(1)
         .mount(&server)
         .await;
-    let store = Arc::new(FlakyStore {
-        inner: MemoryStore::new(),
-        failures: 1.into(),
-    });
-    let session = Session::new(config(&issuer), store.clone()).unwrap();
-    session
-        .sign_in(&InstantApproval::new(&issuer))
-        .await
-        .unwrap();
     let mut events = session.subscribe();
 
     session.refresh().await.unwrap();
@@ -611,17 +618,7 @@ async fn a_rotation_whose_save_failed_is_saved_before_the_next_refresh_which_sen
 
 #[tokio::test]
 async fn locking_saves_a_rotation_whose_save_failed_instead_of_dropping_the_live_token() {
-    let server = MockServer::start().await;
-    let issuer = server.uri();
-    latchkey_testkit::mount_discovery(&server, json!({})).await;
-    Mock::given(body_string_contains("grant_type=authorization_code"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
-            "at-1",
-            Some("rt-1"),
-            3600,
-        )))
-        .mount(&server)
-        .await;
+    let (server, session, store) = signed_in_with_a_flaky_store().await;
     refresh_mock()
         .and(body_string_contains("refresh_token=rt-1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
@@ -632,15 +629,6 @@ async fn locking_saves_a_rotation_whose_save_failed_instead_of_dropping_the_live
         .expect(1)
         .mount(&server)
         .await;
-    let store = Arc::new(FlakyStore {
-        inner: MemoryStore::new(),
-        failures: 1.into(),
-    });
-    let session = Session::new(config(&issuer), store.clone()).unwrap();
-    session
-        .sign_in(&InstantApproval::new(&issuer))
-        .await
-        .unwrap();
     session.refresh().await.unwrap();
     assert_eq!(
         stored_rt(&store.inner).as_deref(),
@@ -654,17 +642,7 @@ async fn locking_saves_a_rotation_whose_save_failed_instead_of_dropping_the_live
 
 #[tokio::test]
 async fn locking_never_writes_an_unsaved_rotation_over_another_processs_sign_out() {
-    let server = MockServer::start().await;
-    let issuer = server.uri();
-    latchkey_testkit::mount_discovery(&server, json!({})).await;
-    Mock::given(body_string_contains("grant_type=authorization_code"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
-            "at-1",
-            Some("rt-1"),
-            3600,
-        )))
-        .mount(&server)
-        .await;
+    let (server, session, store) = signed_in_with_a_flaky_store().await;
     refresh_mock()
         .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
             "at-2",
@@ -673,15 +651,6 @@ async fn locking_never_writes_an_unsaved_rotation_over_another_processs_sign_out
         )))
         .mount(&server)
         .await;
-    let store = Arc::new(FlakyStore {
-        inner: MemoryStore::new(),
-        failures: 1.into(),
-    });
-    let session = Session::new(config(&issuer), store.clone()).unwrap();
-    session
-        .sign_in(&InstantApproval::new(&issuer))
-        .await
-        .unwrap();
     session.refresh().await.unwrap(); // rt-2's save fails
     store.inner.clear().unwrap(); // meanwhile another process signs out
 
