@@ -36,6 +36,19 @@ fn pin() -> Credential {
     Credential::Pin("c".repeat(MIN_PIN_LEN).into())
 }
 
+/// A fake IdP whose token endpoint answers every grant with `at-1` / `rt-1`.
+async fn idp_issuing_rt1() -> (MockServer, String) {
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    latchkey_testkit::mount_discovery(&server, json!({})).await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
+        .mount(&server)
+        .await;
+    (server, issuer)
+}
+
 /// A browser that the user never finishes: it only reports the loopback port it would return to.
 struct Abandoned(Mutex<mpsc::Sender<u16>>);
 
@@ -239,14 +252,7 @@ async fn signing_out_while_locked_erases_the_vault_and_says_nothing_was_revoked(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_wrong_pins_end_the_locked_session_with_a_reason_instead_of_a_dead_unlock_screen()
 {
-    let server = MockServer::start().await;
-    let issuer = server.uri();
-    latchkey_testkit::mount_discovery(&server, json!({})).await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
-        .mount(&server)
-        .await;
+    let (_server, issuer) = idp_issuing_rt1().await;
     let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
     let latchkey = Latchkey::open(config, dir.path(), protector()).unwrap();
@@ -279,14 +285,7 @@ async fn too_many_wrong_pins_end_the_locked_session_with_a_reason_instead_of_a_d
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlocking_at_a_launch_with_the_idp_unreachable_unlocks_and_backs_off() {
-    let server = MockServer::start().await;
-    let issuer = server.uri();
-    latchkey_testkit::mount_discovery(&server, json!({})).await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
-        .mount(&server)
-        .await;
+    let (server, issuer) = idp_issuing_rt1().await;
     let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
     let yesterday = Latchkey::open(config.clone(), dir.path(), protector()).unwrap();
@@ -314,14 +313,7 @@ async fn unlocking_at_a_launch_with_the_idp_unreachable_unlocks_and_backs_off() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlocking_after_another_process_signed_out_says_so() {
-    let server = MockServer::start().await;
-    let issuer = server.uri();
-    latchkey_testkit::mount_discovery(&server, json!({})).await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
-        .mount(&server)
-        .await;
+    let (_server, issuer) = idp_issuing_rt1().await;
     let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
     let app = Latchkey::open(config.clone(), dir.path(), protector()).unwrap();
