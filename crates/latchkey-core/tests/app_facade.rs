@@ -36,13 +36,14 @@ fn pin() -> Credential {
     Credential::Pin("c".repeat(MIN_PIN_LEN).into())
 }
 
-/// A fake IdP whose token endpoint answers every grant with `at-1` / `rt-1`.
+/// A fake IdP whose code exchange issues `at-1` / `rt-1`; refreshes are each test's own.
 async fn idp_issuing_rt1() -> (MockServer, String) {
     let server = MockServer::start().await;
     let issuer = server.uri();
     latchkey_testkit::mount_discovery(&server, json!({})).await;
     Mock::given(method("POST"))
         .and(path("/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
         .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
         .mount(&server)
         .await;
@@ -122,15 +123,8 @@ fn tokens(access: &str, refresh: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locking_while_a_refresh_is_in_flight_keeps_its_rotated_token_for_the_next_unlock() {
-    let server = MockServer::start().await;
-    let issuer = server.uri();
-    latchkey_testkit::mount_discovery(&server, json!({})).await;
+    let (server, issuer) = idp_issuing_rt1().await;
     let token = || Mock::given(method("POST")).and(path("/token"));
-    token()
-        .and(body_string_contains("grant_type=authorization_code"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
-        .mount(&server)
-        .await;
     let (arrived_tx, arrived_rx) = tokio::sync::oneshot::channel();
     token()
         .and(body_string_contains("refresh_token=rt-1"))
@@ -182,15 +176,8 @@ async fn locking_while_a_refresh_is_in_flight_keeps_its_rotated_token_for_the_ne
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlocking_while_the_server_is_down_unlocks_and_says_offline() {
-    let server = MockServer::start().await;
-    let issuer = server.uri();
-    latchkey_testkit::mount_discovery(&server, json!({})).await;
+    let (server, issuer) = idp_issuing_rt1().await;
     let token = || Mock::given(method("POST")).and(path("/token"));
-    token()
-        .and(body_string_contains("grant_type=authorization_code"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
-        .mount(&server)
-        .await;
     token()
         .and(body_string_contains("grant_type=refresh_token"))
         .respond_with(ResponseTemplate::new(503))
