@@ -1,0 +1,221 @@
+//! The session: sign-in, fresh access tokens, silent refresh, API calls, sign-out.
+//!
+//! # Concurrency model
+//! All token state sits behind one `tokio::sync::Mutex` ([`Inner::tokens`]). It is an async mutex
+//! because a refresh holds it across the token request: that is what makes refresh single-flight.
+//! However many callers ask [`Session::fresh_access_token`] for an expired token, the first takes
+//! the lock and refreshes; the others queue on the lock and find a fresh token when they get it
+//! (AppAuth's `performActionWithFreshTokens` semantics). A caller that queued behind a refresh
+//! that *failed* gets that failure ([`Error::Shared`]) instead of starting another request, so an
+//! outage costs one request, not one per caller.
+//!
+//! The status shown to front ends lives in a separate `std::sync::Mutex` so that reading it never
+//! waits for a refresh in flight.
+//!
+//! # Failure policy
+//! - `invalid_grant` on refresh: the session ends ([`ErrorKind::ReauthRequired`]), the store is
+//!   cleared.
+//! - Transport errors, timeouts, 5xx, 429: the session is kept; a still-unexpired access token is
+//!   still handed out; the scheduler retries with exponential backoff and jitter.
+//! - A rotated refresh token is saved to the store *before* the new access token is used. If the
+//!   save fails, the new tokens are kept in memory (the old refresh token is already dead at the
+//!   server) and a `StoreFailed` event is sent; the session remembers which token the store
+//!   holds (a fingerprint), so the next refresh, or locking, saves the live one again instead of
+//!   mistaking the store's stale copy for another process's rotation.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{broadcast, Mutex, Notify, OnceCell};
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::discovery::Provider;
+use crate::error::{Endpoint, Error, ReauthReason, Result};
+use crate::http::HttpClient;
+use crate::store::{SecretStore, SessionHint, StoredSession};
+use crate::tokens::{fingerprint, Tokens};
+
+mod refresh;
+mod resource;
+mod scheduler;
+mod sign_in;
+mod sign_out;
+mod status;
+mod store_sync;
+mod types;
+
+pub use scheduler::AutoRefresh;
+pub use types::{
+    ApiResponse, Redirect, RefreshTrigger, RevocationOutcome, SessionEvent, SessionState,
+    SessionStatus, SignOutOptions, SignOutReport,
+};
+
+enum TokenState {
+    SignedOut,
+    Locked(SessionHint),
+    Active(Box<Tokens>),
+    Ended(ReauthReason),
+}
+
+#[derive(Default)]
+struct Meta {
+    display_name: Option<String>,
+    refresh_count: u64,
+    rotation_count: u64,
+    last_refresh_at: Option<SystemTime>,
+    offline: bool,
+    consecutive_failures: u32,
+    retry_at: Option<Instant>,
+    /// Mirror of the token state for lock-free status reads.
+    view: Option<View>,
+    ended: Option<ReauthReason>,
+    locked: Option<SessionHint>,
+}
+
+#[derive(Clone)]
+struct View {
+    subject: Option<String>,
+    scopes: Vec<String>,
+    has_refresh: bool,
+    expires_at: Option<Instant>,
+    lifetime: Option<Duration>,
+    next_refresh: Option<Instant>,
+}
+
+struct Inner {
+    config: Config,
+    http: HttpClient,
+    store: Arc<dyn SecretStore>,
+    provider: OnceCell<Arc<Provider>>,
+    tokens: Mutex<TokenState>,
+    attempts: AtomicU64,
+    last_failure: StdMutex<Option<(u64, Arc<Error>)>>,
+    meta: StdMutex<Meta>,
+    events: broadcast::Sender<SessionEvent>,
+    wake: Notify,
+}
+
+/// The session engine. Cheap to clone; clones share one session.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("issuer", &self.inner.config.issuer)
+            .field("state", &self.status().state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Creates a signed-out session. No network traffic until it is needed.
+    pub fn new(config: Config, store: Arc<dyn SecretStore>) -> Result<Self> {
+        let http = HttpClient::new(config.http_timeout, config.max_response_bytes)
+            .map_err(|e| Error::http(Endpoint::Discovery, e))?;
+        let (events, _) = broadcast::channel(64);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                http,
+                store,
+                provider: OnceCell::new(),
+                tokens: Mutex::new(TokenState::SignedOut),
+                attempts: AtomicU64::new(0),
+                last_failure: StdMutex::new(None),
+                meta: StdMutex::new(Meta::default()),
+                events,
+                wake: Notify::new(),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Session events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The discovered provider (discovery runs once; a failure is retried on the next call).
+    pub async fn provider(&self) -> Result<Arc<Provider>> {
+        self.inner
+            .provider
+            .get_or_try_init(|| async {
+                Provider::discover(&self.inner.http, &self.inner.config)
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .cloned()
+    }
+
+    fn meta(&self) -> std::sync::MutexGuard<'_, Meta> {
+        // Meta holds plain values assigned whole; a poisoned lock is still consistent.
+        self.inner.meta.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update_meta(&self, state: &TokenState, f: impl FnOnce(&mut Meta)) {
+        let mut meta = self.meta();
+        f(&mut meta);
+        match state {
+            TokenState::Active(t) => {
+                meta.view = Some(View {
+                    subject: t.subject.clone(),
+                    scopes: t.scopes.clone(),
+                    has_refresh: t.refresh.is_some(),
+                    expires_at: t.expires_at,
+                    lifetime: t.lifetime,
+                    next_refresh: t.refresh_due(),
+                });
+                meta.ended = None;
+                meta.locked = None;
+            }
+            TokenState::SignedOut => {
+                meta.view = None;
+                meta.ended = None;
+                meta.locked = None;
+            }
+            TokenState::Locked(hint) => {
+                meta.view = None;
+                meta.ended = None;
+                meta.display_name = hint.display_name.clone();
+                meta.locked = Some(hint.clone());
+            }
+            TokenState::Ended(reason) => {
+                meta.view = None;
+                meta.ended = Some(reason.clone());
+                meta.locked = None;
+            }
+        }
+    }
+
+    fn emit(&self, event: SessionEvent) {
+        // No receivers is fine.
+        let _ = self.inner.events.send(event);
+    }
+}
+
+fn tokens_from_stored(stored: StoredSession) -> Tokens {
+    Tokens {
+        synced: Some(fingerprint(&stored.refresh_token)),
+        access: None,
+        expires_at: None,
+        lifetime: None,
+        obtained_at: Instant::now(),
+        obtained_wall: SystemTime::now(),
+        refresh: Some(stored.refresh_token),
+        id_token: stored.id_token,
+        nonce: stored.nonce,
+        subject: stored.subject,
+        scopes: stored.scopes,
+        auth_time: stored.auth_time,
+    }
+}

@@ -1,0 +1,133 @@
+//! Calls with the access token: protected APIs (401 → one refresh, one retry) and userinfo.
+
+use openidconnect::AccessToken;
+use url::Url;
+
+use crate::error::{Endpoint, Error, Result};
+use crate::http::{is_secure_or_loopback, BodyResponse};
+
+use super::types::*;
+use super::{Session, TokenState};
+
+impl Session {
+    /// GET `url` with the access token. A 401 forces one refresh and one retry; the response of
+    /// the retry is returned whatever its status.
+    ///
+    /// # Errors
+    /// [`Error::InsecureUrl`] for a URL that is neither https nor loopback http: the access
+    /// token is never sent in clear over a network.
+    pub async fn get(&self, url: &Url) -> Result<ApiResponse> {
+        self.get_at(url, Endpoint::Api).await
+    }
+
+    pub(super) async fn get_at(&self, url: &Url, endpoint: Endpoint) -> Result<ApiResponse> {
+        if !is_secure_or_loopback(url) {
+            let mut shown = url.clone();
+            shown.set_query(None);
+            return Err(Error::InsecureUrl {
+                what: "an API URL",
+                url: shown.to_string(),
+            });
+        }
+        let token = self.fresh_access_token().await?;
+        let response = self.send(url, &token, endpoint).await?;
+        if response.status != 401 {
+            return Ok(response);
+        }
+        tracing::info!(%endpoint, "401 from the resource server; refreshing once and retrying");
+        {
+            let mut state = self.inner.tokens.lock().await;
+            let still_current = matches!(&*state, TokenState::Active(t)
+                if t.access.as_ref().is_some_and(|a| crate::secret::ct_str_eq(a.secret(), token.secret())));
+            if still_current {
+                self.refresh_locked(&mut state, RefreshTrigger::Unauthorized)
+                    .await?;
+            }
+        }
+        let token = self.fresh_access_token().await?;
+        self.send(url, &token, endpoint).await
+    }
+
+    pub(super) async fn send(
+        &self,
+        url: &Url,
+        token: &AccessToken,
+        endpoint: Endpoint,
+    ) -> Result<ApiResponse> {
+        let BodyResponse {
+            status,
+            content_type,
+            body,
+            ..
+        } = self
+            .inner
+            .http
+            .get_with_bearer(url, token.secret())
+            .await
+            .map_err(|e| Error::http(endpoint, e))?;
+        Ok(ApiResponse {
+            status,
+            content_type,
+            body,
+        })
+    }
+
+    /// Calls the userinfo endpoint, checks that its `sub` is the ID token's (OIDC Core §5.3.2),
+    /// remembers the display name, and returns the claims.
+    pub async fn userinfo(&self) -> Result<serde_json::Value> {
+        let provider = self.provider().await?;
+        let url = provider
+            .metadata
+            .userinfo_endpoint
+            .clone()
+            .ok_or(Error::MissingEndpoint("userinfo_endpoint"))?;
+        let response = self.get_at(&url, Endpoint::UserInfo).await?;
+        if response.status >= 500 || response.status == 429 {
+            // The IdP is down or busy: transient, like its token endpoint.
+            return Err(Error::http(
+                Endpoint::UserInfo,
+                crate::http::HttpError::ServerUnavailable {
+                    status: response.status,
+                },
+            ));
+        }
+        if response.status != 200 {
+            return Err(Error::InvalidResponse {
+                endpoint: Endpoint::UserInfo,
+                problem: format!("HTTP {}", response.status),
+            });
+        }
+        let claims: serde_json::Map<String, serde_json::Value> =
+            crate::discovery::parse_json(Endpoint::UserInfo, &response.body)?;
+        let sub = claims.get("sub").and_then(|v| v.as_str());
+        let expected = self.status().subject;
+        if let (Some(expected), got) = (expected.as_deref(), sub) {
+            if got != Some(expected) {
+                return Err(Error::UserInfoSubjectMismatch);
+            }
+        }
+        let name = ["name", "preferred_username", "email"]
+            .iter()
+            .find_map(|k| claims.get(*k).and_then(|v| v.as_str()))
+            .map(|s| s.chars().take(128).collect::<String>());
+        if let Some(name) = name {
+            self.remember_display_name(name).await;
+        }
+        Ok(serde_json::Value::Object(claims))
+    }
+
+    pub(super) async fn remember_display_name(&self, name: String) {
+        let mut state = self.inner.tokens.lock().await;
+        let changed = {
+            let mut meta = self.meta();
+            let changed = meta.display_name.as_deref() != Some(name.as_str());
+            meta.display_name = Some(name.clone());
+            changed
+        };
+        if let (true, TokenState::Active(t)) = (changed, &mut *state) {
+            // Saved with the tokens (and the name just put in meta), unless another process
+            // changed the store since: its session must not be overwritten with ours.
+            self.save_if_store_unchanged(t).await;
+        }
+    }
+}

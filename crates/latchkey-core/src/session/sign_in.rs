@@ -1,0 +1,161 @@
+//! Sign-in: the browser, the redirect, the code exchange, the ID token, the first save.
+
+use std::time::SystemTime;
+
+use openidconnect::Nonce;
+use tokio::time::Instant;
+
+use crate::authorize::{CallbackOutcome, PendingAuthorization};
+use crate::discovery::Provider;
+use crate::error::{Error, Result};
+use crate::loopback::{Accepted, LoopbackListener};
+use crate::secret::SecretString;
+use crate::tokens::{accept_token_response, map_token_error, Tokens};
+use crate::user_agent::UserAgent;
+
+use super::types::*;
+use super::{Meta, Session, TokenState};
+
+impl Session {
+    /// Signs in: opens the authorization URL in `user_agent`, waits on the loopback redirect,
+    /// exchanges the code (PKCE), validates the ID token, stores the refresh token.
+    ///
+    /// # Errors
+    /// [`Error::Cancelled`] if the user declined; [`Error::SignInTimedOut`] if no valid callback
+    /// came; protocol errors if a check failed. Dropping the future cancels the sign-in and
+    /// closes the listener.
+    pub async fn sign_in(&self, user_agent: &dyn UserAgent) -> Result<SessionStatus> {
+        self.sign_in_with(user_agent, Redirect::Loopback).await
+    }
+
+    /// [`Session::sign_in`] with the response coming back through `redirect`: the loopback
+    /// listener (desktop), or an app link the operating system hands to the app (mobile).
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_in_with(
+        &self,
+        user_agent: &dyn UserAgent,
+        redirect: Redirect,
+    ) -> Result<SessionStatus> {
+        let provider = self.provider().await?;
+        let config = &self.inner.config;
+        let (pending, outcome) = match redirect {
+            Redirect::Loopback => {
+                let listener = LoopbackListener::bind(&config.redirect_path).await?;
+                let pending =
+                    PendingAuthorization::new(&provider, config, listener.redirect_uri()?);
+                user_agent.open(pending.url())?;
+                tracing::info!(port = listener.port(), "waiting for the browser to return");
+                let outcome = listener
+                    .wait(config.login_timeout, |params| {
+                        pending.check(params).map(|outcome| Accepted {
+                            success: matches!(outcome, CallbackOutcome::Code(_)),
+                            value: outcome,
+                        })
+                    })
+                    .await?;
+                (pending, outcome)
+            }
+            Redirect::AppLink(link) => {
+                let pending =
+                    PendingAuthorization::new(&provider, config, link.redirect_uri().clone());
+                user_agent.open(pending.url())?;
+                tracing::info!("waiting for the app link to return");
+                let outcome = link
+                    .wait(config.login_timeout, |params| pending.check(params))
+                    .await?;
+                (pending, outcome)
+            }
+        };
+        let code = match outcome {
+            CallbackOutcome::Code(code) => code,
+            CallbackOutcome::Error { error, .. } if error == "access_denied" => {
+                return Err(Error::Cancelled)
+            }
+            CallbackOutcome::Error { error, description } => {
+                return Err(Error::AuthorizationRefused { error, description })
+            }
+        };
+
+        let redirect_uri = pending.redirect_uri().clone();
+        let nonce = pending.nonce().clone();
+        let sent_at = Instant::now();
+        let sent_wall = SystemTime::now();
+        let response = provider
+            .client
+            .exchange_code(code)
+            .set_pkce_verifier(pending.into_verifier())
+            .set_redirect_uri(std::borrow::Cow::Owned(redirect_uri))
+            .request_async(&self.inner.http)
+            .await
+            .map_err(map_token_error)?;
+        let issued = accept_token_response(&response, sent_at)?;
+
+        let (id_token, subject, auth_time) = match response.extra_fields().id_token() {
+            Some(id_token) => {
+                let claims = provider
+                    .verify_id_token(&self.inner.http, id_token, {
+                        let nonce = nonce.clone();
+                        move |n: Option<&Nonce>| match n {
+                            Some(n) if crate::secret::ct_str_eq(n.secret(), nonce.secret()) => {
+                                Ok(())
+                            }
+                            Some(_) => Err("nonce mismatch".into()),
+                            None => Err("nonce missing".into()),
+                        }
+                    })
+                    .await?;
+                Provider::check_auth_time(&claims, config.max_age(), chrono::Utc::now())?;
+                (
+                    Some(SecretString::new(id_token.to_string())),
+                    Some(claims.subject().to_string()),
+                    claims.auth_time().map(|t| t.timestamp()),
+                )
+            }
+            None if config.is_openid() => return Err(Error::IdTokenMissing),
+            None => (None, None, None),
+        };
+
+        let mut tokens = Tokens {
+            access: Some(issued.access),
+            expires_at: issued.expires_at,
+            lifetime: issued.lifetime,
+            obtained_at: sent_at,
+            obtained_wall: sent_wall,
+            refresh: issued.refresh,
+            id_token,
+            nonce: Some(SecretString::new(nonce.secret().clone())),
+            subject,
+            scopes: issued.scopes.unwrap_or_else(|| config.scopes.clone()),
+            auth_time,
+            synced: None,
+        };
+
+        // Persist before the session is usable; a new sign-in replaces whatever was stored.
+        match self.stored_session(&tokens, None) {
+            Some(stored) => self.inner.store.save(&stored)?,
+            None => self.inner.store.clear()?,
+        }
+        tokens.mark_synced();
+        {
+            let mut state = self.inner.tokens.lock().await;
+            *state = TokenState::Active(Box::new(tokens));
+            self.update_meta(&state, |m| {
+                *m = Meta::default();
+            });
+        }
+        self.inner.wake.notify_one();
+        tracing::info!("signed in");
+
+        // The display name is a nicety: a failure here doesn't fail the sign-in.
+        if self.provider().await?.metadata.userinfo_endpoint.is_some() {
+            if let Err(e) = self.userinfo().await {
+                tracing::warn!(error = %e, "userinfo after sign-in failed");
+            }
+        }
+        let status = self.status();
+        self.emit(SessionEvent::SignedIn {
+            status: Box::new(status.clone()),
+        });
+        Ok(status)
+    }
+}
