@@ -3,8 +3,7 @@
 
 use std::sync::OnceLock;
 
-use openidconnect::core::{CoreErrorResponseType, CoreJsonWebKeySet, CoreTokenResponse};
-use openidconnect::StandardErrorResponse;
+use openidconnect::core::CoreJsonWebKeySet;
 
 use crate::authorize::PendingAuthorization;
 use crate::config::Config;
@@ -62,12 +61,17 @@ pub fn callback_request(bytes: &[u8]) {
     }
 }
 
-/// A token endpoint's body: the success shape with the engine's checks, and the error shape.
+/// A token endpoint's body, as the engine reads it: the success shape (the refresh token taken
+/// first, then the field checks) and the error shape, at each status class.
 #[doc(hidden)]
 pub fn token_response(bytes: &[u8]) {
-    if let Ok(response) = serde_json::from_slice::<CoreTokenResponse>(bytes) {
-        let _ = crate::tokens::accept_token_response(&response, tokio::time::Instant::now());
+    for status in [200, 400, 401, 503] {
+        if let Ok(crate::token_endpoint::TokenAnswer::Issued {
+            fields: Ok(fields), ..
+        }) = crate::token_endpoint::read(status, bytes)
+        {
+            let _ = crate::tokens::accept_token_response(fields, tokio::time::Instant::now());
+        }
     }
-    let _ = serde_json::from_slice::<StandardErrorResponse<CoreErrorResponseType>>(bytes);
     let _ = crate::discovery::parse_json::<ServerMetadata>(crate::error::Endpoint::Token, bytes);
 }

@@ -186,7 +186,8 @@ impl HttpClient {
         })
     }
 
-    async fn execute_oauth(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+    /// Sends a request oauth2 built and returns the response as it is, whatever its status.
+    pub(crate) async fn send_oauth(&self, request: HttpRequest) -> Result<BodyResponse, HttpError> {
         let (parts, body) = request.into_parts();
         let url = Url::parse(&parts.uri.to_string())
             .map_err(|e| HttpError::BadRequest(format!("invalid URL: {e}")))?;
@@ -197,7 +198,11 @@ impl HttpClient {
         let request = builder
             .build()
             .map_err(|e| HttpError::BadRequest(e.without_url().to_string()))?;
-        let response = self.execute(request).await?;
+        self.execute(request).await
+    }
+
+    async fn execute_oauth(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let response = self.send_oauth(request).await?;
         unavailable_as_error(response.status)?;
         let mut builder = http::Response::builder().status(response.status);
         if let Some(ct) = &response.content_type {

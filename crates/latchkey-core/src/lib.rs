@@ -58,6 +58,7 @@ pub mod redirect;
 pub mod secret;
 pub mod session;
 pub mod store;
+mod token_endpoint;
 mod tokens;
 pub mod user_agent;
 pub mod vault;

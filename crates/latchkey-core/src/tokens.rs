@@ -9,16 +9,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use openidconnect::core::{CoreErrorResponseType, CoreTokenResponse, CoreTokenType};
-use openidconnect::{
-    AccessToken, OAuth2TokenResponse, RefreshToken, RequestTokenError, StandardErrorResponse,
-};
+use openidconnect::{AccessToken, RefreshToken};
 use tokio::time::Instant;
 
-use crate::discovery::describe_json_error;
-use crate::error::{Endpoint, Error};
-use crate::http::HttpError;
 use crate::secret::SecretString;
+use crate::token_endpoint::IssuedFields;
 
 /// Lifetimes above this are clamped: a server's absurd `expires_in` must not make a token "fresh"
 /// for years (a 401 would still trigger a refresh, but the schedule would never run).
@@ -145,38 +140,20 @@ impl Tokens {
     }
 }
 
-/// The parts of a token response after its checks, before ID token validation.
+/// A token response after its checks, ready to become [`Tokens`].
 pub(crate) struct Issued {
     pub access: AccessToken,
     pub expires_at: Option<Instant>,
     pub lifetime: Option<Duration>,
-    pub refresh: Option<RefreshToken>,
     pub scopes: Option<Vec<String>>,
+    pub id_token: Option<SecretString>,
 }
 
-/// Checks a token response: `token_type` must be Bearer (we send no DPoP proof, so anything else
-/// means we can't use the token), the access token must not be empty, and `expires_in` is clamped
-/// to [`MAX_TRUSTED_LIFETIME`].
-pub(crate) fn accept_token_response(
-    response: &CoreTokenResponse,
-    sent_at: Instant,
-) -> Result<Issued, Error> {
-    match response.token_type() {
-        CoreTokenType::Bearer => {}
-        CoreTokenType::Mac => return Err(Error::UnsupportedTokenType("mac".into())),
-        CoreTokenType::Extension(other) => {
-            return Err(Error::UnsupportedTokenType(
-                other.chars().take(32).collect(),
-            ))
-        }
-    }
-    if response.access_token().secret().is_empty() {
-        return Err(Error::InvalidResponse {
-            endpoint: Endpoint::Token,
-            problem: "empty access_token".into(),
-        });
-    }
-    let lifetime = response.expires_in().map(|d| {
+/// Turns checked response fields into token state: the lifetime counts from the moment the
+/// request was sent (never later than the server's clock started), clamped to
+/// [`MAX_TRUSTED_LIFETIME`].
+pub(crate) fn accept_token_response(fields: IssuedFields, sent_at: Instant) -> Issued {
+    let lifetime = fields.expires_in.map(|d| {
         if d > MAX_TRUSTED_LIFETIME {
             tracing::warn!(
                 expires_in = d.as_secs(),
@@ -187,52 +164,12 @@ pub(crate) fn accept_token_response(
             d
         }
     });
-    Ok(Issued {
-        access: response.access_token().clone(),
+    Issued {
+        access: AccessToken::new(fields.access_token.expose().to_owned()),
         expires_at: lifetime.map(|d| sent_at + d),
         lifetime,
-        refresh: response
-            .refresh_token()
-            .filter(|rt| !rt.secret().is_empty())
-            .cloned(),
-        scopes: response
-            .scopes()
-            .map(|s| s.iter().map(|s| s.to_string()).collect()),
-    })
-}
-
-/// The token endpoint's error, as oauth2 reports it.
-pub(crate) type TokenRequestError =
-    RequestTokenError<HttpError, StandardErrorResponse<CoreErrorResponseType>>;
-
-/// Maps a token-endpoint failure to our error, never keeping the response body.
-pub(crate) fn map_token_error(e: TokenRequestError) -> Error {
-    match e {
-        RequestTokenError::ServerResponse(r) => Error::TokenRefused {
-            error: r.error().as_ref().to_string(),
-            description: r.error_description().cloned(),
-        },
-        RequestTokenError::Request(h) => Error::http(Endpoint::Token, h),
-        RequestTokenError::Parse(e, _body) => Error::InvalidResponse {
-            endpoint: Endpoint::Token,
-            problem: describe_json_error(e.path().to_string(), e.inner()),
-        },
-        RequestTokenError::Other(s) => Error::InvalidResponse {
-            endpoint: Endpoint::Token,
-            problem: s,
-        },
-    }
-}
-
-/// True when the token endpoint said `invalid_grant`.
-pub(crate) fn is_invalid_grant(e: &TokenRequestError) -> Option<Option<String>> {
-    match e {
-        RequestTokenError::ServerResponse(r)
-            if *r.error() == CoreErrorResponseType::InvalidGrant =>
-        {
-            Some(r.error_description().cloned())
-        }
-        _ => None,
+        scopes: fields.scope,
+        id_token: fields.id_token,
     }
 }
 

@@ -1,5 +1,6 @@
-//! Scenarios a real IdP won't produce, on a fake HTTP server (wiremock): broken and hostile token
-//! responses, outages, and the request counts that prove single-flight refresh.
+//! Scenarios a real IdP won't produce, on a fake HTTP server (wiremock): outages, the request
+//! counts that prove single-flight refresh, stores that fail, and hostile app links. Hostile token
+//! responses and the refresh policy are in `refresh_policy.rs`.
 //!
 //! The fake is a plain OAuth server (scope without `openid`, so no ID token); its "browser" sends
 //! the callback straight to the loopback listener.
@@ -10,88 +11,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::{
-    Config, Error, ErrorKind, MemoryStore, PartialConfig, ReauthReason, RevocationOutcome,
-    SecretStore, Session, SessionState, SignOutOptions,
+    Error, ErrorKind, MemoryStore, ReauthReason, RevocationOutcome, SecretStore, Session,
+    SessionState, SignOutOptions,
 };
+use latchkey_testkit::fake_idp::{fake_config, refresh_mock, stored_rt, token_json, FakeIdp};
 use latchkey_testkit::InstantApproval;
 use serde_json::json;
 use url::Url;
-use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::matchers::{body_string_contains, header, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-struct Fake {
-    server: MockServer,
-    session: Session,
-    store: Arc<MemoryStore>,
-}
-
-fn token_json(access: &str, refresh: Option<&str>, expires_in: i64) -> serde_json::Value {
-    let mut v = json!({"access_token": access, "token_type": "Bearer", "expires_in": expires_in});
-    if let Some(rt) = refresh {
-        v["refresh_token"] = json!(rt);
-    }
-    v
-}
-
-fn config(issuer: &str) -> Config {
-    PartialConfig {
-        issuer: Some(issuer.to_owned()),
-        client_id: Some("app".into()),
-        scopes: Some(vec!["profile".into(), "offline_access".into()]),
-        http_timeout_secs: Some(2),
-        max_response_bytes: Some(64 * 1024),
-        ..Default::default()
-    }
-    .finish()
-    .unwrap()
-}
-
-/// Signs in against a fresh fake whose code exchange returns `access`/`rt-1` with `expires_in`.
-async fn signed_in(access: &str, expires_in: i64) -> Fake {
-    let server = MockServer::start().await;
-    let issuer = server.uri();
-    latchkey_testkit::mount_discovery(&server, json!({"revocation_endpoint": format!("{issuer}/revoke"), "authorization_response_iss_parameter_supported": true})).await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(body_string_contains("grant_type=authorization_code"))
-        .and(body_string_contains("code_verifier="))
-        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
-            access,
-            Some("rt-1"),
-            expires_in,
-        )))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let store = Arc::new(MemoryStore::new());
-    let session = Session::new(config(&issuer), store.clone()).unwrap();
-    session
-        .sign_in(&InstantApproval::new(&issuer))
-        .await
-        .unwrap();
-    Fake {
-        server,
-        session,
-        store,
-    }
-}
-
-fn refresh_mock() -> wiremock::MockBuilder {
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(body_string_contains("grant_type=refresh_token"))
-}
-
-fn stored_rt(store: &MemoryStore) -> Option<String> {
-    store
-        .load()
-        .unwrap()
-        .map(|s| s.refresh_token.secret().clone())
-}
 
 #[tokio::test]
 async fn a_refresh_sends_the_refresh_token_and_client_id_and_no_secret() {
-    let fake = signed_in("at-1", 3600).await;
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
     refresh_mock()
         .and(body_string_contains("refresh_token=rt-1"))
         .and(body_string_contains("client_id=app"))
@@ -115,7 +47,7 @@ async fn a_refresh_sends_the_refresh_token_and_client_id_and_no_secret() {
 
 #[tokio::test]
 async fn a_hundred_concurrent_callers_on_an_expired_token_send_exactly_one_refresh_request() {
-    let fake = signed_in("at-1", 0).await;
+    let fake = FakeIdp::signed_in("at-1", 0).await;
     refresh_mock()
         .respond_with(
             ResponseTemplate::new(200)
@@ -134,14 +66,14 @@ async fn a_hundred_concurrent_callers_on_an_expired_token_send_exactly_one_refre
     for c in callers {
         assert_eq!(c.await.unwrap().unwrap().secret(), "at-2");
     }
-    assert_eq!(stored_rt(&fake.store).as_deref(), Some("rt-2"));
+    assert_eq!(stored_rt(&*fake.store).as_deref(), Some("rt-2"));
     // `expect(1)` is verified when the server drops; check explicitly too.
     fake.server.verify().await;
 }
 
 #[tokio::test]
 async fn callers_queued_behind_a_failed_refresh_share_its_failure_instead_of_retrying() {
-    let fake = signed_in("at-1", 0).await;
+    let fake = FakeIdp::signed_in("at-1", 0).await;
     refresh_mock()
         .respond_with(ResponseTemplate::new(503).set_delay(Duration::from_millis(100)))
         .expect(1)
@@ -163,95 +95,6 @@ async fn callers_queued_behind_a_failed_refresh_share_its_failure_instead_of_ret
 }
 
 #[tokio::test]
-async fn hostile_token_responses_are_typed_errors_and_the_refresh_token_is_kept() {
-    let huge = format!("{{\"access_token\":\"{}\"}}", "a".repeat(200 * 1024));
-    let cases: Vec<(&str, ResponseTemplate, ErrorKind)> = vec![
-        (
-            "HTML 500",
-            ResponseTemplate::new(500).set_body_raw("<html><h1>oops</h1></html>", "text/html"),
-            ErrorKind::Transient,
-        ),
-        ("429", ResponseTemplate::new(429), ErrorKind::Transient),
-        (
-            "truncated JSON",
-            ResponseTemplate::new(200)
-                .set_body_raw("{\"access_token\":\"at-2\",\"token_ty", "application/json"),
-            ErrorKind::Protocol,
-        ),
-        (
-            "huge body",
-            ResponseTemplate::new(200).set_body_raw(huge, "application/json"),
-            ErrorKind::Protocol,
-        ),
-        (
-            "missing access_token",
-            ResponseTemplate::new(200).set_body_json(json!({"token_type": "Bearer"})),
-            ErrorKind::Protocol,
-        ),
-        (
-            "DPoP token_type",
-            ResponseTemplate::new(200).set_body_json(json!({
-                "access_token": "at-2", "token_type": "DPoP", "expires_in": 60
-            })),
-            ErrorKind::Protocol,
-        ),
-        (
-            "negative expires_in",
-            ResponseTemplate::new(200).set_body_json(json!({
-                "access_token": "at-2", "token_type": "Bearer", "expires_in": -5
-            })),
-            ErrorKind::Protocol,
-        ),
-        (
-            "HTML 400 instead of an OAuth error",
-            ResponseTemplate::new(400).set_body_raw("<html>bad</html>", "text/html"),
-            ErrorKind::Protocol,
-        ),
-        (
-            "invalid_client",
-            ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})),
-            ErrorKind::Protocol,
-        ),
-        (
-            "slow response",
-            ResponseTemplate::new(200)
-                .set_body_json(token_json("at-2", Some("rt-2"), 60))
-                .set_delay(Duration::from_secs(10)),
-            ErrorKind::Transient,
-        ),
-    ];
-    let tried = cases.len();
-    for (name, response, kind) in cases {
-        let fake = signed_in("at-1", 3600).await;
-        refresh_mock()
-            .respond_with(response)
-            .mount(&fake.server)
-            .await;
-        let err = fake.session.refresh().await.unwrap_err();
-        assert_eq!(err.kind(), kind, "{name}: {err:?}");
-        assert!(
-            !err.to_string().contains("oops"),
-            "{name}: body leaked into {err}"
-        );
-        assert_eq!(stored_rt(&fake.store).as_deref(), Some("rt-1"), "{name}");
-        assert_eq!(
-            fake.session.status().state,
-            SessionState::SignedIn,
-            "{name}"
-        );
-        // The still-valid access token keeps working.
-        assert_eq!(
-            fake.session.fresh_access_token().await.unwrap().secret(),
-            "at-1"
-        );
-    }
-    println!(
-        "hostile token-endpoint suite: {tried} responses tried, {tried} typed errors, \
-         refresh token kept {tried}/{tried}"
-    );
-}
-
-#[tokio::test]
 async fn a_slow_drip_token_response_times_out_as_transient_and_keeps_the_refresh_token() {
     // Headers at once, then a byte every 100 ms, forever: only a whole-request deadline ends it.
     let drip = latchkey_testkit::DripServer::start(
@@ -267,7 +110,7 @@ async fn a_slow_drip_token_response_times_out_as_transient_and_keeps_the_refresh
     )
     .await;
     let store = Arc::new(MemoryStore::new());
-    let session = Session::new(config(&issuer), store.clone()).unwrap();
+    let session = Session::new(fake_config(&issuer), store.clone()).unwrap();
     session
         .sign_in(&InstantApproval::new(&issuer))
         .await
@@ -276,13 +119,13 @@ async fn a_slow_drip_token_response_times_out_as_transient_and_keeps_the_refresh
     let err = session.refresh().await.unwrap_err();
 
     assert_eq!(err.kind(), ErrorKind::Transient, "{err:?}");
-    assert_eq!(stored_rt(&store).as_deref(), Some("rt-1"));
+    assert_eq!(stored_rt(&*store).as_deref(), Some("rt-1"));
     assert_eq!(session.status().state, SessionState::SignedIn);
 }
 
 #[tokio::test]
 async fn invalid_grant_on_refresh_ends_the_session_and_wipes_the_store() {
-    let fake = signed_in("at-1", 3600).await;
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
     refresh_mock()
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({
             "error": "invalid_grant", "error_description": "grant request is invalid"
@@ -302,7 +145,7 @@ async fn invalid_grant_on_refresh_ends_the_session_and_wipes_the_store() {
 
 #[tokio::test]
 async fn a_refresh_response_without_a_refresh_token_keeps_the_old_one() {
-    let fake = signed_in("at-1", 3600).await;
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
     refresh_mock()
         .respond_with(ResponseTemplate::new(200).set_body_json(token_json("at-2", None, 3600)))
         .mount(&fake.server)
@@ -310,7 +153,7 @@ async fn a_refresh_response_without_a_refresh_token_keeps_the_old_one() {
     let status = fake.session.refresh().await.unwrap();
     assert!(status.has_refresh_token);
     assert_eq!(status.rotation_count, 0);
-    assert_eq!(stored_rt(&fake.store).as_deref(), Some("rt-1"));
+    assert_eq!(stored_rt(&*fake.store).as_deref(), Some("rt-1"));
     assert_eq!(
         fake.session.fresh_access_token().await.unwrap().secret(),
         "at-2"
@@ -319,7 +162,7 @@ async fn a_refresh_response_without_a_refresh_token_keeps_the_old_one() {
 
 #[tokio::test]
 async fn an_absurd_expires_in_is_clamped_to_a_day() {
-    let fake = signed_in("at-1", 3600).await;
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
     refresh_mock()
         .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
             "at-2",
@@ -337,7 +180,7 @@ async fn an_absurd_expires_in_is_clamped_to_a_day() {
 
 #[tokio::test]
 async fn a_401_from_the_api_forces_one_refresh_and_one_retry() {
-    let fake = signed_in("at-1", 3600).await;
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
     refresh_mock()
         .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
             "at-2",
@@ -366,13 +209,13 @@ async fn a_401_from_the_api_forces_one_refresh_and_one_retry() {
     let response = fake.session.get(&url).await.unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(response.body, b"hello");
-    assert_eq!(stored_rt(&fake.store).as_deref(), Some("rt-2"));
+    assert_eq!(stored_rt(&*fake.store).as_deref(), Some("rt-2"));
     fake.server.verify().await;
 }
 
 #[tokio::test]
 async fn the_access_token_is_never_sent_to_a_plain_http_url_off_loopback() {
-    let fake = signed_in("at-1", 3600).await;
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
     let err = fake
         .session
         .get(&"http://api.example.com/data".parse().unwrap())
@@ -383,7 +226,7 @@ async fn the_access_token_is_never_sent_to_a_plain_http_url_off_loopback() {
 
 #[tokio::test]
 async fn sign_out_wipes_local_state_even_when_revocation_fails() {
-    let fake = signed_in("at-1", 3600).await;
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
     Mock::given(path("/revoke"))
         .and(body_string_contains("token=rt-1"))
         .and(body_string_contains("token_type_hint=refresh_token"))
@@ -407,7 +250,7 @@ async fn sign_out_wipes_local_state_even_when_revocation_fails() {
 
 #[tokio::test]
 async fn sign_out_while_offline_still_forgets_everything() {
-    let fake = signed_in("at-1", 3600).await;
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
     let session = fake.session.clone();
     let store = fake.store.clone();
     drop(fake); // the server is gone
@@ -463,7 +306,7 @@ async fn the_new_access_token_is_not_handed_out_before_the_rotated_refresh_token
         saving: std::sync::Mutex::new(saving_tx),
         release: std::sync::Mutex::new(release_rx),
     });
-    let session = Session::new(config(&issuer), store.clone()).unwrap();
+    let session = Session::new(fake_config(&issuer), store.clone()).unwrap();
     session
         .sign_in(&InstantApproval::new(&issuer))
         .await
@@ -550,7 +393,7 @@ async fn signed_in_with_a_flaky_store() -> (MockServer, Session, Arc<FlakyStore>
         inner: MemoryStore::new(),
         failures: 1.into(),
     });
-    let session = Session::new(config(&issuer), store.clone()).unwrap();
+    let session = Session::new(fake_config(&issuer), store.clone()).unwrap();
     session
         .sign_in(&InstantApproval::new(&issuer))
         .await
@@ -781,7 +624,7 @@ async fn hostile_app_links_are_ignored_and_the_real_one_completes_the_sign_in() 
         .mount(&server)
         .await;
     let store = Arc::new(MemoryStore::new());
-    let session = Session::new(config(&issuer), store.clone()).unwrap();
+    let session = Session::new(fake_config(&issuer), store.clone()).unwrap();
     let (sender, redirect) =
         latchkey_core::app_link(Url::parse("com.example.app:/callback").unwrap()).unwrap();
     let tab = HostileLinksThenReal {
@@ -794,7 +637,7 @@ async fn hostile_app_links_are_ignored_and_the_real_one_completes_the_sign_in() 
         .await
         .unwrap();
     assert_eq!(status.state, SessionState::SignedIn);
-    assert_eq!(stored_rt(&store).as_deref(), Some("rt-1"));
+    assert_eq!(stored_rt(&*store).as_deref(), Some("rt-1"));
     let codes_sent = server
         .received_requests()
         .await

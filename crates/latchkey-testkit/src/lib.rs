@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use latchkey_core::{Config, PartialConfig, SystemBrowser, UserAgent, UserAgentError};
 use url::Url;
 
+pub mod fake_idp;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -38,6 +38,7 @@ use crate::store::{SecretStore, SessionHint, StoredSession};
 use crate::tokens::{fingerprint, Tokens};
 
 mod refresh;
+mod refresh_grant;
 mod resource;
 mod scheduler;
 mod sign_in;
@@ -89,7 +90,7 @@ struct Inner {
     http: HttpClient,
     store: Arc<dyn SecretStore>,
     provider: OnceCell<Arc<Provider>>,
-    tokens: Mutex<TokenState>,
+    tokens: Arc<Mutex<TokenState>>,
     attempts: AtomicU64,
     last_failure: StdMutex<Option<(u64, Arc<Error>)>>,
     meta: StdMutex<Meta>,
@@ -124,7 +125,7 @@ impl Session {
                 http,
                 store,
                 provider: OnceCell::new(),
-                tokens: Mutex::new(TokenState::SignedOut),
+                tokens: Arc::new(Mutex::new(TokenState::SignedOut)),
                 attempts: AtomicU64::new(0),
                 last_failure: StdMutex::new(None),
                 meta: StdMutex::new(Meta::default()),

@@ -1,20 +1,24 @@
-//! Fresh access tokens: single-flight refresh, shared failures, OIDC Core §12.2 checks on refreshed
-//! ID tokens, and backoff.
+//! Fresh access tokens: single-flight refresh, shared failures, backoff, and a refresh that always
+//! runs to completion.
+//!
+//! # Cancellation
+//! A refresh runs in a task of its own that owns the state lock ([`Session::refresh_to_completion`]).
+//! Whoever asked for it (a caller wrapped in `timeout` or `select!`, the scheduler being stopped,
+//! a facade being dropped) may go away mid-exchange; the task still receives the response and
+//! stores a rotated refresh token. Cutting it short would lose the only live refresh token: the
+//! server retires the old one the moment it answers.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use openidconnect::core::CoreIdToken;
-use openidconnect::{AccessToken, Nonce, OAuth2TokenResponse};
+use openidconnect::AccessToken;
 use rand::Rng;
+use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
-use crate::discovery::Provider;
-use crate::error::{Error, ReauthReason, Result};
-use crate::secret::SecretString;
+use crate::error::{Error, Result};
 use crate::store::StoreError;
-use crate::tokens::{accept_token_response, is_invalid_grant, map_token_error, Tokens};
 
 use super::types::*;
 use super::{Session, TokenState};
@@ -22,12 +26,14 @@ use super::{Session, TokenState};
 impl Session {
     /// A valid access token, refreshing first if it is expired or about to be.
     ///
+    /// Cancellation-safe: dropping the future never cuts a refresh short (see the module docs).
+    ///
     /// # Security warning
     /// The token is for an `Authorization` header sent by Rust code; never log it or send it to
     /// a WebView.
     pub async fn fresh_access_token(&self) -> Result<AccessToken> {
         let seen = self.inner.attempts.load(Ordering::SeqCst);
-        let mut state = self.inner.tokens.lock().await;
+        let state = self.inner.tokens.clone().lock_owned().await;
         let now = Instant::now();
         match &*state {
             TokenState::SignedOut => return Err(Error::NotSignedIn),
@@ -47,190 +53,51 @@ impl Session {
                 return self.usable_or(&state, Error::Shared(err));
             }
         }
-        match self
-            .refresh_locked(&mut state, RefreshTrigger::OnDemand)
-            .await
-        {
+        let (state, result) = self
+            .refresh_to_completion(state, RefreshTrigger::OnDemand)
+            .await;
+        match result {
             Ok(()) => self.current_access(&state),
             Err(e) if e.is_transient() => self.usable_or(&state, e),
             Err(e) => Err(e),
         }
     }
 
-    /// Refreshes now, whatever the token's age.
+    /// Refreshes now, whatever the token's age. Cancellation-safe.
     pub async fn refresh(&self) -> Result<SessionStatus> {
-        let mut state = self.inner.tokens.lock().await;
-        self.refresh_locked(&mut state, RefreshTrigger::Forced)
-            .await?;
+        let state = self.inner.tokens.clone().lock_owned().await;
+        let (state, result) = self
+            .refresh_to_completion(state, RefreshTrigger::Forced)
+            .await;
         drop(state);
+        result?;
         Ok(self.status())
     }
 
-    pub(super) async fn refresh_locked(
+    /// Runs one refresh in a task of its own that holds `state` until the refresh's result is
+    /// stored, and gives the lock back. If the caller is dropped meanwhile, the task finishes
+    /// anyway and releases the lock.
+    pub(super) async fn refresh_to_completion(
         &self,
-        state: &mut TokenState,
+        mut state: OwnedMutexGuard<TokenState>,
         trigger: RefreshTrigger,
-    ) -> Result<()> {
-        let _cross_process = self.adopt_stored_session(state).await?;
-        let tokens = match state {
-            TokenState::SignedOut => return Err(Error::NotSignedIn),
-            TokenState::Locked(_) => return Err(StoreError::Locked.into()),
-            TokenState::Ended(reason) => return Err(Error::ReauthRequired(reason.clone())),
-            TokenState::Active(t) => t,
-        };
-        let Some(refresh_token) = tokens.refresh.clone() else {
-            // No refresh token: a still-valid access token is used until it expires; after that
-            // (or once a resource server rejects it) only a new sign-in helps.
-            let usable = tokens.is_usable(Instant::now());
-            match trigger {
-                RefreshTrigger::Unauthorized => {}
-                _ if !usable => {}
-                RefreshTrigger::Forced => {
-                    return Err(Error::ReauthRequired(ReauthReason::NoRefreshToken))
-                }
-                RefreshTrigger::Scheduled | RefreshTrigger::OnDemand => return Ok(()),
-            }
-            self.end_session(state, ReauthReason::NoRefreshToken);
-            return Err(Error::ReauthRequired(ReauthReason::NoRefreshToken));
-        };
-        let provider = match self.provider().await {
-            Ok(provider) => provider,
-            Err(e) => {
-                // Discovery failed (offline at launch): a failed attempt like any other, with
-                // backoff, so the scheduler doesn't retry in a tight loop.
-                let attempt = self.inner.attempts.fetch_add(1, Ordering::SeqCst) + 1;
-                return Err(self.refresh_failed(attempt, trigger, e));
-            }
-        };
-        let sent_at = Instant::now();
-        let sent_wall = SystemTime::now();
-        tracing::debug!(?trigger, "refreshing the access token");
-        let result = provider
-            .client
-            .exchange_refresh_token(&refresh_token)
-            .request_async(&self.inner.http)
-            .await;
-        let attempt = self.inner.attempts.fetch_add(1, Ordering::SeqCst) + 1;
-
-        let response = match result {
-            Ok(response) => response,
-            Err(e) => {
-                if let Some(description) = is_invalid_grant(&e) {
-                    tracing::warn!("refresh token rejected (invalid_grant); ending the session");
-                    self.end_session(
-                        state,
-                        ReauthReason::RefreshTokenRejected(description.clone()),
-                    );
-                    return Err(Error::ReauthRequired(ReauthReason::RefreshTokenRejected(
-                        description,
-                    )));
-                }
-                return Err(self.refresh_failed(attempt, trigger, map_token_error(e)));
-            }
-        };
-
-        // The server may have rotated the refresh token: the old one is dead from this instant,
-        // so the new one is stored before anything else can fail (a bad ID token, a bad field),
-        // keeping the window in which a crash loses the session as small as it can be.
-        let new_refresh = response
-            .refresh_token()
-            .filter(|rt| !rt.secret().is_empty())
-            .cloned();
-        let rotated = new_refresh
-            .as_ref()
-            .is_some_and(|new| !crate::secret::ct_str_eq(new.secret(), refresh_token.secret()));
-        if let (true, Some(new_rt)) = (rotated, new_refresh) {
-            tokens.refresh = Some(new_rt);
-            self.save_or_report(tokens);
-        }
-
-        let issued = match accept_token_response(&response, sent_at) {
-            Ok(i) => i,
-            Err(e) => return Err(self.refresh_failed(attempt, trigger, e)),
-        };
-        let id_token = match response.extra_fields().id_token() {
-            Some(id_token) => {
-                match self
-                    .check_refreshed_id_token(&provider, tokens, id_token)
-                    .await
-                {
-                    // Kept in memory; stored with the next save.
-                    Ok(()) => Some(SecretString::new(id_token.to_string())),
-                    Err(e) => return Err(self.refresh_failed(attempt, trigger, e)),
-                }
-            }
-            None => None,
-        };
-
-        let mut next = (**tokens).clone();
-        next.access = Some(issued.access);
-        next.expires_at = issued.expires_at;
-        next.lifetime = issued.lifetime;
-        next.obtained_at = sent_at;
-        next.obtained_wall = sent_wall;
-        if let Some(id) = id_token {
-            next.id_token = Some(id);
-        }
-        if let Some(scopes) = issued.scopes {
-            next.scopes = scopes;
-        }
-        **tokens = next;
-        self.update_meta(state, |m| {
-            m.refresh_count += 1;
-            if rotated {
-                m.rotation_count += 1;
-            }
-            m.last_refresh_at = Some(SystemTime::now());
-            m.offline = false;
-            m.consecutive_failures = 0;
-            m.retry_at = None;
+    ) -> (OwnedMutexGuard<TokenState>, Result<()>) {
+        let session = self.clone();
+        let task = tokio::spawn(async move {
+            let result = session.refresh_locked(&mut state, trigger).await;
+            (state, result)
         });
-        tracing::info!(?trigger, rotated, "access token refreshed");
-        self.emit(SessionEvent::Refreshed {
-            trigger,
-            rotated,
-            status: Box::new(self.status()),
-        });
-        self.inner.wake.notify_one();
-        Ok(())
+        match task.await {
+            Ok(done) => done,
+            Err(e) => {
+                // The task panicked (a bug); its lock guard was released as it unwound.
+                let state = self.inner.tokens.clone().lock_owned().await;
+                (state, Err(Error::Internal(format!("refresh task: {e}"))))
+            }
+        }
     }
 
-    pub(super) async fn check_refreshed_id_token(
-        &self,
-        provider: &Provider,
-        tokens: &Tokens,
-        id_token: &CoreIdToken,
-    ) -> Result<()> {
-        let original = tokens.nonce.clone();
-        // OIDC Core §12.2: a nonce SHOULD NOT be present; if it is, it MUST be the original one.
-        let claims = provider
-            .verify_id_token(&self.inner.http, id_token, move |n: Option<&Nonce>| match (
-                n, &original,
-            ) {
-                (None, _) => Ok(()),
-                (Some(n), Some(orig)) if orig.ct_eq(n.secret()) => Ok(()),
-                (Some(_), _) => Err("refreshed ID token carries a different nonce".into()),
-            })
-            .await?;
-        // ... `sub` MUST be the same ...
-        if let Some(sub) = &tokens.subject {
-            if claims.subject().as_str() != sub {
-                return Err(Error::IdTokenInvalid(
-                    "refreshed ID token is for another subject".into(),
-                ));
-            }
-        }
-        // ... and an `auth_time`, if present, MUST be the original authentication's.
-        if let (Some(original), Some(now)) = (tokens.auth_time, claims.auth_time()) {
-            if now.timestamp() != original {
-                return Err(Error::IdTokenInvalid(
-                    "refreshed ID token claims another authentication time".into(),
-                ));
-            }
-        }
-        Ok(())
-    }
-
+    /// Records a failed attempt: shared with callers queued behind it, backed off, reported.
     pub(super) fn refresh_failed(
         &self,
         attempt: u64,

@@ -36,12 +36,14 @@ impl Session {
         }
         tracing::info!(%endpoint, "401 from the resource server; refreshing once and retrying");
         {
-            let mut state = self.inner.tokens.lock().await;
+            let state = self.inner.tokens.clone().lock_owned().await;
             let still_current = matches!(&*state, TokenState::Active(t)
                 if t.access.as_ref().is_some_and(|a| crate::secret::ct_str_eq(a.secret(), token.secret())));
             if still_current {
-                self.refresh_locked(&mut state, RefreshTrigger::Unauthorized)
-                    .await?;
+                let (_state, result) = self
+                    .refresh_to_completion(state, RefreshTrigger::Unauthorized)
+                    .await;
+                result?;
             }
         }
         let token = self.fresh_access_token().await?;

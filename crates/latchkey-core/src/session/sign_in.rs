@@ -2,7 +2,10 @@
 
 use std::time::SystemTime;
 
-use openidconnect::Nonce;
+use std::str::FromStr;
+
+use openidconnect::core::CoreIdToken;
+use openidconnect::{Nonce, RefreshToken};
 use tokio::time::Instant;
 
 use crate::authorize::{CallbackOutcome, PendingAuthorization};
@@ -10,7 +13,8 @@ use crate::discovery::Provider;
 use crate::error::{Error, Result};
 use crate::loopback::{Accepted, LoopbackListener};
 use crate::secret::SecretString;
-use crate::tokens::{accept_token_response, map_token_error, Tokens};
+use crate::token_endpoint::{Capture, TokenAnswer};
+use crate::tokens::{accept_token_response, Tokens};
 use crate::user_agent::UserAgent;
 
 use super::types::*;
@@ -80,20 +84,39 @@ impl Session {
         let nonce = pending.nonce().clone();
         let sent_at = Instant::now();
         let sent_wall = SystemTime::now();
-        let response = provider
+        let capture = Capture::new(&self.inner.http);
+        let result = provider
             .client
             .exchange_code(code)
             .set_pkce_verifier(pending.into_verifier())
             .set_redirect_uri(std::borrow::Cow::Owned(redirect_uri))
-            .request_async(&self.inner.http)
-            .await
-            .map_err(map_token_error)?;
-        let issued = accept_token_response(&response, sent_at)?;
+            .request_async(&capture)
+            .await;
+        let (refresh, fields) = match capture.finish(result)? {
+            TokenAnswer::Issued {
+                refresh_token,
+                fields,
+            } => (refresh_token, fields?),
+            TokenAnswer::Refused {
+                status,
+                error,
+                description,
+            } => {
+                return Err(Error::TokenRefused {
+                    error: error.unwrap_or_else(|| format!("HTTP {status}")),
+                    description,
+                })
+            }
+        };
+        let issued = accept_token_response(fields, sent_at);
 
-        let (id_token, subject, auth_time) = match response.extra_fields().id_token() {
-            Some(id_token) => {
+        let (id_token, subject, auth_time) = match issued.id_token.clone() {
+            Some(raw) => {
+                let id_token = CoreIdToken::from_str(raw.expose()).map_err(|_| {
+                    Error::IdTokenInvalid("the ID token is not a well-formed JWT".into())
+                })?;
                 let claims = provider
-                    .verify_id_token(&self.inner.http, id_token, {
+                    .verify_id_token(&self.inner.http, &id_token, {
                         let nonce = nonce.clone();
                         move |n: Option<&Nonce>| match n {
                             Some(n) if crate::secret::ct_str_eq(n.secret(), nonce.secret()) => {
@@ -106,7 +129,7 @@ impl Session {
                     .await?;
                 Provider::check_auth_time(&claims, config.max_age(), chrono::Utc::now())?;
                 (
-                    Some(SecretString::new(id_token.to_string())),
+                    Some(raw),
                     Some(claims.subject().to_string()),
                     claims.auth_time().map(|t| t.timestamp()),
                 )
@@ -121,7 +144,7 @@ impl Session {
             lifetime: issued.lifetime,
             obtained_at: sent_at,
             obtained_wall: sent_wall,
-            refresh: issued.refresh,
+            refresh: refresh.map(|rt| RefreshToken::new(rt.expose().to_owned())),
             id_token,
             nonce: Some(SecretString::new(nonce.secret().clone())),
             subject,

@@ -1,0 +1,233 @@
+//! The refresh grant itself (RFC 6749 §6), in the order that keeps a session alive:
+//!
+//! 1. Under the cross-process lock, re-read the store: adopt another process's rotation, or end
+//!    with it ([`Session::adopt_stored_session`]).
+//! 2. POST `grant_type=refresh_token`, the refresh token and `client_id` (oauth2 builds it; no
+//!    client secret).
+//! 3. A 200 that carries a new refresh token: store it *first*, before any other field is
+//!    checked; the server retired the old one when it answered.
+//! 4. Then check the rest (`token_type`, access token, `expires_in`, a refreshed ID token under
+//!    OIDC Core §12.2).
+//!
+//! # Failure policy
+//! - A 4xx other than 408/429 is a refusal: a retry with the same refresh token cannot succeed
+//!   (`invalid_grant`, but also `invalid_client`, or a bare 400/401 with an empty or non-JSON
+//!   body from a non-conformant server). The session ends with
+//!   [`ReauthReason::RefreshTokenRejected`] and the store is cleared: the user is told to sign in
+//!   again instead of being left with a session every call fails in.
+//! - Transport failures, 5xx, 429, 408 and malformed 200s keep the session; the failure is shared
+//!   with queued callers and the scheduler backs off ([`Session::refresh_failed`]).
+//! - A failure to take the cross-process lock or read the store backs off the same way (it never
+//!   makes the scheduler spin).
+
+use std::str::FromStr;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use openidconnect::core::CoreIdToken;
+use openidconnect::{Nonce, RefreshToken};
+use tokio::time::Instant;
+
+use crate::discovery::Provider;
+use crate::error::{Error, ReauthReason, Result};
+use crate::secret::SecretString;
+use crate::store::StoreError;
+use crate::token_endpoint::{Capture, TokenAnswer};
+use crate::tokens::{accept_token_response, Tokens};
+
+use super::types::*;
+use super::{Session, TokenState};
+
+impl Session {
+    /// One refresh, with `state` locked. Call through [`Session::refresh_to_completion`], which
+    /// makes sure it is never cut short.
+    pub(super) async fn refresh_locked(
+        &self,
+        state: &mut TokenState,
+        trigger: RefreshTrigger,
+    ) -> Result<()> {
+        let _cross_process = match self.adopt_stored_session(state).await {
+            Ok(guard) => guard,
+            Err(e @ Error::ReauthRequired(_)) => return Err(e),
+            Err(e) => {
+                // The store or its lock failed (a vault directory gone, another process holding
+                // the lock too long): a failed attempt with backoff, never a tight loop.
+                let attempt = self.inner.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+                return Err(self.refresh_failed(attempt, trigger, e));
+            }
+        };
+        let tokens = match state {
+            TokenState::SignedOut => return Err(Error::NotSignedIn),
+            TokenState::Locked(_) => return Err(StoreError::Locked.into()),
+            TokenState::Ended(reason) => return Err(Error::ReauthRequired(reason.clone())),
+            TokenState::Active(t) => t,
+        };
+        let Some(refresh_token) = tokens.refresh.clone() else {
+            // No refresh token: a still-valid access token is used until it expires; after that
+            // (or once a resource server rejects it) only a new sign-in helps.
+            let usable = tokens.is_usable(Instant::now());
+            match trigger {
+                RefreshTrigger::Unauthorized => {}
+                _ if !usable => {}
+                RefreshTrigger::Forced => {
+                    return Err(Error::ReauthRequired(ReauthReason::NoRefreshToken))
+                }
+                RefreshTrigger::Scheduled | RefreshTrigger::OnDemand => return Ok(()),
+            }
+            self.end_session(state, ReauthReason::NoRefreshToken);
+            return Err(Error::ReauthRequired(ReauthReason::NoRefreshToken));
+        };
+        let provider = match self.provider().await {
+            Ok(provider) => provider,
+            Err(e) => {
+                // Discovery failed (offline at launch): a failed attempt like any other, with
+                // backoff, so the scheduler doesn't retry in a tight loop.
+                let attempt = self.inner.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+                return Err(self.refresh_failed(attempt, trigger, e));
+            }
+        };
+        let sent_at = Instant::now();
+        let sent_wall = SystemTime::now();
+        tracing::debug!(?trigger, "refreshing the access token");
+        let capture = Capture::new(&self.inner.http);
+        let result = provider
+            .client
+            .exchange_refresh_token(&refresh_token)
+            .request_async(&capture)
+            .await;
+        let answer = capture.finish(result);
+        let attempt = self.inner.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+
+        let (new_refresh, fields) = match answer {
+            Ok(TokenAnswer::Issued {
+                refresh_token,
+                fields,
+            }) => (refresh_token, fields),
+            Ok(TokenAnswer::Refused {
+                status,
+                error,
+                description,
+            }) => {
+                let reason = refusal_reason(status, error.as_deref(), description);
+                tracing::warn!(status, "the refresh was refused; ending the session");
+                self.end_session(state, reason.clone());
+                return Err(Error::ReauthRequired(reason));
+            }
+            Err(e) => return Err(self.refresh_failed(attempt, trigger, e)),
+        };
+
+        // The server may have rotated the refresh token: the old one is dead from this instant,
+        // so the new one is stored before anything else can fail (a bad field, a bad ID token),
+        // keeping the window in which a crash loses the session as small as it can be.
+        let rotated = new_refresh
+            .as_ref()
+            .is_some_and(|new| !new.ct_eq(refresh_token.secret()));
+        if let (true, Some(new_rt)) = (rotated, new_refresh) {
+            tokens.refresh = Some(RefreshToken::new(new_rt.expose().to_owned()));
+            self.save_or_report(tokens);
+        }
+
+        let issued = match fields {
+            Ok(fields) => accept_token_response(fields, sent_at),
+            Err(e) => return Err(self.refresh_failed(attempt, trigger, e)),
+        };
+        let id_token = match issued.id_token.as_ref() {
+            Some(raw) => {
+                match self.check_refreshed_id_token(&provider, tokens, raw).await {
+                    // Kept in memory; stored with the next save.
+                    Ok(()) => Some(raw.clone()),
+                    Err(e) => return Err(self.refresh_failed(attempt, trigger, e)),
+                }
+            }
+            None => None,
+        };
+
+        let mut next = (**tokens).clone();
+        next.access = Some(issued.access.clone());
+        next.expires_at = issued.expires_at;
+        next.lifetime = issued.lifetime;
+        next.obtained_at = sent_at;
+        next.obtained_wall = sent_wall;
+        if let Some(id) = id_token {
+            next.id_token = Some(id);
+        }
+        if let Some(scopes) = issued.scopes.clone() {
+            next.scopes = scopes;
+        }
+        **tokens = next;
+        self.update_meta(state, |m| {
+            m.refresh_count += 1;
+            if rotated {
+                m.rotation_count += 1;
+            }
+            m.last_refresh_at = Some(SystemTime::now());
+            m.offline = false;
+            m.consecutive_failures = 0;
+            m.retry_at = None;
+        });
+        tracing::info!(?trigger, rotated, "access token refreshed");
+        self.emit(SessionEvent::Refreshed {
+            trigger,
+            rotated,
+            status: Box::new(self.status()),
+        });
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    pub(super) async fn check_refreshed_id_token(
+        &self,
+        provider: &Provider,
+        tokens: &Tokens,
+        raw: &SecretString,
+    ) -> Result<()> {
+        let id_token = CoreIdToken::from_str(raw.expose()).map_err(|_| {
+            Error::IdTokenInvalid("the refreshed ID token is not a well-formed JWT".into())
+        })?;
+        let original = tokens.nonce.clone();
+        // OIDC Core §12.2: a nonce SHOULD NOT be present; if it is, it MUST be the original one.
+        let claims = provider
+            .verify_id_token(
+                &self.inner.http,
+                &id_token,
+                move |n: Option<&Nonce>| match (n, &original) {
+                    (None, _) => Ok(()),
+                    (Some(n), Some(orig)) if orig.ct_eq(n.secret()) => Ok(()),
+                    (Some(_), _) => Err("refreshed ID token carries a different nonce".into()),
+                },
+            )
+            .await?;
+        // ... `sub` MUST be the same ...
+        if let Some(sub) = &tokens.subject {
+            if claims.subject().as_str() != sub {
+                return Err(Error::IdTokenInvalid(
+                    "refreshed ID token is for another subject".into(),
+                ));
+            }
+        }
+        // ... and an `auth_time`, if present, MUST be the original authentication's.
+        if let (Some(original), Some(now)) = (tokens.auth_time, claims.auth_time()) {
+            if now.timestamp() != original {
+                return Err(Error::IdTokenInvalid(
+                    "refreshed ID token claims another authentication time".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a refused refresh ends the session, for the user: the OAuth error when the server sent
+/// one, else the bare status.
+fn refusal_reason(status: u16, error: Option<&str>, description: Option<String>) -> ReauthReason {
+    match error {
+        Some("invalid_grant") => ReauthReason::RefreshTokenRejected(description),
+        Some(code) => ReauthReason::RefreshTokenRejected(Some(match description {
+            Some(d) => format!("{code}: {d}"),
+            None => format!("{code} (HTTP {status})"),
+        })),
+        None => ReauthReason::RefreshTokenRejected(Some(format!(
+            "HTTP {status} without an OAuth error"
+        ))),
+    }
+}

@@ -1,0 +1,379 @@
+//! The token endpoint: requests built by oauth2, responses read here.
+//!
+//! `oauth2` builds the code-exchange and refresh requests (grant parameters, PKCE verifier,
+//! `client_id`, no secret) and hands them to [`Capture`], our HTTP client, which sends them and
+//! keeps the raw response instead of letting `oauth2` parse it. The response is read here because
+//! a strict typed parse is the wrong tool at this one place:
+//!
+//! - **A rotated refresh token must survive a bad response.** The server retired the old token
+//!   the moment it answered 200; if the response then fails a check (a string `expires_in`, a
+//!   non-JSON content type, a broken ID token), the new refresh token is the only live one.
+//!   [`read`] takes it out of any 200 JSON object first ([`TokenAnswer::Issued::refresh_token`]),
+//!   and the other fields are checked after the engine has stored it.
+//! - **Liberal where harmless, strict where it matters.** `expires_in` as a numeric string
+//!   (`"3600"`) or with a fraction is a number; negative, absent-but-malformed or non-numeric is
+//!   an error; `token_type` must be Bearer (case-insensitive, RFC 6749 §5.1); the access token must
+//!   be a non-empty string.
+//! - **Secrets are ours to wipe.** Token strings are moved (not copied) out of the parsed JSON
+//!   into zeroizing [`SecretString`]s, and the raw body is zeroized when dropped.
+//! - **Errors are classified by status** (RFC 6749 §5.2 errors come with 400/401): 5xx, 429 and
+//!   408 are transient; any other 4xx is a refusal, with or without a well-formed error body.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use openidconnect::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use crate::error::{Endpoint, Error};
+use crate::http::{HttpClient, HttpError};
+use crate::secret::SecretString;
+
+/// What the token endpoint answered.
+#[derive(Debug)]
+pub(crate) enum TokenAnswer {
+    /// HTTP 200.
+    Issued {
+        /// A non-empty `refresh_token`, if the body is a JSON object holding one: taken before
+        /// any other check so that a rotation is never lost to a malformed response.
+        refresh_token: Option<SecretString>,
+        /// The rest of the response, checked.
+        fields: Result<IssuedFields, Error>,
+    },
+    /// A 4xx other than 408 and 429: the server refused this grant. Retrying the same request
+    /// cannot succeed.
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The RFC 6749 §5.2 `error` code, when the body is a well-formed error response.
+        error: Option<String>,
+        /// Its `error_description`.
+        description: Option<String>,
+    },
+}
+
+/// The checked fields of a successful token response (the refresh token is taken separately).
+#[derive(Debug)]
+pub(crate) struct IssuedFields {
+    pub access_token: SecretString,
+    pub expires_in: Option<Duration>,
+    pub scope: Option<Vec<String>>,
+    pub id_token: Option<SecretString>,
+}
+
+/// The wire shape, every field optional and untyped so that one bad field can't hide the others.
+#[derive(Deserialize)]
+struct Wire {
+    access_token: Option<Value>,
+    token_type: Option<Value>,
+    expires_in: Option<Value>,
+    refresh_token: Option<Value>,
+    scope: Option<Value>,
+    id_token: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct WireError {
+    error: String,
+    error_description: Option<String>,
+}
+
+/// Reads a token endpoint's raw answer.
+///
+/// # Errors
+/// Transient (`HttpError::ServerUnavailable`) for 5xx, 429 and 408; `InvalidResponse` for a
+/// status that is neither 200 nor 4xx (a redirect, which the client never follows, or 204).
+pub(crate) fn read(status: u16, body: &[u8]) -> Result<TokenAnswer, Error> {
+    match status {
+        200 => Ok(read_issued(body)),
+        408 | 429 | 500..=599 => Err(Error::http(
+            Endpoint::Token,
+            HttpError::ServerUnavailable { status },
+        )),
+        400..=499 => {
+            let (error, description) = match serde_json::from_slice::<WireError>(body) {
+                Ok(e) => (
+                    Some(printable(&e.error, 64)),
+                    e.error_description.map(|d| printable(&d, 256)),
+                ),
+                Err(_) => (None, None),
+            };
+            Ok(TokenAnswer::Refused {
+                status,
+                error,
+                description,
+            })
+        }
+        other => Err(Error::InvalidResponse {
+            endpoint: Endpoint::Token,
+            problem: format!("HTTP {other}"),
+        }),
+    }
+}
+
+fn read_issued(body: &[u8]) -> TokenAnswer {
+    let wire = match serde_json::from_slice::<Wire>(body) {
+        Ok(wire) => wire,
+        Err(e) => {
+            return TokenAnswer::Issued {
+                refresh_token: None,
+                fields: Err(Error::InvalidResponse {
+                    endpoint: Endpoint::Token,
+                    problem: crate::discovery::describe_json_error(String::new(), &e),
+                }),
+            }
+        }
+    };
+    let refresh_token = take_secret(wire.refresh_token);
+    let fields = check_fields(wire.access_token, wire.token_type, wire.expires_in).map(
+        |(access_token, expires_in)| IssuedFields {
+            access_token,
+            expires_in,
+            scope: match wire.scope {
+                Some(Value::String(s)) => Some(s.split_whitespace().map(str::to_owned).collect()),
+                _ => None,
+            },
+            id_token: take_secret(wire.id_token),
+        },
+    );
+    TokenAnswer::Issued {
+        refresh_token,
+        fields,
+    }
+}
+
+fn check_fields(
+    access_token: Option<Value>,
+    token_type: Option<Value>,
+    expires_in: Option<Value>,
+) -> Result<(SecretString, Option<Duration>), Error> {
+    let invalid = |problem: &str| Error::InvalidResponse {
+        endpoint: Endpoint::Token,
+        problem: problem.to_owned(),
+    };
+    match token_type {
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
+        Some(Value::String(other)) => {
+            return Err(Error::UnsupportedTokenType(printable(&other, 32)));
+        }
+        Some(_) => return Err(invalid("token_type is not a string")),
+        None => return Err(invalid("token_type is missing")),
+    }
+    let access_token = take_secret(access_token).ok_or_else(|| invalid("empty access_token"))?;
+    Ok((access_token, read_expires_in(expires_in)?))
+}
+
+/// `expires_in` in seconds: a non-negative number, or a string holding one (some providers
+/// quote it); a fraction is rounded down. Anything else is an error: guessing a lifetime would
+/// make the engine hand out a token it can't vouch for.
+fn read_expires_in(value: Option<Value>) -> Result<Option<Duration>, Error> {
+    let invalid = |problem: &str| Error::InvalidResponse {
+        endpoint: Endpoint::Token,
+        problem: problem.to_owned(),
+    };
+    let seconds = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(_) => None,
+    }
+    .filter(|s| s.is_finite())
+    .ok_or_else(|| invalid("expires_in is not a number"))?;
+    if seconds < 0.0 {
+        return Err(invalid("expires_in is negative"));
+    }
+    // Clamped later to MAX_TRUSTED_LIFETIME; here only kept representable.
+    Ok(Some(Duration::from_secs(
+        seconds.min(u32::MAX as f64) as u64
+    )))
+}
+
+/// Moves a non-empty string out of a JSON value into a zeroizing secret (no copy is left behind).
+fn take_secret(value: Option<Value>) -> Option<SecretString> {
+    match value {
+        Some(Value::String(s)) if !s.is_empty() => Some(SecretString::new(s)),
+        Some(Value::String(s)) => {
+            drop(Zeroizing::new(s));
+            None
+        }
+        _ => None,
+    }
+}
+
+/// A server-supplied string fit for a message: printable ASCII, bounded.
+fn printable(s: &str, max: usize) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(max)
+        .collect()
+}
+
+/// Why [`Capture`] ended oauth2's part of a request.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CaptureError {
+    /// The request failed in transport.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The response was kept for [`read`]; oauth2 does not parse it.
+    #[error("the response was captured")]
+    Captured,
+}
+
+/// The HTTP client oauth2 sends token requests through: it keeps the raw response (status and a
+/// zeroizing body) and ends oauth2's part there.
+pub(crate) struct Capture<'a> {
+    http: &'a HttpClient,
+    response: Mutex<Option<(u16, Zeroizing<Vec<u8>>)>>,
+}
+
+impl<'a> Capture<'a> {
+    pub(crate) fn new(http: &'a HttpClient) -> Self {
+        Self {
+            http,
+            response: Mutex::new(None),
+        }
+    }
+
+    /// The captured response, or what went wrong before there was one: a transport failure, or
+    /// oauth2 refusing to build the request.
+    pub(crate) fn finish<T, E: openidconnect::ErrorResponse + 'static>(
+        self,
+        result: Result<T, openidconnect::RequestTokenError<CaptureError, E>>,
+    ) -> Result<TokenAnswer, Error> {
+        use openidconnect::RequestTokenError;
+        match result {
+            Err(RequestTokenError::Request(CaptureError::Captured)) => {}
+            Err(RequestTokenError::Request(CaptureError::Http(e))) => {
+                return Err(Error::http(Endpoint::Token, e))
+            }
+            Err(RequestTokenError::Other(problem)) => {
+                return Err(Error::Internal(format!("token request: {problem}")))
+            }
+            Ok(_) | Err(_) => {
+                return Err(Error::Internal(
+                    "the token response reached oauth2's parser".into(),
+                ))
+            }
+        }
+        let captured = self
+            .response
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
+        match captured {
+            Some((status, body)) => read(status, &body),
+            None => Err(Error::Internal("no token response was captured".into())),
+        }
+    }
+}
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Capture<'_> {
+    type Error = CaptureError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<HttpResponse, CaptureError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let response = self.http.send_oauth(request).await?;
+            let mut slot = self.response.lock().unwrap_or_else(|p| p.into_inner());
+            *slot = Some((response.status, Zeroizing::new(response.body)));
+            Err(CaptureError::Captured)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issued(body: &str) -> (Option<String>, Result<IssuedFields, Error>) {
+        match read(200, body.as_bytes()).unwrap() {
+            TokenAnswer::Issued {
+                refresh_token,
+                fields,
+            } => (refresh_token.map(|t| t.expose().to_owned()), fields),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_numeric_string_or_fractional_expires_in_is_a_number() {
+        for (raw, secs) in [
+            ("\"3600\"", 3600),
+            ("3600.7", 3600),
+            ("\" 60 \"", 60),
+            ("0", 0),
+        ] {
+            let body =
+                format!(r#"{{"access_token":"at","token_type":"Bearer","expires_in":{raw}}}"#);
+            let (_, fields) = issued(&body);
+            assert_eq!(
+                fields.unwrap().expires_in,
+                Some(Duration::from_secs(secs)),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rotated_refresh_token_is_taken_even_when_every_other_field_is_wrong() {
+        for body in [
+            r#"{"refresh_token":"rt-2","access_token":"at","token_type":"Bearer","expires_in":-5}"#,
+            r#"{"refresh_token":"rt-2","access_token":"at","token_type":"Bearer","expires_in":"soon"}"#,
+            r#"{"refresh_token":"rt-2","access_token":"","token_type":"Bearer"}"#,
+            r#"{"refresh_token":"rt-2","token_type":"DPoP","access_token":"at"}"#,
+            r#"{"refresh_token":"rt-2","access_token":7,"token_type":"Bearer"}"#,
+            r#"{"refresh_token":"rt-2"}"#,
+        ] {
+            let (rt, fields) = issued(body);
+            assert_eq!(rt.as_deref(), Some("rt-2"), "{body}");
+            assert!(fields.is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn token_type_is_case_insensitive_and_must_be_bearer() {
+        let (_, ok) = issued(r#"{"access_token":"at","token_type":"bearer"}"#);
+        assert!(ok.is_ok());
+        let (_, dpop) = issued(r#"{"access_token":"at","token_type":"DPoP"}"#);
+        assert!(matches!(dpop, Err(Error::UnsupportedTokenType(t)) if t == "DPoP"));
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_json_object_is_invalid_and_yields_no_refresh_token() {
+        for body in ["", "<html>", "[]", "{\"refresh_token\":", "null"] {
+            let (rt, fields) = issued(body);
+            assert!(rt.is_none() && fields.is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn refusals_are_told_apart_from_transient_statuses() {
+        for status in [408, 429, 500, 503] {
+            let e = read(status, b"").unwrap_err();
+            assert!(e.is_transient(), "{status}");
+        }
+        for (status, body) in [(400, ""), (401, "<html>no</html>"), (403, "{}")] {
+            match read(status, body.as_bytes()).unwrap() {
+                TokenAnswer::Refused { error: None, .. } => {}
+                other => panic!("{status}: {other:?}"),
+            }
+        }
+        match read(
+            400,
+            br#"{"error":"invalid_grant","error_description":"gone"}"#,
+        )
+        .unwrap()
+        {
+            TokenAnswer::Refused {
+                status: 400,
+                error: Some(e),
+                description: Some(d),
+            } => assert_eq!((e.as_str(), d.as_str()), ("invalid_grant", "gone")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(read(302, b""), Err(Error::InvalidResponse { .. })));
+    }
+}

@@ -1,0 +1,104 @@
+//! A plain OAuth server on wiremock (scope without `openid`, so no ID token) with a session
+//! signed in against it: the fixture for hostile-response and refresh-policy scenarios. Its
+//! "browser" sends the callback straight to the loopback listener.
+
+use std::sync::Arc;
+
+use latchkey_core::{Config, MemoryStore, PartialConfig, SecretStore, Session};
+use serde_json::json;
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::InstantApproval;
+
+/// A token response body: Bearer, `expires_in`, and a refresh token when given.
+pub fn token_json(access: &str, refresh: Option<&str>, expires_in: i64) -> serde_json::Value {
+    let mut v = json!({"access_token": access, "token_type": "Bearer", "expires_in": expires_in});
+    if let Some(rt) = refresh {
+        v["refresh_token"] = json!(rt);
+    }
+    v
+}
+
+/// The fake's client configuration: short HTTP timeout, 64 KiB response cap.
+pub fn fake_config(issuer: &str) -> Config {
+    PartialConfig {
+        issuer: Some(issuer.to_owned()),
+        client_id: Some("app".into()),
+        scopes: Some(vec!["profile".into(), "offline_access".into()]),
+        http_timeout_secs: Some(2),
+        max_response_bytes: Some(64 * 1024),
+        ..Default::default()
+    }
+    .finish()
+    .expect("the fake's configuration is valid")
+}
+
+/// Matches refresh-grant requests to the fake's token endpoint.
+pub fn refresh_mock() -> wiremock::MockBuilder {
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+}
+
+/// The refresh token a store holds, if any.
+pub fn stored_rt(store: &dyn SecretStore) -> Option<String> {
+    store
+        .load()
+        .expect("the store loads")
+        .map(|s| s.refresh_token.secret().clone())
+}
+
+/// A session signed in (`access`, `rt-1`, `expires_in`) against a fresh fake; the refresh mocks
+/// are the test's own.
+pub struct FakeIdp<S = MemoryStore> {
+    /// The fake server (discovery, the code exchange, revocation at `/revoke`).
+    pub server: MockServer,
+    /// The signed-in session.
+    pub session: Session,
+    /// Its store.
+    pub store: Arc<S>,
+}
+
+impl FakeIdp<MemoryStore> {
+    /// Signed in over an in-memory store.
+    pub async fn signed_in(access: &str, expires_in: i64) -> Self {
+        Self::signed_in_over(Arc::new(MemoryStore::new()), access, expires_in).await
+    }
+}
+
+impl<S: SecretStore + 'static> FakeIdp<S> {
+    /// Signed in over `store`.
+    pub async fn signed_in_over(store: Arc<S>, access: &str, expires_in: i64) -> Self {
+        let server = MockServer::start().await;
+        let issuer = server.uri();
+        crate::mount_discovery(
+            &server,
+            json!({"revocation_endpoint": format!("{issuer}/revoke"), "authorization_response_iss_parameter_supported": true}),
+        )
+        .await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .and(body_string_contains("grant_type=authorization_code"))
+            .and(body_string_contains("code_verifier="))
+            .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+                access,
+                Some("rt-1"),
+                expires_in,
+            )))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let session =
+            Session::new(fake_config(&issuer), store.clone()).expect("a session for the fake");
+        session
+            .sign_in(&InstantApproval::new(&issuer))
+            .await
+            .expect("signed in against the fake");
+        Self {
+            server,
+            session,
+            store,
+        }
+    }
+}
