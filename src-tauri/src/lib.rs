@@ -52,13 +52,22 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         ])
         .setup(|app| initialize(app.handle()))
         .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { .. } = event {
-                // Lock on exit: forget the key and tokens before the process goes.
-                let state = window.state::<AppState>();
-                tauri::async_runtime::block_on(async {
-                    if let Ok(latchkey) = state.latchkey().await {
-                        latchkey.lock().await;
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                // Lock on exit: forget the key and tokens before the process goes. Never on the
+                // main thread: locking waits for a refresh in flight (its rotated token must
+                // reach the vault) and for the vault's cross-process lock, which another process
+                // may hold (bounded, but long enough to freeze the window). The window hides at
+                // once and closes when the lock is done.
+                api.prevent_close();
+                let _ = window.hide();
+                let window = window.clone();
+                tauri::async_runtime::spawn(async move {
+                    if let Some(state) = window.try_state::<AppState>() {
+                        if let Ok(latchkey) = state.latchkey().await {
+                            latchkey.shutdown().await;
+                        }
                     }
+                    let _ = window.destroy();
                 });
             }
         })

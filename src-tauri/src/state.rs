@@ -81,13 +81,26 @@ impl AppState {
     }
 
     /// Validates and stores new settings, then reopens Latchkey with them.
+    ///
+    /// Refused while a session exists (signed in, or locked in the vault): the WebView calls
+    /// this, and new settings would send the session's tokens to another API or swap its
+    /// provider. Signed out, the old facade is shut down (its background tasks stopped) before
+    /// the new one replaces it.
     pub async fn replace_settings(
         &self,
         settings: PartialConfig,
     ) -> Result<Arc<Latchkey>, IpcError> {
+        let mut slot = self.latchkey.write().await;
+        match &*slot {
+            Ok(current) => current.check_reconfigure()?,
+            // Unusable settings: no facade, but the vault may still hold a session.
+            Err(_) => latchkey_core::app::check_no_stored_session(&self.paths.vault)?,
+        }
         settings.clone().finish()?; // refuse invalid settings before writing them
         settings.save_to_file(&self.paths.settings)?;
-        let mut slot = self.latchkey.write().await;
+        if let Ok(old) = &*slot {
+            old.shutdown().await;
+        }
         *slot = open(&self.paths, &self.protector);
         slot.clone()
             .map_err(|message| IpcError::new(ErrorKind::Configuration, message))

@@ -147,6 +147,7 @@ fn the_typescript_types_name_every_error_kind_and_event_the_rust_side_sends() {
         K::Transient,
         K::VaultLocked,
         K::Protocol,
+        K::WrongState,
         K::Internal,
     ] {
         let name = serde_json::to_value(kind).unwrap();

@@ -34,6 +34,9 @@ pub enum ErrorKind {
     /// The server answered something a correct server would not, or a security check failed
     /// (state, issuer, ID token). Nothing was accepted.
     Protocol,
+    /// The action doesn't fit the session's state (sign in while a session exists, change the
+    /// provider while signed in): nothing was changed; show the current state.
+    WrongState,
     /// A bug or an environment failure (I/O, a crashed task).
     Internal,
 }
@@ -288,6 +291,14 @@ pub enum Error {
     #[error("{0}")]
     Shared(#[source] Arc<Error>),
 
+    /// A session exists (signed in, or locked in the vault), and the action would replace it or
+    /// change where its tokens go: the user signs out first.
+    #[error("a session exists: sign out before {action}")]
+    SessionExists {
+        /// What was refused ("signing in again", "changing the provider or the API").
+        action: &'static str,
+    },
+
     /// A background task failed unexpectedly.
     #[error("internal error: {0}")]
     Internal(String),
@@ -335,6 +346,7 @@ impl Error {
             | Error::IdTokenInvalid(_)
             | Error::IdTokenMissing
             | Error::UserInfoSubjectMismatch => ErrorKind::Protocol,
+            Error::SessionExists { .. } => ErrorKind::WrongState,
             Error::LoopbackBind(_) | Error::UserAgent(_) | Error::Internal(_) => {
                 ErrorKind::Internal
             }

@@ -61,6 +61,7 @@ export type IpcErrorKind =
   | 'transient'
   | 'vault_locked'
   | 'protocol'
+  | 'wrong_state'
   | 'internal';
 
 export interface IpcError {

@@ -72,6 +72,19 @@ impl Session {
                 self.save_if_store_unchanged(t).await;
             }
         }
+        if matches!(&*state, TokenState::Active(t) if t.refresh.is_none()) {
+            // Nothing is stored to unlock later: locking forgets the access token for good, and
+            // the user signs in again.
+            drop(state);
+            forget_key();
+            let mut state = self.inner.tokens.lock().await;
+            if matches!(&*state, TokenState::Active(_)) {
+                self.end_session_keeping_store(&mut state, ReauthReason::NoRefreshToken);
+            }
+            drop(state);
+            self.inner.wake.notify_one();
+            return self.status();
+        }
         let hint = match &*state {
             TokenState::Active(t) => Some(SessionHint {
                 issuer: self.inner.config.issuer.clone(),
@@ -163,10 +176,16 @@ impl Session {
     }
 
     pub(super) fn end_session(&self, state: &mut TokenState, reason: ReauthReason) {
-        *state = TokenState::Ended(reason.clone());
         if let Err(e) = self.inner.store.clear() {
             tracing::error!(error = %e, "could not clear the store after the session ended");
         }
+        self.end_session_keeping_store(state, reason);
+    }
+
+    /// Ends the session in memory and tells the front end; the store is left as it is (it holds
+    /// nothing of ours, or another process's session).
+    pub(super) fn end_session_keeping_store(&self, state: &mut TokenState, reason: ReauthReason) {
+        *state = TokenState::Ended(reason.clone());
         self.update_meta(state, |m| {
             m.offline = false;
             m.retry_at = None;

@@ -49,7 +49,8 @@ pub const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
 const SNAPSHOT: &str = "vault.stronghold";
-const KEY_FILE: &str = "vault.key.json";
+/// The wrapped vault key: its presence means a session is stored.
+pub const KEY_FILE: &str = "vault.key.json";
 const META_FILE: &str = "vault.meta.json";
 const LOCK_FILE: &str = "vault.lock";
 

@@ -2,6 +2,18 @@
 //! unlock, lock, call the API, sign out — is one call. It combines the [`Session`] (tokens,
 //! refresh) with the [`Vault`] (the stored refresh token and its key) and runs the background
 //! tasks (refresh before expiry, lock after idle time).
+//!
+//! # Every action checks the state it runs in
+//! The front end may be untrusted (a WebView can run injected script), so no action relies on it
+//! having looked first:
+//! - sign-in is refused while a session exists (signed in or locked): it would replace the live
+//!   vault key and the provider; the user signs out first;
+//! - unlock on a signed-in session does nothing; on no session it touches nothing (no attempt is
+//!   counted);
+//! - reconfiguring (another issuer, client or API) is refused while a session exists
+//!   ([`Latchkey::check_reconfigure`]).
+
+mod idle;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -12,18 +24,21 @@ use tokio::sync::Notify;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::session::{
-    ApiResponse, AutoRefresh, Redirect, Session, SessionEvent, SessionStatus, SignOutOptions,
-    SignOutReport,
+    ApiResponse, AutoRefresh, Redirect, Session, SessionEvent, SessionState, SessionStatus,
+    SignOutOptions, SignOutReport,
 };
 use crate::user_agent::UserAgent;
-use crate::vault::{spawn_idle_lock, Credential, IdleLock, KeyProtector, UnlockMethod, Vault};
+use crate::vault::{Credential, KeyProtector, UnlockMethod, Vault};
+
+use idle::{spawn_idle_locker, Activity, IdleLocker};
 
 /// Latchkey for one configured client: session + vault + background tasks.
 pub struct Latchkey {
     session: Session,
     vault: Arc<Vault>,
     cancel: Notify,
-    background: Mutex<Option<(AutoRefresh, Option<IdleLock>)>>,
+    activity: Arc<Activity>,
+    background: Mutex<Option<(AutoRefresh, Option<IdleLocker>)>>,
     /// The idle-lock time given to [`Latchkey::start`], if any.
     idle_lock: Mutex<Option<Duration>>,
 }
@@ -50,6 +65,7 @@ impl Latchkey {
             session,
             vault,
             cancel: Notify::new(),
+            activity: Arc::new(Activity::default()),
             background: Mutex::new(None),
             idle_lock: Mutex::new(None),
         })
@@ -85,8 +101,16 @@ impl Latchkey {
     pub async fn start(&self, idle_lock: Option<Duration>) -> Result<SessionStatus> {
         let status = self.session.resume().await?;
         let refresher = self.session.spawn_auto_refresh();
-        let idle =
-            idle_lock.map(|idle| spawn_idle_lock(self.vault.clone(), self.session.clone(), idle));
+        let idle = idle_lock.map(|idle| {
+            let (session, vault) = (self.session.clone(), self.vault.clone());
+            spawn_idle_locker(self.activity.clone(), idle, move || {
+                let (session, vault) = (session.clone(), vault.clone());
+                // The session first: a refresh in flight still saves its rotated token.
+                async move {
+                    session.lock_with(|| vault.lock()).await;
+                }
+            })
+        });
         if let Ok(mut background) = self.background.lock() {
             *background = Some((refresher, idle));
         }
@@ -116,6 +140,14 @@ impl Latchkey {
         user_agent: &dyn UserAgent,
         redirect: Redirect,
     ) -> Result<SessionStatus> {
+        if matches!(
+            self.session.status().state,
+            SessionState::SignedIn | SessionState::Locked
+        ) {
+            return Err(Error::SessionExists {
+                action: "signing in again",
+            });
+        }
         self.vault.prepare(&credential)?;
         // Register for cancellation before the browser opens, so a Cancel pressed at any moment
         // from now on is seen.
@@ -129,13 +161,43 @@ impl Latchkey {
                     self.vault.lock();
                 }
                 let status = result?;
-                self.vault.touch();
+                self.activity.touch();
                 Ok(status)
             }
             _ = cancelled => {
                 self.vault.lock();
                 Err(Error::Cancelled)
             }
+        }
+    }
+
+    /// Stops the background tasks (a refresh under way still completes and stores its result)
+    /// and locks. For a front end replacing this facade (new settings) or shutting down.
+    pub async fn shutdown(&self) -> SessionStatus {
+        let background = self.background.lock().ok().and_then(|mut b| b.take());
+        if let Some((refresher, idle)) = background {
+            drop(idle);
+            refresher.stop().await;
+        }
+        self.lock().await
+    }
+
+    /// Refuses, while a session exists (signed in, or stored and locked), a change of the
+    /// configuration this facade was opened with: another issuer, client or API would receive
+    /// the session's tokens or replace its provider. Signed out, anything goes.
+    ///
+    /// # Errors
+    /// [`Error::SessionExists`].
+    pub fn check_reconfigure(&self) -> Result<()> {
+        let stored = self.vault.is_initialized();
+        match self.session.status().state {
+            SessionState::SignedIn | SessionState::Locked => Err(Error::SessionExists {
+                action: "changing the provider or the API",
+            }),
+            _ if stored => Err(Error::SessionExists {
+                action: "changing the provider or the API",
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -150,6 +212,14 @@ impl Latchkey {
     /// with `offline` set in its status, and the background refresher retries with backoff. Only
     /// a wrong credential, or a server that ends the session, is an error.
     pub async fn unlock(&self, credential: Credential) -> Result<SessionStatus> {
+        match self.session.status().state {
+            SessionState::Locked => {}
+            // Nothing to unlock: no attempt is counted, no key derived.
+            SessionState::SignedIn => return Ok(self.session.status()),
+            SessionState::SignedOut | SessionState::ReauthRequired => {
+                return Err(Error::NotSignedIn)
+            }
+        }
         if let Err(e) = self.vault.unlock(&credential) {
             if !self.vault.is_initialized() {
                 // The stored session is gone: tell the user to sign in again rather than leave
@@ -166,6 +236,7 @@ impl Latchkey {
             return Err(e.into());
         }
         self.session.resume().await?;
+        self.activity.touch();
         match self.session.fresh_access_token().await {
             Ok(_) => {}
             Err(e) if e.is_transient() => {
@@ -182,6 +253,7 @@ impl Latchkey {
     /// must still reach the vault, and saves one whose earlier save failed. Locking the vault
     /// first would make that save fail and lose the only live refresh token.
     pub async fn lock(&self) -> SessionStatus {
+        self.activity.clear();
         self.session.lock_with(|| self.vault.lock()).await
     }
 
@@ -208,11 +280,12 @@ impl Latchkey {
     /// and the action fails as locked, instead of the action resetting the idle clock.
     async fn user_activity(&self) -> Result<()> {
         let idle_lock = self.idle_lock.lock().ok().and_then(|slot| *slot);
-        if idle_lock.is_some_and(|idle| self.vault.is_idle(idle)) {
+        if idle_lock.is_some_and(|idle| self.activity.is_idle(idle)) {
+            self.activity.clear();
             self.lock().await;
             return Err(crate::StoreError::Locked.into());
         }
-        self.vault.touch();
+        self.activity.touch();
         Ok(())
     }
 
@@ -238,4 +311,19 @@ impl Latchkey {
         erased?;
         Ok(report)
     }
+}
+
+/// For a front end without a usable configuration (so without a [`Latchkey`]): refuses a change
+/// of configuration while the vault in `vault_dir` still holds a session, as
+/// [`Latchkey::check_reconfigure`] does.
+///
+/// # Errors
+/// [`Error::SessionExists`].
+pub fn check_no_stored_session(vault_dir: &Path) -> Result<()> {
+    if vault_dir.join(crate::vault::KEY_FILE).exists() {
+        return Err(Error::SessionExists {
+            action: "changing the provider or the API",
+        });
+    }
+    Ok(())
 }
