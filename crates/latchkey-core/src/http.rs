@@ -231,16 +231,18 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for HttpClient {
     }
 }
 
-/// True for `https:` URLs and for `http:` URLs on a loopback host (127.0.0.0/8, [::1],
-/// `localhost`): the only places this client sends tokens or trusts metadata from.
+/// True for `https:` URLs and for `http:` URLs whose host is a loopback IP literal (127.0.0.0/8 or
+/// [::1]): the only places this client sends tokens or trusts metadata from.
+///
+/// `localhost` does not count (RFC 8252 §8.3): a hosts file, resolver or proxy can send a name
+/// anywhere, and plain http would then carry tokens off the machine.
 pub fn is_secure_or_loopback(url: &Url) -> bool {
     match url.scheme() {
         "https" => url.host().is_some(),
         "http" => match url.host() {
             Some(Host::Ipv4(ip)) => ip.is_loopback(),
             Some(Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            None => false,
+            Some(Host::Domain(_)) | None => false,
         },
         _ => false,
     }
@@ -262,7 +264,6 @@ mod tests {
             "https://idp.example.com/x",
             "http://127.0.0.1:8080/",
             "http://[::1]/",
-            "http://localhost:3000",
         ] {
             assert!(is_secure_or_loopback(&Url::parse(ok).unwrap()), "{ok}");
         }
@@ -273,6 +274,42 @@ mod tests {
             "file:///etc/passwd",
         ] {
             assert!(!is_secure_or_loopback(&Url::parse(bad).unwrap()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn localhost_is_not_loopback_only_ip_literals_are() {
+        // RFC 8252 §8.3: a name can resolve anywhere (hosts file, resolver, proxy); an IP literal
+        // can't.
+        for name in [
+            "http://localhost/",
+            "http://localhost:3000/x",
+            "http://LOCALHOST/",
+            "http://localhost./",
+            "http://idp.localhost/",
+            "http://127.0.0.1.nip.io/",
+        ] {
+            assert!(!is_secure_or_loopback(&Url::parse(name).unwrap()), "{name}");
+        }
+        for literal in [
+            "http://127.0.0.1/",
+            "http://127.255.255.254:9/",
+            "http://[::1]:8080/",
+        ] {
+            assert!(
+                is_secure_or_loopback(&Url::parse(literal).unwrap()),
+                "{literal}"
+            );
+        }
+        for not_loopback in [
+            "http://[::ffff:127.0.0.1]/",
+            "http://0.0.0.0/",
+            "http://[::]/",
+        ] {
+            assert!(
+                !is_secure_or_loopback(&Url::parse(not_loopback).unwrap()),
+                "{not_loopback}"
+            );
         }
     }
 

@@ -1,8 +1,10 @@
 //! The loopback redirect under attack, through a whole sign-in (RFC 8252 §8.3): while the sign-in
 //! waits, a hostile local process throws everything at the listener — wrong or missing `state`,
-//! `code` and `iss`, duplicate parameters, `error` responses, wrong paths and methods, oversize
-//! request lines and headers, junk bytes, silent and slow-drip clients, hundreds of parallel
-//! connections. Then the browser delivers the real callback.
+//! `code` and `iss`, duplicate parameters, `error` responses, wrong paths and methods, look-alike
+//! paths (dot segments, percent-encoding), fragments, folded headers, oversize request lines,
+//! headers and cookies, junk bytes, silent and slow-drip clients, hundreds of parallel
+//! connections. Then the browser delivers the real callback — with a Cookie header far over the
+//! head limit, as browsers send for 127.0.0.1 — and a flood of connections follows it at once.
 //!
 //! What must hold: no hostile request is accepted (each gets a 400 or is closed), the listener
 //! survives all of them, the real callback completes the sign-in, and the token endpoint sees
@@ -73,6 +75,32 @@ fn read_outcome(s: &mut TcpStream) -> Outcome {
 
 fn get(target: &str) -> Vec<u8> {
     format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").into_bytes()
+}
+
+/// `n` bytes of cookies, as local dev servers on other ports leave them for 127.0.0.1.
+fn cookie_jar(n: usize) -> String {
+    let mut jar = String::new();
+    let mut i = 0;
+    while jar.len() < n {
+        jar.push_str(&format!("dev_session_{i}={}; ", "c".repeat(200)));
+        i += 1;
+    }
+    jar
+}
+
+/// The request a real browser sends: many headers, and every cookie set for 127.0.0.1.
+fn browser_get(port: u16, target: &str) -> Vec<u8> {
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+         Chrome/126.0.0.0 Safari/537.36\r\n\
+         Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n\
+         Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n\
+         Connection: keep-alive\r\nCookie: {}\r\nSec-Fetch-Dest: document\r\n\
+         Sec-Fetch-Mode: navigate\r\nSec-Fetch-Site: cross-site\r\nUpgrade-Insecure-Requests: 1\r\n\r\n",
+        cookie_jar(24 * 1024)
+    )
+    .into_bytes()
 }
 
 fn enc(s: &str) -> String {
@@ -193,6 +221,38 @@ fn attack(port: u16, state: &str, issuer: &str) -> Report {
             get(&format!("/callback?code=evil%00&state=wrong%00&iss={i}")),
         ),
         ("empty connection", Vec::new()),
+        (
+            "path with a dot segment",
+            get(&format!("/./callback?code=evil&state={s}&iss={i}")),
+        ),
+        (
+            "path percent-encoded",
+            get(&format!("/%63allback?code=evil&state={s}&iss={i}")),
+        ),
+        (
+            "path with an encoded slash",
+            get(&format!("/callback%2F?code=evil&state={s}&iss={i}")),
+        ),
+        (
+            "fragment in the target",
+            get(&format!("/callback?code=evil#x&state={s}&iss={i}")),
+        ),
+        (
+            "header folded onto a cookie line",
+            format!(
+                "GET /callback?code=evil&state=wrong&iss={i} HTTP/1.1\r\nCookie: a=b\r\n \
+                 folded\r\n\r\n"
+            )
+            .into_bytes(),
+        ),
+        (
+            "cookies beyond the overall cap",
+            format!(
+                "GET /callback?code=evil&state=wrong&iss={i} HTTP/1.1\r\nCookie: {}\r\n\r\n",
+                cookie_jar(70 * 1024)
+            )
+            .into_bytes(),
+        ),
     ];
     for (name, raw) in &cases {
         report.outcomes.push((name.to_string(), send(port, raw)));
@@ -232,10 +292,23 @@ fn attack(port: u16, state: &str, issuer: &str) -> Report {
         let _ = drip.write_all(b"E");
     }
 
-    // The browser comes back.
-    let real = get(&format!("/callback?code=the-real-code&state={s}&iss={i}"));
+    // The browser comes back, with a Cookie header far over the head limit. Right behind it, a
+    // flood of new connections: the browser's request, once read, must not be closed to make
+    // room for them. (One short of the limit: while its head is still being read, the browser's
+    // connection is as closable as a silent one, and this suite must not depend on scheduling.)
+    let real = browser_get(
+        port,
+        &format!("/callback?code=the-real-code&state={s}&iss={i}"),
+    );
     let mut browser = TcpStream::connect(("127.0.0.1", port)).unwrap();
     browser.write_all(&real).unwrap();
+    for _ in 0..latchkey_core::loopback::MAX_CONNECTIONS - 1 {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => held.push(("silent connections right after the real callback", stream)),
+            // The sign-in may already be over and the port closed.
+            Err(_) => break,
+        }
+    }
     browser.read_to_string(&mut report.real_answer).unwrap();
 
     // The held connections are closed once the sign-in ends (or answered 400 if their read timed
@@ -338,6 +411,7 @@ async fn a_hostile_local_process_cannot_complete_or_block_a_sign_in_through_the_
         // ones, are closed to make room instead.
         let may_close = name.starts_with("slow client")
             || name.starts_with("200 parallel")
+            || name.starts_with("silent connections right after")
             || name.starts_with("100 parallel")
             || name == "empty connection";
         assert!(
