@@ -17,7 +17,7 @@
 // dev.latchkey.app:/callback, the mobile redirect) is not fetched: it is printed on stdout as
 // "app-link <url>", which is what a phone's OS would hand to the app.
 
-const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+const LOOPBACK = new Set(['127.0.0.1', '[::1]']);
 const user = process.env.LATCHKEY_DEV_USER || 'alice';
 const action = process.env.LATCHKEY_DEV_ACTION || 'login';
 

@@ -117,3 +117,5 @@ fn app_paths<R: Runtime>(app: &AppHandle<R>) -> Result<AppPaths, Box<dyn std::er
 mod tests;
 #[cfg(test)]
 mod tests_journey;
+#[cfg(test)]
+mod tests_settings;

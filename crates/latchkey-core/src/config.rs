@@ -418,7 +418,7 @@ fn parse_issuer(raw: &str) -> Result<String, ConfigError> {
     if !is_secure_or_loopback(&url) {
         return Err(ConfigError::invalid(
             "issuer",
-            "must use https (plain http is allowed only on 127.0.0.1, [::1] or localhost)",
+            "must use https (plain http is allowed only on the loopback addresses 127.0.0.1 and [::1])",
         ));
     }
     Ok(raw.to_owned())

@@ -16,8 +16,10 @@
 //!   be a non-empty string.
 //! - **Secrets are ours to wipe.** Token strings are moved (not copied) out of the parsed JSON
 //!   into zeroizing [`SecretString`]s, and the raw body is zeroized when dropped.
-//! - **Errors are classified by status** (RFC 6749 §5.2 errors come with 400/401): 5xx, 429 and
-//!   408 are transient; any other 4xx is a refusal, with or without a well-formed error body.
+//! - **Errors are classified by status.** RFC 6749 §5.2 errors come with 400 or 401 (403 from
+//!   some gateways): those are refusals, with or without a well-formed error body. 5xx, 429 and
+//!   408 are transient. Any other status (404, a redirect, which the client never follows) is a
+//!   misbehaving endpoint: an invalid response, not a verdict on the grant.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -42,8 +44,7 @@ pub(crate) enum TokenAnswer {
         /// The rest of the response, checked.
         fields: Result<IssuedFields, Error>,
     },
-    /// A 4xx other than 408 and 429: the server refused this grant. Retrying the same request
-    /// cannot succeed.
+    /// 400, 401 or 403: the server refused this grant. Retrying the same request cannot succeed.
     Refused {
         /// The HTTP status.
         status: u16,
@@ -83,8 +84,8 @@ struct WireError {
 /// Reads a token endpoint's raw answer.
 ///
 /// # Errors
-/// Transient (`HttpError::ServerUnavailable`) for 5xx, 429 and 408; `InvalidResponse` for a
-/// status that is neither 200 nor 4xx (a redirect, which the client never follows, or 204).
+/// Transient (`HttpError::ServerUnavailable`) for 5xx, 429 and 408; `InvalidResponse` for any
+/// status that is neither 200 nor a refusal (404, a redirect, which the client never follows).
 pub(crate) fn read(status: u16, body: &[u8]) -> Result<TokenAnswer, Error> {
     match status {
         200 => Ok(read_issued(body)),
@@ -92,7 +93,7 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<TokenAnswer, Error> {
             Endpoint::Token,
             HttpError::ServerUnavailable { status },
         )),
-        400..=499 => {
+        400 | 401 | 403 => {
             let (error, description) = match serde_json::from_slice::<WireError>(body) {
                 Ok(e) => (
                     Some(printable(&e.error, 64)),

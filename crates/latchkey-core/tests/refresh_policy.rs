@@ -110,6 +110,12 @@ async fn hostile_token_responses_are_typed_errors_and_the_refresh_token_is_kept(
             "rt-1",
         ),
         kept(
+            "404 (a misconfigured endpoint, not a verdict on the grant)",
+            ResponseTemplate::new(404),
+            ErrorKind::Protocol,
+            "rt-1",
+        ),
+        kept(
             "slow response",
             ok_json(token_json("at-2", Some("rt-2"), 60)).set_delay(Duration::from_secs(10)),
             ErrorKind::Transient,

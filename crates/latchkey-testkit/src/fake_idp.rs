@@ -102,3 +102,30 @@ impl<S: SecretStore + 'static> FakeIdp<S> {
         }
     }
 }
+
+/// The PIN protector at the OWASP-minimum cost (fast tests).
+pub fn fast_pin_protector() -> Arc<latchkey_core::PinProtector> {
+    Arc::new(latchkey_core::PinProtector::with_params(
+        latchkey_core::vault::KdfParams::OWASP_MINIMUM,
+    ))
+}
+
+/// The user's PIN in these tests.
+pub fn test_pin() -> latchkey_core::Credential {
+    latchkey_core::Credential::Pin("c".repeat(latchkey_core::vault::MIN_PIN_LEN).into())
+}
+
+/// A fake IdP (discovery and a code exchange answering `token_response`); refreshes are the
+/// test's own. Returns the server and its issuer.
+pub async fn idp_issuing(token_response: serde_json::Value) -> (MockServer, String) {
+    let server = MockServer::start().await;
+    let issuer = server.uri();
+    crate::mount_discovery(&server, json!({})).await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_response))
+        .mount(&server)
+        .await;
+    (server, issuer)
+}

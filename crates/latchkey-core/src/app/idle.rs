@@ -65,7 +65,11 @@ pub(crate) struct IdleLocker {
 
 /// Starts the idle locker: it looks every quarter of `idle` (between 1 s and 30 s, so a machine
 /// waking from sleep locks soon) and runs `lock` once the user has been idle for `idle`.
-pub(crate) fn spawn_idle_locker<F, Fut>(activity: Arc<Activity>, idle: Duration, lock: F) -> IdleLocker
+pub(crate) fn spawn_idle_locker<F, Fut>(
+    activity: Arc<Activity>,
+    idle: Duration,
+    lock: F,
+) -> IdleLocker
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
@@ -97,7 +101,10 @@ mod tests {
     #[test]
     fn a_night_asleep_counts_as_idle_though_the_monotonic_clock_stood_still() {
         let activity = Activity::default();
-        assert!(!activity.is_idle(Duration::ZERO), "nothing recorded, nothing to lock");
+        assert!(
+            !activity.is_idle(Duration::ZERO),
+            "nothing recorded, nothing to lock"
+        );
         activity.touch();
         assert!(!activity.is_idle(Duration::from_secs(60)));
         activity.pretend_asleep_for(Duration::from_secs(8 * 3600));

@@ -10,12 +10,13 @@
 //!    OIDC Core §12.2).
 //!
 //! # Failure policy
-//! - A 4xx other than 408/429 is a refusal: a retry with the same refresh token cannot succeed
+//! - A 400, 401 or 403 is a refusal: a retry with the same refresh token cannot succeed
 //!   (`invalid_grant`, but also `invalid_client`, or a bare 400/401 with an empty or non-JSON
 //!   body from a non-conformant server). The session ends with
 //!   [`ReauthReason::RefreshTokenRejected`] and the store is cleared: the user is told to sign in
 //!   again instead of being left with a session every call fails in.
-//! - Transport failures, 5xx, 429, 408 and malformed 200s keep the session; the failure is shared
+//! - Transport failures, 5xx, 429, 408, other statuses (404: a misconfigured endpoint) and
+//!   malformed 200s keep the session; the failure is shared
 //!   with queued callers and the scheduler backs off ([`Session::refresh_failed`]).
 //! - A failure to take the cross-process lock or read the store backs off the same way (it never
 //!   makes the scheduler spin).

@@ -1,0 +1,67 @@
+//! The WebView is untrusted: script in it (an XSS, a compromised UI dependency) can call every
+//! command. It must not be able to send the access token to a server of its choosing, or swap the
+//! provider, while a session exists. Against the real dev IdP on Tauri's mock runtime.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use latchkey_testkit::{browser_command, DevIdp};
+use serde_json::json;
+
+use crate::tests::{invoke, mock_app, ENV};
+
+const PIN: &str = "settings-pin-1357";
+
+#[test]
+fn the_webview_cannot_redirect_the_access_token_or_swap_the_provider_while_a_session_exists() {
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    let idp = DevIdp::start(&[]);
+    // The attacker's server: anything that connects to it would be the token leaving.
+    let attacker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    attacker.set_nonblocking(true).unwrap();
+    let attacker_url = format!("http://{}/steal", attacker.local_addr().unwrap());
+
+    let data = tempfile::tempdir().unwrap();
+    std::env::set_var("BROWSER", browser_command("alice", "login"));
+    let (_app, webview) = mock_app(data.path());
+    let settings = |api: &str, issuer: &str| {
+        json!({ "settings": {
+            "issuer": issuer, "client_id": "latchkey-native",
+            "params": { "prompt": "consent" }, "api_url": api
+        } })
+    };
+    invoke(&webview, "save_settings", settings(&idp.api, &idp.issuer)).unwrap();
+    let view = invoke(&webview, "sign_in", json!({ "pin": PIN })).unwrap();
+    assert_eq!(view["session"]["state"], "signed_in", "{view}");
+    let stored = std::fs::read_to_string(data.path().join("settings.toml")).unwrap();
+
+    // Signed in: the script tries to point "Call API" at its server, then to swap the issuer.
+    for attempt in [
+        settings(&attacker_url, &idp.issuer),
+        settings(&idp.api, "https://phish.example"),
+    ] {
+        let err = invoke(&webview, "save_settings", attempt).unwrap_err();
+        assert_eq!(err["kind"], "wrong_state", "{err}");
+    }
+    // Locked (the next launch, before the user unlocks): the same.
+    invoke(&webview, "lock", json!({})).unwrap();
+    let err = invoke(&webview, "save_settings", settings(&attacker_url, &idp.issuer)).unwrap_err();
+    assert_eq!(err["kind"], "wrong_state", "{err}");
+    assert_eq!(
+        std::fs::read_to_string(data.path().join("settings.toml")).unwrap(),
+        stored,
+        "the settings on disk are unchanged"
+    );
+
+    // The user unlocks and calls the API: the token goes to the configured API, nowhere else.
+    invoke(&webview, "unlock", json!({ "pin": PIN })).unwrap();
+    assert_eq!(invoke(&webview, "call_api", json!({})).unwrap()["status"], 200);
+    assert!(
+        matches!(attacker.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "nothing reached the attacker's server"
+    );
+
+    // Signed out, settings are the user's to change.
+    invoke(&webview, "sign_out", json!({})).unwrap();
+    let view = invoke(&webview, "save_settings", settings(&idp.api, &idp.issuer)).unwrap();
+    assert_eq!(view["configured"], true, "{view}");
+}
