@@ -22,6 +22,8 @@ fn the_webview_cannot_redirect_the_access_token_or_swap_the_provider_while_a_ses
 
     let data = tempfile::tempdir().unwrap();
     std::env::set_var("BROWSER", browser_command("alice", "login"));
+    // Another test's login-driver record (a deleted directory by now) must not leak in.
+    std::env::remove_var("LATCHKEY_DRIVER_RECORD");
     let (_app, webview) = mock_app(data.path());
     let settings = |api: &str, issuer: &str| {
         json!({ "settings": {
