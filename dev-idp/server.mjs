@@ -14,6 +14,11 @@
 //   DEV_IDP_ROTATE               true (default) | false: rotate refresh tokens on every use
 //   DEV_IDP_CLOCK_TOLERANCE      seconds of clock tolerance (default 15; 0 for expiry tests)
 //   DEV_IDP_QUIET                1 to silence the per-request log on stderr
+//   DEV_IDP_QUIRKS               comma-separated ways to answer like providers that don't follow
+//                                RFC 6749 to the letter (the client must cope):
+//                                  expires_in_string  token responses quote expires_in ("3600")
+//                                  bare_token_errors  token-endpoint errors come as a bare 400
+//                                                     with an empty body, no OAuth error
 //   DEV_IDP_RECORD_SECRETS       a file to append every issued authorization code, access token
 //                                and refresh token to, one JSON line each (tests use it to prove
 //                                that none of them leaks from the app; never set it otherwise)
@@ -55,6 +60,13 @@ const clockTolerance = intEnv('DEV_IDP_CLOCK_TOLERANCE', 15);
 const refreshPolicy = choiceEnv('DEV_IDP_REFRESH_POLICY', ['offline_access', 'always', 'never'], 'offline_access');
 const rotate = choiceEnv('DEV_IDP_ROTATE', ['true', 'false'], 'true') === 'true';
 const quiet = process.env.DEV_IDP_QUIET === '1';
+const quirks = new Set((process.env.DEV_IDP_QUIRKS || '').split(',').map((q) => q.trim()).filter(Boolean));
+for (const quirk of quirks) {
+  if (!['expires_in_string', 'bare_token_errors'].includes(quirk)) {
+    console.error(`dev-idp: unknown DEV_IDP_QUIRKS entry ${JSON.stringify(quirk)}`);
+    process.exit(2);
+  }
+}
 
 const users = JSON.parse(readFileSync(new URL('./users.json', import.meta.url), 'utf8'));
 
@@ -168,10 +180,34 @@ if (recordFile) {
   }
 }
 
+// The quirks rewrite the token endpoint's answer on its way out; the provider itself is unchanged.
+function applyQuirks(res) {
+  const end = res.end.bind(res);
+  res.end = (body, ...rest) => {
+    if (typeof body === 'function' || body === undefined || res.headersSent) return end(body, ...rest);
+    let text = Buffer.isBuffer(body) ? body.toString('utf8') : String(body);
+    if (res.statusCode === 200 && quirks.has('expires_in_string')) {
+      try {
+        const json = JSON.parse(text);
+        if (typeof json.expires_in === 'number') json.expires_in = String(json.expires_in);
+        text = JSON.stringify(json);
+      } catch { /* not JSON: leave it */ }
+    } else if (res.statusCode >= 400 && res.statusCode < 500 && quirks.has('bare_token_errors')) {
+      res.statusCode = 400;
+      res.removeHeader('content-type');
+      res.removeHeader('www-authenticate');
+      text = '';
+    }
+    res.setHeader('content-length', Buffer.byteLength(text));
+    return end(text, ...rest);
+  };
+}
+
 const callback = provider.callback();
 httpServer.on('request', (req, res) => {
   if (req.method === 'POST' && (req.url === '/token' || req.url.startsWith('/token?'))) {
     stats.token_requests += 1;
+    if (quirks.size > 0) applyQuirks(res);
   }
   if (req.method === 'GET' && req.url === '/dev/stats') {
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });

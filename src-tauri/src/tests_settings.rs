@@ -46,7 +46,12 @@ fn the_webview_cannot_redirect_the_access_token_or_swap_the_provider_while_a_ses
     }
     // Locked (the next launch, before the user unlocks): the same.
     invoke(&webview, "lock", json!({})).unwrap();
-    let err = invoke(&webview, "save_settings", settings(&attacker_url, &idp.issuer)).unwrap_err();
+    let err = invoke(
+        &webview,
+        "save_settings",
+        settings(&attacker_url, &idp.issuer),
+    )
+    .unwrap_err();
     assert_eq!(err["kind"], "wrong_state", "{err}");
     assert_eq!(
         std::fs::read_to_string(data.path().join("settings.toml")).unwrap(),
@@ -56,7 +61,10 @@ fn the_webview_cannot_redirect_the_access_token_or_swap_the_provider_while_a_ses
 
     // The user unlocks and calls the API: the token goes to the configured API, nowhere else.
     invoke(&webview, "unlock", json!({ "pin": PIN })).unwrap();
-    assert_eq!(invoke(&webview, "call_api", json!({})).unwrap()["status"], 200);
+    assert_eq!(
+        invoke(&webview, "call_api", json!({})).unwrap()["status"],
+        200
+    );
     assert!(
         matches!(attacker.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
         "nothing reached the attacker's server"
