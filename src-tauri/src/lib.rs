@@ -5,6 +5,7 @@
 mod commands;
 mod error;
 mod events;
+mod instance;
 mod platform;
 mod state;
 
@@ -76,6 +77,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 /// Manages the app state and starts the session in the background (the body of `setup`).
 pub(crate) fn initialize<R: Runtime>(app: &AppHandle<R>) -> Result<(), Box<dyn std::error::Error>> {
     let paths = app_paths(app)?;
+    app.manage(instance::InstanceLock::claim(&paths.base)?);
     app.manage(AppState::new(paths, platform::protector(app)));
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
@@ -109,6 +111,7 @@ fn app_paths<R: Runtime>(app: &AppHandle<R>) -> Result<AppPaths, Box<dyn std::er
     };
     Ok(AppPaths {
         settings: base.join("settings.toml"),
+        base: base.clone(),
         vault: base.join("vault"),
     })
 }

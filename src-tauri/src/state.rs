@@ -20,6 +20,8 @@ pub const IDLE_LOCK: Duration = Duration::from_secs(15 * 60);
 /// Where the app keeps its files.
 #[derive(Debug, Clone)]
 pub struct AppPaths {
+    /// The data directory (one app instance per directory).
+    pub base: PathBuf,
     /// settings.toml: issuer, client_id, scopes, params, api_url.
     pub settings: PathBuf,
     /// The vault directory.
