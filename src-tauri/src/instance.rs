@@ -73,7 +73,10 @@ mod tests {
             Err(InstanceError::AlreadyRunning(_))
         ));
         let other = tempfile::tempdir().unwrap();
-        assert!(InstanceLock::claim(other.path()).is_ok(), "another directory is another app");
+        assert!(
+            InstanceLock::claim(other.path()).is_ok(),
+            "another directory is another app"
+        );
         drop(first);
         assert!(InstanceLock::claim(dir.path()).is_ok());
     }

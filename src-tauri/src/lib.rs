@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use latchkey_core::Latchkey;
-use tauri::{AppHandle, Emitter, Manager, Runtime, WindowEvent};
+use tauri::{AppHandle, Manager, Runtime, WindowEvent};
 
 use crate::error::IpcError;
 use crate::state::{AppPaths, AppState, IDLE_LOCK};
@@ -90,16 +90,16 @@ pub(crate) fn initialize<R: Runtime>(app: &AppHandle<R>) -> Result<(), Box<dyn s
     Ok(())
 }
 
-/// Starts a Latchkey: events flow to the UI, the stored session is found, the background
-/// refresher and idle lock run.
+/// Starts a Latchkey: its status and events flow to the UI, the stored session is found, the
+/// background refresher and idle lock run.
 pub(crate) async fn start<R: Runtime>(
     app: &AppHandle<R>,
     latchkey: Arc<Latchkey>,
 ) -> Result<(), IpcError> {
-    events::forward(app.clone(), latchkey.clone());
+    let forwarder = events::forward(app.clone(), latchkey.clone());
+    app.state::<AppState>().keep_forwarder(forwarder);
     latchkey.start(Some(IDLE_LOCK)).await?;
-    let view = app.state::<AppState>().view().await;
-    let _ = app.emit(events::VIEW, view);
+    events::emit_view(app).await;
     Ok(())
 }
 
@@ -122,3 +122,5 @@ mod tests;
 mod tests_journey;
 #[cfg(test)]
 mod tests_settings;
+#[cfg(test)]
+mod tests_contract;

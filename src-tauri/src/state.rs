@@ -34,6 +34,8 @@ pub struct AppState {
     pub paths: AppPaths,
     protector: Arc<dyn KeyProtector>,
     latchkey: RwLock<Result<Arc<Latchkey>, String>>,
+    /// Forwards the current facade's status and events to the UI; replaced with the facade.
+    forwarder: std::sync::Mutex<Option<crate::events::Forwarder>>,
 }
 
 /// Everything the UI renders. Holds no token.
@@ -61,6 +63,7 @@ impl AppState {
             paths,
             protector,
             latchkey: RwLock::new(latchkey),
+            forwarder: std::sync::Mutex::new(None),
         }
     }
 
@@ -71,6 +74,12 @@ impl AppState {
             .await
             .clone()
             .map_err(|message| IpcError::new(ErrorKind::Configuration, message))
+    }
+
+    /// Keeps `forwarder` running (dropping the previous one, which belonged to a replaced facade).
+    pub fn keep_forwarder(&self, forwarder: crate::events::Forwarder) {
+        let mut slot = self.forwarder.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(forwarder);
     }
 
     /// The settings as stored (file only, without the environment overlay).

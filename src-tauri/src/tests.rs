@@ -79,8 +79,9 @@ fn the_shell_answers_through_ipc_with_views_and_typed_errors_and_grants_no_plugi
     assert!(err["message"].as_str().unwrap().contains("issuer"), "{err}");
     assert!(!data.path().join("settings.toml").exists());
 
-    // Valid settings are stored; the view is signed out (nothing stored yet) and token-free.
-    let view = invoke(
+    // Valid settings are stored; the command returns nothing (the view is pushed); the view is
+    // signed out (nothing stored yet) and token-free.
+    let saved = invoke(
         &webview,
         "save_settings",
         serde_json::json!({ "settings": {
@@ -89,6 +90,8 @@ fn the_shell_answers_through_ipc_with_views_and_typed_errors_and_grants_no_plugi
         } }),
     )
     .unwrap();
+    assert_eq!(saved, serde_json::Value::Null, "commands return only their result");
+    let view = invoke(&webview, "app_view", serde_json::json!({})).unwrap();
     assert_eq!(view["configured"], true);
     assert_eq!(view["session"]["state"], "signed_out");
     assert_eq!(view["has_api"], true);

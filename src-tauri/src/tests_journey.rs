@@ -69,16 +69,19 @@ fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_
         } }),
     )
     .unwrap();
-    let view = call("sign_in", json!({ "pin": PIN })).unwrap();
+    call("sign_in", json!({ "pin": PIN })).unwrap();
+    let view = call("app_view", json!({})).unwrap();
     assert_eq!(view["session"]["state"], "signed_in", "{view}");
     let api = call("call_api", json!({})).unwrap();
     assert_eq!(api["status"], 200, "{api}");
     assert_eq!(call("userinfo", json!({})).unwrap()["sub"], "alice");
+    call("lock", json!({})).unwrap();
     assert_eq!(
-        call("lock", json!({})).unwrap()["session"]["state"],
+        call("app_view", json!({})).unwrap()["session"]["state"],
         "locked"
     );
-    let view = call("unlock", json!({ "pin": PIN })).unwrap();
+    call("unlock", json!({ "pin": PIN })).unwrap();
+    let view = call("app_view", json!({})).unwrap();
     assert_eq!(view["session"]["state"], "signed_in", "{view}");
     assert_eq!(call("call_api", json!({})).unwrap()["status"], 200);
 

@@ -32,7 +32,8 @@ fn the_webview_cannot_redirect_the_access_token_or_swap_the_provider_while_a_ses
         } })
     };
     invoke(&webview, "save_settings", settings(&idp.api, &idp.issuer)).unwrap();
-    let view = invoke(&webview, "sign_in", json!({ "pin": PIN })).unwrap();
+    invoke(&webview, "sign_in", json!({ "pin": PIN })).unwrap();
+    let view = invoke(&webview, "app_view", json!({})).unwrap();
     assert_eq!(view["session"]["state"], "signed_in", "{view}");
     let stored = std::fs::read_to_string(data.path().join("settings.toml")).unwrap();
 
@@ -72,6 +73,7 @@ fn the_webview_cannot_redirect_the_access_token_or_swap_the_provider_while_a_ses
 
     // Signed out, settings are the user's to change.
     invoke(&webview, "sign_out", json!({})).unwrap();
-    let view = invoke(&webview, "save_settings", settings(&idp.api, &idp.issuer)).unwrap();
+    invoke(&webview, "save_settings", settings(&idp.api, &idp.issuer)).unwrap();
+    let view = invoke(&webview, "app_view", json!({})).unwrap();
     assert_eq!(view["configured"], true, "{view}");
 }

@@ -14,15 +14,14 @@ function byId<T extends HTMLElement>(id: string): T {
   return document.getElementById(id) as T;
 }
 
-async function act(action: () => Promise<AppView | void>): Promise<void> {
+/** Runs a command; the state it changes arrives as a pushed view, errors are shown here. */
+async function act(action: () => Promise<void>): Promise<void> {
   showError(null);
   try {
-    const next = await action();
-    if (next) update(next);
+    await action();
   } catch (e) {
     const err = e as IpcError;
     if (err.kind !== 'cancelled') showError(err.message);
-    update(await api.view());
   }
 }
 
@@ -84,7 +83,6 @@ function signOut(everywhere: boolean): void {
   showApiResult(null);
   void act(async () => {
     showSignOutNote(signOutText(await api.signOut(everywhere), everywhere));
-    return api.view();
   });
 }
 
@@ -132,9 +130,8 @@ byId<HTMLFormElement>('settings-form').addEventListener('submit', (e) => {
     api_url: value('set-api-url') || null,
   };
   void act(async () => {
-    const next = await api.saveSettings(settings);
+    await api.saveSettings(settings);
     byId('settings-note').textContent = 'Saved.';
-    return next;
   });
 });
 

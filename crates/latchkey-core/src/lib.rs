@@ -69,7 +69,7 @@ pub use config::{Config, ConfigError, PartialConfig};
 pub use error::{Error, ErrorKind, ReauthReason, Result};
 pub use session::{
     ApiResponse, AutoRefresh, Redirect, RefreshTrigger, RevocationOutcome, Session, SessionEvent,
-    SessionState, SessionStatus, SignOutOptions, SignOutReport,
+    SessionState, SessionStatus, SignOutOptions, SignOutReport, StatusWatch,
 };
 pub use store::{MemoryStore, RefreshGuard, SecretStore, SessionHint, StoreError, StoredSession};
 pub use tokens::{refresh_margin, MAX_TRUSTED_LIFETIME, MIN_REFRESH_INTERVAL};

@@ -1,6 +1,7 @@
-//! The commands the WebView may call. Each is one call into latchkey-core plus error mapping;
-//! none returns a token, key, verifier or `state`. API calls are made here, in Rust, and only
-//! their result crosses IPC.
+//! The commands the WebView may call. Each is one call into latchkey-core plus error mapping, and
+//! returns only its own result: the state it changes reaches the UI as a pushed view
+//! (`events.rs`). None returns a token, key, verifier or `state`. API calls are made here, in
+//! Rust, and only their result crosses IPC.
 
 use latchkey_core::{Credential, PartialConfig, SignOutReport};
 use serde::Serialize;
@@ -32,12 +33,12 @@ pub async fn sign_in<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     pin: Option<String>,
-) -> Result<AppView, IpcError> {
+) -> Result<(), IpcError> {
     let latchkey = state.latchkey().await?;
     latchkey
         .sign_in(credential(pin), crate::platform::user_agent(&app).as_ref())
         .await?;
-    Ok(state.view().await)
+    Ok(())
 }
 
 /// Cancels a sign-in waiting for the browser.
@@ -49,16 +50,16 @@ pub async fn cancel_sign_in(state: State<'_, AppState>) -> Result<(), IpcError> 
 
 /// Unlocks and resumes silently (one refresh, no browser).
 #[tauri::command]
-pub async fn unlock(state: State<'_, AppState>, pin: Option<String>) -> Result<AppView, IpcError> {
+pub async fn unlock(state: State<'_, AppState>, pin: Option<String>) -> Result<(), IpcError> {
     state.latchkey().await?.unlock(credential(pin)).await?;
-    Ok(state.view().await)
+    Ok(())
 }
 
 /// Locks: tokens and key forgotten.
 #[tauri::command]
-pub async fn lock(state: State<'_, AppState>) -> Result<AppView, IpcError> {
+pub async fn lock(state: State<'_, AppState>) -> Result<(), IpcError> {
     state.latchkey().await?.lock().await;
-    Ok(state.view().await)
+    Ok(())
 }
 
 /// Calls the configured protected API.
@@ -107,10 +108,10 @@ pub async fn save_settings<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     settings: PartialConfig,
-) -> Result<AppView, IpcError> {
+) -> Result<(), IpcError> {
     let latchkey = state.replace_settings(settings).await?;
     crate::start(&app, latchkey).await?;
-    Ok(state.view().await)
+    Ok(())
 }
 
 fn credential(pin: Option<String>) -> Credential {

@@ -31,20 +31,27 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+/**
+ * The commands. Each returns only its own result; the state a command changes arrives as a
+ * pushed view (`subscribe`). `view` is for the first render only.
+ */
 export const api = {
   view: () => call<AppView>('app_view'),
-  signIn: (pin: string | null) => call<AppView>('sign_in', { pin }),
+  signIn: (pin: string | null) => call<void>('sign_in', { pin }),
   cancelSignIn: () => call<void>('cancel_sign_in'),
-  unlock: (pin: string | null) => call<AppView>('unlock', { pin }),
-  lock: () => call<AppView>('lock'),
+  unlock: (pin: string | null) => call<void>('unlock', { pin }),
+  lock: () => call<void>('lock'),
   callApi: () => call<ApiResult>('call_api'),
   userinfo: () => call<Record<string, unknown>>('userinfo'),
   signOut: (everywhere = false) => call<SignOutResult>('sign_out', { everywhere }),
   getSettings: () => call<Settings>('get_settings'),
-  saveSettings: (settings: Settings) => call<AppView>('save_settings', { settings }),
+  saveSettings: (settings: Settings) => call<void>('save_settings', { settings }),
 };
 
-/** Calls back with each session event and each new view; returns a function that stops it. */
+/**
+ * Calls back with each session event (for the timeline) and each new view (the state to render);
+ * returns a function that stops it.
+ */
 export async function subscribe(
   onEvent: (e: SessionEvent) => void,
   onView: (v: AppView) => void,

@@ -1,5 +1,6 @@
 // The shapes that cross IPC, mirroring src-tauri (state.rs, error.rs, commands) and
-// latchkey-core (SessionStatus, SessionEvent). None of them holds a token.
+// latchkey-core (SessionStatus, SessionEvent). None of them holds a token. contract.gen.ts holds
+// samples of each, serialized by the Rust types; the typecheck proves these types match them.
 
 export type SessionState = 'signed_out' | 'locked' | 'signed_in' | 'reauth_required';
 
@@ -83,11 +84,16 @@ export type Revocation =
 /** What sign-out did: revocation, and whether the IdP's end-session page was opened. */
 export type SignOutResult = Revocation & { end_session_opened: boolean };
 
+/** The settings file's fields (latchkey-core's `PartialConfig`); unset ones are null. */
 export interface Settings {
   issuer?: string | null;
   client_id?: string | null;
   scopes?: string[] | null;
   params?: Record<string, string>;
+  redirect_path?: string | null;
+  http_timeout_secs?: number | null;
+  login_timeout_secs?: number | null;
+  max_response_bytes?: number | null;
   api_url?: string | null;
 }
 

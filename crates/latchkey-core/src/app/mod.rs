@@ -91,7 +91,13 @@ impl Latchkey {
         self.session.status()
     }
 
-    /// Session events from now on.
+    /// The status each time it changes: what a front end renders.
+    pub fn watch_status(&self) -> crate::session::StatusWatch {
+        self.session.watch_status()
+    }
+
+    /// Session events from now on (what happened, for a timeline; the state itself comes
+    /// through [`Latchkey::watch_status`]).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<SessionEvent> {
         self.session.subscribe()
     }

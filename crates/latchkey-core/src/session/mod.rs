@@ -27,7 +27,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{broadcast, Mutex, Notify, OnceCell};
+use tokio::sync::{broadcast, watch, Mutex, Notify, OnceCell};
 use tokio::time::Instant;
 
 use crate::config::Config;
@@ -48,6 +48,7 @@ mod store_sync;
 mod types;
 
 pub use scheduler::AutoRefresh;
+pub use status::StatusWatch;
 pub use types::{
     ApiResponse, Redirect, RefreshTrigger, RevocationOutcome, SessionEvent, SessionState,
     SessionStatus, SignOutOptions, SignOutReport,
@@ -93,7 +94,8 @@ struct Inner {
     tokens: Arc<Mutex<TokenState>>,
     attempts: AtomicU64,
     last_failure: StdMutex<Option<(u64, Arc<Error>)>>,
-    meta: StdMutex<Meta>,
+    /// The one route state takes to front ends: every transition is published here.
+    meta: watch::Sender<Meta>,
     events: broadcast::Sender<SessionEvent>,
     wake: Notify,
 }
@@ -128,7 +130,7 @@ impl Session {
                 tokens: Arc::new(Mutex::new(TokenState::SignedOut)),
                 attempts: AtomicU64::new(0),
                 last_failure: StdMutex::new(None),
-                meta: StdMutex::new(Meta::default()),
+                meta: watch::Sender::new(Meta::default()),
                 events,
                 wake: Notify::new(),
             }),
@@ -158,14 +160,35 @@ impl Session {
             .cloned()
     }
 
-    fn meta(&self) -> std::sync::MutexGuard<'_, Meta> {
-        // Meta holds plain values assigned whole; a poisoned lock is still consistent.
-        self.inner.meta.lock().unwrap_or_else(|p| p.into_inner())
+    /// The published state (a read lock: don't publish while holding it).
+    fn meta(&self) -> watch::Ref<'_, Meta> {
+        self.inner.meta.borrow()
     }
 
-    fn update_meta(&self, state: &TokenState, f: impl FnOnce(&mut Meta)) {
-        let mut meta = self.meta();
-        f(&mut meta);
+    /// Publishes a change that leaves the token state as it is (backoff, display name).
+    fn modify_meta(&self, f: impl FnOnce(&mut Meta)) {
+        self.inner.meta.send_modify(f);
+    }
+
+    /// The transition function: publishes `state` (and what `f` changes alongside) to every
+    /// status reader and watcher at once.
+    fn publish(&self, state: &TokenState, f: impl FnOnce(&mut Meta)) {
+        self.inner.meta.send_modify(|meta| {
+            f(meta);
+            meta.follow(state);
+        });
+    }
+
+    fn emit(&self, event: SessionEvent) {
+        // No receivers is fine.
+        let _ = self.inner.events.send(event);
+    }
+}
+
+impl Meta {
+    /// Mirrors the token state (its non-secret parts) for lock-free status reads.
+    fn follow(&mut self, state: &TokenState) {
+        let meta = self;
         match state {
             TokenState::Active(t) => {
                 meta.view = Some(View {
@@ -196,11 +219,6 @@ impl Session {
                 meta.locked = None;
             }
         }
-    }
-
-    fn emit(&self, event: SessionEvent) {
-        // No receivers is fine.
-        let _ = self.inner.events.send(event);
     }
 }
 

@@ -108,16 +108,15 @@ impl Session {
         if let Ok(mut last) = self.inner.last_failure.lock() {
             *last = Some((attempt, error.clone()));
         }
-        let retry_in = {
-            let mut meta = self.meta();
+        let mut retry_in = Duration::ZERO;
+        self.modify_meta(|meta| {
             if error.is_transient() {
                 meta.offline = true;
             }
             meta.consecutive_failures = meta.consecutive_failures.saturating_add(1);
-            let delay = backoff(meta.consecutive_failures);
-            meta.retry_at = Some(Instant::now() + delay);
-            delay
-        };
+            retry_in = backoff(meta.consecutive_failures);
+            meta.retry_at = Some(Instant::now() + retry_in);
+        });
         tracing::warn!(error = %error, ?trigger, "refresh failed; the session is kept");
         self.emit(SessionEvent::RefreshFailed {
             trigger,

@@ -156,7 +156,7 @@ impl Session {
             next.scopes = scopes;
         }
         **tokens = next;
-        self.update_meta(state, |m| {
+        self.publish(state, |m| {
             m.refresh_count += 1;
             if rotated {
                 m.rotation_count += 1;

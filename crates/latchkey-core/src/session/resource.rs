@@ -120,12 +120,10 @@ impl Session {
 
     pub(super) async fn remember_display_name(&self, name: String) {
         let mut state = self.inner.tokens.lock().await;
-        let changed = {
-            let mut meta = self.meta();
-            let changed = meta.display_name.as_deref() != Some(name.as_str());
-            meta.display_name = Some(name.clone());
-            changed
-        };
+        let changed = self.meta().display_name.as_deref() != Some(name.as_str());
+        if changed {
+            self.modify_meta(|meta| meta.display_name = Some(name));
+        }
         if let (true, TokenState::Active(t)) = (changed, &mut *state) {
             // Saved with the tokens (and the name just put in meta), unless another process
             // changed the store since: its session must not be overwritten with ours.

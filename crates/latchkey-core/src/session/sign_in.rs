@@ -162,7 +162,7 @@ impl Session {
         {
             let mut state = self.inner.tokens.lock().await;
             *state = TokenState::Active(Box::new(tokens));
-            self.update_meta(&state, |m| {
+            self.publish(&state, |m| {
                 *m = Meta::default();
             });
         }

@@ -16,7 +16,7 @@ impl Session {
         let previous = {
             let mut state = self.inner.tokens.lock().await;
             let previous = std::mem::replace(&mut *state, TokenState::SignedOut);
-            self.update_meta(&state, |m| *m = Meta::default());
+            self.publish(&state, |m| *m = Meta::default());
             previous
         };
         let cleared = self.inner.store.clear();

@@ -26,7 +26,7 @@ impl Session {
                     Some(hint) => TokenState::Locked(hint),
                     None => TokenState::SignedOut,
                 };
-                self.update_meta(&state, |m| *m = Meta::default());
+                self.publish(&state, |m| *m = Meta::default());
                 return Ok(self.status());
             }
             Err(e) => return Err(e.into()),
@@ -42,7 +42,7 @@ impl Session {
         let tokens = tokens_from_stored(stored);
         let mut state = self.inner.tokens.lock().await;
         *state = TokenState::Active(Box::new(tokens));
-        self.update_meta(&state, |m| {
+        self.publish(&state, |m| {
             *m = Meta {
                 display_name,
                 ..Meta::default()
@@ -98,7 +98,7 @@ impl Session {
         let locked_now = hint.is_some() && !matches!(&*state, TokenState::Locked(_));
         if let Some(hint) = hint {
             *state = TokenState::Locked(hint);
-            self.update_meta(&state, |m| *m = Meta::default());
+            self.publish(&state, |m| *m = Meta::default());
         }
         drop(state);
         forget_key();
@@ -155,7 +155,7 @@ impl Session {
                 tokens.id_token = adopted.id_token.clone();
                 tokens.synced = adopted.synced;
                 if display_name.is_some() {
-                    self.meta().display_name = display_name;
+                    self.modify_meta(|meta| meta.display_name = display_name);
                 }
             }
             None => {
@@ -186,7 +186,7 @@ impl Session {
     /// nothing of ours, or another process's session).
     pub(super) fn end_session_keeping_store(&self, state: &mut TokenState, reason: ReauthReason) {
         *state = TokenState::Ended(reason.clone());
-        self.update_meta(state, |m| {
+        self.publish(state, |m| {
             m.offline = false;
             m.retry_at = None;
         });
