@@ -119,8 +119,8 @@ fn app_paths<R: Runtime>(app: &AppHandle<R>) -> Result<AppPaths, Box<dyn std::er
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_contract;
+#[cfg(test)]
 mod tests_journey;
 #[cfg(test)]
 mod tests_settings;
-#[cfg(test)]
-mod tests_contract;

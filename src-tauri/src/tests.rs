@@ -90,7 +90,11 @@ fn the_shell_answers_through_ipc_with_views_and_typed_errors_and_grants_no_plugi
         } }),
     )
     .unwrap();
-    assert_eq!(saved, serde_json::Value::Null, "commands return only their result");
+    assert_eq!(
+        saved,
+        serde_json::Value::Null,
+        "commands return only their result"
+    );
     let view = invoke(&webview, "app_view", serde_json::json!({})).unwrap();
     assert_eq!(view["configured"], true);
     assert_eq!(view["session"]["state"], "signed_out");

@@ -99,7 +99,9 @@ fn views() -> Vec<AppView> {
 
 fn events() -> Vec<SessionEvent> {
     let signed_in = || Box::new(status(SessionState::SignedIn, None));
-    let mut events = vec![SessionEvent::SignedIn { status: signed_in() }];
+    let mut events = vec![SessionEvent::SignedIn {
+        status: signed_in(),
+    }];
     for trigger in [
         RefreshTrigger::Scheduled,
         RefreshTrigger::OnDemand,

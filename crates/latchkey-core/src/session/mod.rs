@@ -120,8 +120,14 @@ impl Session {
     pub fn new(config: Config, store: Arc<dyn SecretStore>) -> Result<Self> {
         let http = HttpClient::new(config.http_timeout, config.max_response_bytes)
             .map_err(|e| Error::http(Endpoint::Discovery, e))?;
+        Ok(Self::with_http_client(config, store, http))
+    }
+
+    /// [`Session::new`] with the HTTP client given (e.g. one with a
+    /// [`crate::http::Transport`] that answers from a script, for tests without sockets).
+    pub fn with_http_client(config: Config, store: Arc<dyn SecretStore>, http: HttpClient) -> Self {
         let (events, _) = broadcast::channel(64);
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
                 config,
                 http,
@@ -134,7 +140,7 @@ impl Session {
                 events,
                 wake: Notify::new(),
             }),
-        })
+        }
     }
 
     /// The configuration.
@@ -238,3 +244,6 @@ fn tokens_from_stored(stored: StoredSession) -> Tokens {
         auth_time: stored.auth_time,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,9 +9,14 @@
 //!   error with those statuses (RFC 6749 §5.2 uses 400/401), and treating them as transient is what
 //!   keeps an outage from ending a session.
 
+mod transport;
+
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
+
+pub use transport::Transport;
 
 use openidconnect::{HttpRequest, HttpResponse};
 use url::{Host, Url};
@@ -70,6 +75,8 @@ pub struct BodyResponse {
 pub struct HttpClient {
     inner: reqwest::Client,
     max_body: usize,
+    /// Where requests go instead of the network, when set (see [`Transport`]).
+    transport: Option<Arc<dyn Transport>>,
 }
 
 impl HttpClient {
@@ -82,7 +89,18 @@ impl HttpClient {
             .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| HttpError::BadRequest(e.without_url().to_string()))?;
-        Ok(Self { inner, max_body })
+        Ok(Self {
+            inner,
+            max_body,
+            transport: None,
+        })
+    }
+
+    /// This client, sending every request through `transport` instead of the network: how the
+    /// engine's policies are tested with paused time and no sockets.
+    pub fn with_transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
     }
 
     /// The body cap in bytes.
@@ -143,6 +161,9 @@ impl HttpClient {
     }
 
     async fn execute(&self, request: reqwest::Request) -> Result<BodyResponse, HttpError> {
+        if let Some(transport) = &self.transport {
+            return transport.send(request, self.max_body).await;
+        }
         let mut response = self
             .inner
             .execute(request)
