@@ -127,6 +127,14 @@ pub trait KeyProtector: Send + Sync {
         let _ = wrapped;
         Ok(())
     }
+    /// Whether `credential` is of a kind this protector can take at all, checked before the vault
+    /// counts an attempt: a biometric prompt for a PIN, a PIN for biometrics, or a PIN shorter
+    /// than any PIN [`KeyProtector::wrap`] accepts is refused here, uncounted. The default
+    /// accepts everything.
+    fn accepts(&self, credential: &Credential) -> Result<(), ProtectorError> {
+        let _ = credential;
+        Ok(())
+    }
     /// Whether failed attempts should be counted and limited by the vault (PINs: yes; platform
     /// biometrics limit attempts themselves).
     fn limits_attempts(&self) -> bool {
@@ -236,17 +244,23 @@ impl KeyProtector for PinProtector {
         true
     }
 
-    fn wrap(
-        &self,
-        key: &VaultKey,
-        credential: &Credential,
-    ) -> Result<serde_json::Value, ProtectorError> {
+    fn accepts(&self, credential: &Credential) -> Result<(), ProtectorError> {
         let pin = Self::pin(credential)?;
         if pin.chars().count() < MIN_PIN_LEN {
             return Err(ProtectorError::UnsuitableCredential(format!(
                 "the PIN must have at least {MIN_PIN_LEN} characters"
             )));
         }
+        Ok(())
+    }
+
+    fn wrap(
+        &self,
+        key: &VaultKey,
+        credential: &Credential,
+    ) -> Result<serde_json::Value, ProtectorError> {
+        self.accepts(credential)?;
+        let pin = Self::pin(credential)?;
         let mut salt = [0u8; 16];
         let mut nonce = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut salt);
@@ -351,6 +365,10 @@ impl<C: BiometricCipher> KeyProtector for CipherProtector<C> {
         UnlockMethod::Biometric
     }
 
+    fn accepts(&self, credential: &Credential) -> Result<(), ProtectorError> {
+        prompt(credential).map(|_| ())
+    }
+
     fn wrap(
         &self,
         key: &VaultKey,
@@ -411,6 +429,10 @@ impl<P: PresenceCheck, S: KeyStorage> PresenceKeychainProtector<P, S> {
 impl<P: PresenceCheck, S: KeyStorage> KeyProtector for PresenceKeychainProtector<P, S> {
     fn method(&self) -> UnlockMethod {
         UnlockMethod::BiometricGate
+    }
+
+    fn accepts(&self, credential: &Credential) -> Result<(), ProtectorError> {
+        prompt(credential).map(|_| ())
     }
 
     fn wrap(
