@@ -47,6 +47,8 @@ mod fsutil;
 mod idle;
 mod key;
 mod lock;
+mod pin;
+mod platform;
 mod records;
 mod snapshot;
 mod state;
@@ -65,10 +67,10 @@ use state::State;
 pub use error::VaultError;
 pub use fsutil::{FileLock, LockError};
 pub use idle::{spawn_idle_lock, IdleLock};
-pub use key::{
-    BiometricCipher, CipherProtector, Credential, KdfParams, KeyProtector, KeyStorage,
-    PinProtector, PresenceCheck, PresenceKeychainProtector, ProtectorError, UnlockMethod, VaultKey,
-    MIN_PIN_LEN,
+pub use key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
+pub use pin::{KdfParams, PinProtector, MIN_PIN_LEN};
+pub use platform::{
+    BiometricCipher, CipherProtector, KeyStorage, PresenceCheck, PresenceKeychainProtector,
 };
 
 /// Temp files older than this are leftovers of a crashed write.
