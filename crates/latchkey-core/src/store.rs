@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use openidconnect::RefreshToken;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
 
 use crate::error::ErrorKind;
 use crate::secret::SecretString;
@@ -36,6 +37,21 @@ pub struct StoredSession {
     /// if it carries any (OIDC Core §12.2). Absent in vaults written before it was kept.
     #[serde(default)]
     pub auth_time: Option<i64>,
+}
+
+impl StoredSession {
+    /// Wipes the secrets now: the refresh token's bytes are zeroized in place and it is left
+    /// empty; the ID token and the nonce are dropped (a [`SecretString`] zeroizes itself on drop).
+    ///
+    /// `StoredSession` has no zeroizing `Drop` of its own yet, because a `Drop` would forbid
+    /// moving its fields out, which the engine does (`session.rs`, `tokens_from_stored`). Owners
+    /// that keep one (the vault's cache) call this when they let go of it.
+    pub fn zeroize_secrets(&mut self) {
+        let token = std::mem::replace(&mut self.refresh_token, RefreshToken::new(String::new()));
+        token.into_secret().zeroize();
+        self.id_token = None;
+        self.nonce = None;
+    }
 }
 
 /// A store failure.

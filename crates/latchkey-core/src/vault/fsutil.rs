@@ -1,9 +1,10 @@
 //! File primitives the vault's crash safety rests on: private directories and files, atomic
 //! replace (temp file + fsync + rename + directory fsync), and an exclusive cross-process lock.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Creates `dir` (and parents) and restricts it to the owner (0700 on Unix).
 pub(crate) fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -79,15 +80,37 @@ pub(crate) fn remove_if_exists(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// An exclusive advisory lock on a file, held until dropped.
+/// Why [`FileLock::acquire_timeout`] returned without the lock.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LockError {
+    /// Someone else held the lock for the whole wait.
+    #[error("the lock is held elsewhere (waited {} ms)", waited.as_millis())]
+    Busy {
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("the lock file could not be opened or locked")]
+    Io(#[source] std::io::Error),
+}
+
+/// An exclusive advisory lock on a file (`flock` on Unix), held until dropped. Two handles on the
+/// same file exclude each other even within one process.
 #[derive(Debug)]
 pub struct FileLock {
     file: File,
 }
 
+/// The longest pause between two attempts while waiting for a lock.
+const MAX_BACKOFF: Duration = Duration::from_millis(50);
+
 impl FileLock {
-    /// Blocks until the lock on `path` (created if needed) is held.
-    pub(crate) fn acquire(path: &Path) -> std::io::Result<Self> {
+    /// Takes the lock on `path` (created if needed, 0600), waiting at most `timeout`: tries at
+    /// once, then polls with a backoff from 1 ms to 50 ms. A zero timeout tries once. Never blocks
+    /// in the kernel, so a holder that is suspended (Ctrl-Z) or hung costs waiters `timeout`, not
+    /// forever.
+    pub fn acquire_timeout(path: &Path, timeout: Duration) -> Result<Self, LockError> {
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
@@ -95,9 +118,22 @@ impl FileLock {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let file = options.open(path)?;
-        file.lock()?;
-        Ok(Self { file })
+        let file = options.open(path).map_err(LockError::Io)?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { file }),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => return Err(LockError::Io(e)),
+            }
+            let waited = started.elapsed();
+            let Some(left) = timeout.checked_sub(waited).filter(|l| !l.is_zero()) else {
+                return Err(LockError::Busy { waited });
+            };
+            std::thread::sleep(pause.min(left));
+            pause = (pause * 2).min(MAX_BACKOFF);
+        }
     }
 }
 
@@ -140,10 +176,25 @@ mod tests {
     fn the_file_lock_is_exclusive() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lock");
-        let held = FileLock::acquire(&path).unwrap();
+        let held = FileLock::acquire_timeout(&path, Duration::ZERO).unwrap();
         let other = File::options().read(true).write(true).open(&path).unwrap();
         assert!(other.try_lock().is_err(), "a second holder must wait");
         drop(held);
         assert!(other.try_lock().is_ok());
+    }
+
+    #[test]
+    fn a_bounded_wait_for_a_held_lock_gives_up_busy_and_succeeds_once_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let held = FileLock::acquire_timeout(&path, Duration::ZERO).unwrap();
+        for timeout in [Duration::ZERO, Duration::from_millis(5)] {
+            assert!(matches!(
+                FileLock::acquire_timeout(&path, timeout),
+                Err(LockError::Busy { .. })
+            ));
+        }
+        drop(held);
+        FileLock::acquire_timeout(&path, Duration::ZERO).unwrap();
     }
 }

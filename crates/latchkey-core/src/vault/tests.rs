@@ -2,15 +2,15 @@ use super::*;
 use crate::store::SecretStore;
 use openidconnect::RefreshToken;
 
-fn pin(p: &str) -> Credential {
+pub(super) fn pin(p: &str) -> Credential {
     Credential::Pin(Zeroizing::new(p.to_owned()))
 }
 
-fn protector() -> Arc<dyn KeyProtector> {
+pub(super) fn protector() -> Arc<dyn KeyProtector> {
     Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM))
 }
 
-fn session(rt: &str) -> StoredSession {
+pub(super) fn session(rt: &str) -> StoredSession {
     StoredSession {
         issuer: "https://idp.example".into(),
         client_id: "app".into(),
@@ -26,7 +26,7 @@ fn session(rt: &str) -> StoredSession {
     }
 }
 
-fn new_vault(dir: &Path, p: &str, rt: &str) -> Vault {
+pub(super) fn new_vault(dir: &Path, p: &str, rt: &str) -> Vault {
     let v = Vault::open(dir, protector()).unwrap();
     v.prepare(&pin(p)).unwrap();
     v.save(&session(rt)).unwrap();

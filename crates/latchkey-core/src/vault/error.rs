@@ -1,0 +1,121 @@
+//! The vault's errors and their classification.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::key::{ProtectorError, UnlockMethod};
+use crate::error::ErrorKind;
+use crate::store::StoreError;
+
+/// A vault failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// The key has not been released.
+    #[error("the vault is locked")]
+    Locked,
+    /// There is no vault (nobody signed in with a stored session).
+    #[error("there is no stored session; sign in first")]
+    NotInitialized,
+    /// The PIN was wrong.
+    #[error("wrong PIN: {remaining} attempt(s) left before the stored session is erased")]
+    WrongPin {
+        /// Attempts left.
+        remaining: u32,
+    },
+    /// Too many wrong PINs: the vault was erased.
+    #[error("too many wrong PINs: the stored session was erased; sign in again")]
+    TooManyAttempts,
+    /// The credential is not one this vault's protector can take (a biometric prompt for a PIN
+    /// vault, a PIN shorter than any PIN that can be set). Nothing was counted.
+    #[error("this vault is unlocked by {method:?}: {source}")]
+    CredentialNotAccepted {
+        /// How this vault is unlocked.
+        method: UnlockMethod,
+        /// Why the credential was refused.
+        #[source]
+        source: ProtectorError,
+    },
+    /// Another process signed in anew: the key file on disk is no longer the one this vault's key
+    /// came from. Nothing was read or written; this process's session has ended elsewhere.
+    #[error("another process signed in anew: this session's vault key was replaced")]
+    KeyChanged,
+    /// Another process signed out (erased the vault) while this one was unlocked. Nothing was
+    /// written.
+    #[error("another process signed out: the vault this session used was erased")]
+    KeyRemoved,
+    /// Another process holds the vault's lock for longer than the lock timeout (a refresh in
+    /// flight, or a process suspended while holding it).
+    #[error("the vault at {path} is busy in another process (waited {} ms); try again", waited.as_millis())]
+    Busy {
+        /// The lock file.
+        path: String,
+        /// How long this process waited.
+        waited: Duration,
+    },
+    /// The protector failed.
+    #[error(transparent)]
+    Protector(#[from] ProtectorError),
+    /// A vault file can't be read (wrong key, corruption). It is kept for inspection.
+    #[error(
+        "the vault file {path} is unreadable: {reason}; it was kept; sign in again to replace it"
+    )]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// File I/O failed.
+    #[error("vault file {path} could not be {action}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Stronghold failed.
+    #[error("Stronghold: {0}")]
+    Stronghold(String),
+}
+
+impl VaultError {
+    pub(super) fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        VaultError::Io {
+            action,
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// The classification.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            VaultError::Locked
+            | VaultError::WrongPin { .. }
+            | VaultError::TooManyAttempts
+            | VaultError::CredentialNotAccepted { .. } => ErrorKind::VaultLocked,
+            VaultError::NotInitialized => ErrorKind::NotSignedIn,
+            VaultError::Protector(ProtectorError::KeyInvalidated)
+            | VaultError::Unreadable { .. }
+            | VaultError::KeyChanged
+            | VaultError::KeyRemoved => ErrorKind::ReauthRequired,
+            VaultError::Busy { .. } => ErrorKind::Transient,
+            VaultError::Protector(ProtectorError::Malformed(_)) => ErrorKind::Internal,
+            VaultError::Protector(_) => ErrorKind::VaultLocked,
+            VaultError::Io { .. } | VaultError::Stronghold(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<VaultError> for StoreError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::Locked => StoreError::Locked,
+            other => StoreError::Vault(Box::new(other)),
+        }
+    }
+}

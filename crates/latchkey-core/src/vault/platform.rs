@@ -1,0 +1,252 @@
+//! The platform protectors: Android's biometric-bound cipher and Apple's presence check gating a
+//! keychain item. Both are shapes over traits the app implements with the biometric plugin.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use zeroize::Zeroizing;
+
+use super::key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
+
+/// A cipher whose key only a biometric success releases (Android: the biometric plugin's
+/// `biometric_cipher`, an AES-GCM key in AndroidKeyStore with user authentication required).
+pub trait BiometricCipher: Send + Sync {
+    /// Encrypts, prompting if the platform requires it.
+    fn encrypt(&self, reason: &str, plaintext: &[u8]) -> Result<Vec<u8>, ProtectorError>;
+    /// Decrypts after a biometric success.
+    fn decrypt(
+        &self,
+        reason: &str,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, ProtectorError>;
+}
+
+/// The vault key wrapped by a [`BiometricCipher`]: cryptographically released by biometrics.
+pub struct CipherProtector<C> {
+    cipher: C,
+}
+
+impl<C: BiometricCipher> CipherProtector<C> {
+    /// Over the platform cipher.
+    pub fn new(cipher: C) -> Self {
+        Self { cipher }
+    }
+}
+
+fn prompt(credential: &Credential) -> Result<&str, ProtectorError> {
+    match credential {
+        Credential::Prompt(reason) => Ok(reason),
+        Credential::Pin(_) => Err(ProtectorError::UnsuitableCredential(
+            "this vault is unlocked with biometrics, not a PIN".into(),
+        )),
+    }
+}
+
+impl<C: BiometricCipher> KeyProtector for CipherProtector<C> {
+    fn method(&self) -> UnlockMethod {
+        UnlockMethod::Biometric
+    }
+
+    fn accepts(&self, credential: &Credential) -> Result<(), ProtectorError> {
+        prompt(credential).map(|_| ())
+    }
+
+    fn wrap(
+        &self,
+        key: &VaultKey,
+        credential: &Credential,
+    ) -> Result<serde_json::Value, ProtectorError> {
+        let blob = self.cipher.encrypt(prompt(credential)?, key.expose())?;
+        Ok(serde_json::json!({ "cipher": "platform", "blob": B64.encode(blob) }))
+    }
+
+    fn release(
+        &self,
+        wrapped: &serde_json::Value,
+        credential: &Credential,
+    ) -> Result<VaultKey, ProtectorError> {
+        let blob = wrapped["blob"]
+            .as_str()
+            .and_then(|b| B64.decode(b).ok())
+            .ok_or_else(|| ProtectorError::Malformed("missing blob".into()))?;
+        let plain = self.cipher.decrypt(prompt(credential)?, &blob)?;
+        VaultKey::from_bytes(&plain)
+            .ok_or_else(|| ProtectorError::Malformed("wrong key length".into()))
+    }
+}
+
+// ----- Apple shape: a presence check gating a keychain item -----
+
+/// A yes/no user-presence check (iOS/macOS: the biometric plugin's `authenticate()`).
+pub trait PresenceCheck: Send + Sync {
+    /// Ok after the user passed the check.
+    fn verify(&self, reason: &str) -> Result<(), ProtectorError>;
+}
+
+/// Platform secure storage for the key bytes (iOS/macOS keychain, `ThisDeviceOnly`).
+pub trait KeyStorage: Send + Sync {
+    /// Stores `bytes` under `id`, replacing any previous item.
+    fn put(&self, id: &str, bytes: &[u8]) -> Result<(), ProtectorError>;
+    /// Reads the item.
+    fn get(&self, id: &str) -> Result<Zeroizing<Vec<u8>>, ProtectorError>;
+    /// Deletes the item (missing is fine).
+    fn delete(&self, id: &str) -> Result<(), ProtectorError>;
+}
+
+/// The key in platform storage, read only after a presence check. Honest limit: the check is a
+/// yes/no in app code, so code running in the app's process could read the item without it;
+/// the keychain's own access control (`biometryCurrentSet`) is the stronger binding.
+pub struct PresenceKeychainProtector<P, S> {
+    presence: P,
+    storage: S,
+}
+
+impl<P: PresenceCheck, S: KeyStorage> PresenceKeychainProtector<P, S> {
+    /// Over the platform check and storage.
+    pub fn new(presence: P, storage: S) -> Self {
+        Self { presence, storage }
+    }
+}
+
+impl<P: PresenceCheck, S: KeyStorage> KeyProtector for PresenceKeychainProtector<P, S> {
+    fn method(&self) -> UnlockMethod {
+        UnlockMethod::BiometricGate
+    }
+
+    fn accepts(&self, credential: &Credential) -> Result<(), ProtectorError> {
+        prompt(credential).map(|_| ())
+    }
+
+    fn wrap(
+        &self,
+        key: &VaultKey,
+        _credential: &Credential,
+    ) -> Result<serde_json::Value, ProtectorError> {
+        let id = format!("latchkey-vault-{:016x}", rand::random::<u64>());
+        self.storage.put(&id, key.expose())?;
+        Ok(serde_json::json!({ "keychain_item": id }))
+    }
+
+    fn release(
+        &self,
+        wrapped: &serde_json::Value,
+        credential: &Credential,
+    ) -> Result<VaultKey, ProtectorError> {
+        let id = wrapped["keychain_item"]
+            .as_str()
+            .ok_or_else(|| ProtectorError::Malformed("missing keychain_item".into()))?;
+        self.presence.verify(prompt(credential)?)?;
+        let bytes = self.storage.get(id)?;
+        VaultKey::from_bytes(&bytes)
+            .ok_or_else(|| ProtectorError::Malformed("wrong key length".into()))
+    }
+
+    fn forget(&self, wrapped: &serde_json::Value) -> Result<(), ProtectorError> {
+        match wrapped["keychain_item"].as_str() {
+            Some(id) => self.storage.delete(id),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::key::tests::pin;
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    /// A fake AndroidKeyStore cipher: XOR with a secret pad, failing when "biometrics" say no.
+    struct FakeCipher {
+        accept: Mutex<bool>,
+    }
+    impl BiometricCipher for FakeCipher {
+        fn encrypt(&self, _: &str, p: &[u8]) -> Result<Vec<u8>, ProtectorError> {
+            Ok(p.iter().map(|b| b ^ 0x5a).collect())
+        }
+        fn decrypt(&self, _: &str, c: &[u8]) -> Result<Zeroizing<Vec<u8>>, ProtectorError> {
+            if *self.accept.lock().unwrap() {
+                Ok(Zeroizing::new(c.iter().map(|b| b ^ 0x5a).collect()))
+            } else {
+                Err(ProtectorError::Cancelled)
+            }
+        }
+    }
+
+    #[test]
+    fn the_android_shape_releases_the_key_only_through_the_cipher() {
+        let p = CipherProtector::new(FakeCipher {
+            accept: Mutex::new(true),
+        });
+        let key = VaultKey::generate();
+        let prompt = Credential::Prompt("Unlock Latchkey".into());
+        let wrapped = p.wrap(&key, &prompt).unwrap();
+        assert_eq!(p.release(&wrapped, &prompt).unwrap().expose(), key.expose());
+        *p.cipher.accept.lock().unwrap() = false;
+        assert!(matches!(
+            p.release(&wrapped, &prompt),
+            Err(ProtectorError::Cancelled)
+        ));
+        assert!(matches!(
+            p.release(&wrapped, &pin("123456")),
+            Err(ProtectorError::UnsuitableCredential(_))
+        ));
+    }
+
+    struct FakePresence(bool);
+    impl PresenceCheck for FakePresence {
+        fn verify(&self, _: &str) -> Result<(), ProtectorError> {
+            if self.0 {
+                Ok(())
+            } else {
+                Err(ProtectorError::WrongCredential)
+            }
+        }
+    }
+    #[derive(Default)]
+    struct FakeKeychain(Mutex<HashMap<String, Vec<u8>>>);
+    impl KeyStorage for &FakeKeychain {
+        fn put(&self, id: &str, bytes: &[u8]) -> Result<(), ProtectorError> {
+            self.0.lock().unwrap().insert(id.into(), bytes.to_vec());
+            Ok(())
+        }
+        fn get(&self, id: &str) -> Result<Zeroizing<Vec<u8>>, ProtectorError> {
+            self.0
+                .lock()
+                .unwrap()
+                .get(id)
+                .cloned()
+                .map(Zeroizing::new)
+                .ok_or(ProtectorError::KeyInvalidated)
+        }
+        fn delete(&self, id: &str) -> Result<(), ProtectorError> {
+            self.0.lock().unwrap().remove(id);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_apple_shape_reads_the_keychain_only_after_the_presence_check() {
+        let keychain = FakeKeychain::default();
+        let ok = PresenceKeychainProtector::new(FakePresence(true), &keychain);
+        let key = VaultKey::generate();
+        let prompt = Credential::Prompt("Unlock Latchkey".into());
+        let wrapped = ok.wrap(&key, &prompt).unwrap();
+        assert!(!wrapped.to_string().contains(&B64.encode(key.expose())));
+        assert_eq!(
+            ok.release(&wrapped, &prompt).unwrap().expose(),
+            key.expose()
+        );
+
+        let refused = PresenceKeychainProtector::new(FakePresence(false), &keychain);
+        assert!(matches!(
+            refused.release(&wrapped, &prompt),
+            Err(ProtectorError::WrongCredential)
+        ));
+
+        ok.forget(&wrapped).unwrap();
+        assert!(matches!(
+            ok.release(&wrapped, &prompt),
+            Err(ProtectorError::KeyInvalidated)
+        ));
+    }
+}
