@@ -40,17 +40,19 @@ pub struct StoredSession {
 }
 
 impl StoredSession {
-    /// Wipes the secrets now: the refresh token's bytes are zeroized in place and it is left
-    /// empty; the ID token and the nonce are dropped (a [`SecretString`] zeroizes itself on drop).
-    ///
-    /// `StoredSession` has no zeroizing `Drop` of its own yet, because a `Drop` would forbid
-    /// moving its fields out, which the engine does (`session.rs`, `tokens_from_stored`). Owners
-    /// that keep one (the vault's cache) call this when they let go of it.
+    /// Wipes the refresh token and drops the ID token and nonce (zeroizing secrets): also done
+    /// on drop.
     pub fn zeroize_secrets(&mut self) {
         let token = std::mem::replace(&mut self.refresh_token, RefreshToken::new(String::new()));
         token.into_secret().zeroize();
         self.id_token = None;
         self.nonce = None;
+    }
+}
+
+impl Drop for StoredSession {
+    fn drop(&mut self) {
+        self.zeroize_secrets();
     }
 }
 
@@ -73,9 +75,20 @@ pub enum StoreError {
     /// The stored data could not be decoded (kept in place for inspection).
     #[error("the secret store is unreadable: {0}")]
     Corrupt(String),
-    /// The vault failed.
-    #[error(transparent)]
-    Vault(Box<crate::vault::VaultError>),
+    /// The store now holds another sign-in's session, or none: another process signed in anew
+    /// or signed out since this session read it. Nothing of this session's is there to read,
+    /// write or erase; the store was left as it is.
+    #[error("another process signed in or out: {0}")]
+    Replaced(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store's implementation failed (the vault, a keychain), classified by it.
+    #[error("{source}")]
+    Backend {
+        /// What a front end should do about it.
+        kind: ErrorKind,
+        /// The implementation's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl StoreError {
@@ -84,13 +97,19 @@ impl StoreError {
         match self {
             StoreError::Locked => ErrorKind::VaultLocked,
             StoreError::Io { .. } | StoreError::Corrupt(_) => ErrorKind::Internal,
-            StoreError::Vault(e) => e.kind(),
+            StoreError::Replaced(_) => ErrorKind::ReauthRequired,
+            StoreError::Backend { kind, .. } => *kind,
         }
     }
 
     /// True when the failure is only that the key has not been released.
     pub fn is_locked(&self) -> bool {
         matches!(self, StoreError::Locked)
+    }
+
+    /// True when another process signed in anew or signed out underneath this session.
+    pub fn is_replaced(&self) -> bool {
+        matches!(self, StoreError::Replaced(_))
     }
 }
 

@@ -54,7 +54,7 @@ async fn a_whole_journey_logged_at_trace_level_never_logs_a_secret() {
     let mut secrets = vec![param("state"), param("nonce"), param("code_challenge")];
     let first = store.load().unwrap().unwrap();
     secrets.push(first.refresh_token.secret().clone());
-    secrets.push(first.id_token.unwrap().expose().to_owned());
+    secrets.push(first.id_token.as_ref().unwrap().expose().to_owned());
     secrets.push(session.fresh_access_token().await.unwrap().secret().clone());
     session.refresh().await.unwrap();
     secrets.push(

@@ -333,3 +333,6 @@ pub fn check_no_stored_session(vault_dir: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

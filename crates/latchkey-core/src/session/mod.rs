@@ -228,19 +228,25 @@ impl Meta {
     }
 }
 
-fn tokens_from_stored(stored: StoredSession) -> Tokens {
+/// The session's tokens from what the store held. The secrets are moved out, not copied: what
+/// is left in `stored` is wiped when it drops.
+fn tokens_from_stored(mut stored: StoredSession) -> Tokens {
+    let refresh = std::mem::replace(
+        &mut stored.refresh_token,
+        openidconnect::RefreshToken::new(String::new()),
+    );
     Tokens {
-        synced: Some(fingerprint(&stored.refresh_token)),
+        synced: Some(fingerprint(&refresh)),
         access: None,
         expires_at: None,
         lifetime: None,
         obtained_at: Instant::now(),
         obtained_wall: SystemTime::now(),
-        refresh: Some(stored.refresh_token),
-        id_token: stored.id_token,
-        nonce: stored.nonce,
-        subject: stored.subject,
-        scopes: stored.scopes,
+        refresh: Some(refresh),
+        id_token: stored.id_token.take(),
+        nonce: stored.nonce.take(),
+        subject: stored.subject.take(),
+        scopes: std::mem::take(&mut stored.scopes),
         auth_time: stored.auth_time,
     }
 }

@@ -123,10 +123,18 @@ impl Session {
         let rotated = new_refresh
             .as_ref()
             .is_some_and(|new| !new.ct_eq(refresh_token.secret()));
+        let mut replaced = false;
         if let (true, Some(new_rt)) = (rotated, new_refresh) {
             tokens.refresh = Some(RefreshToken::new(new_rt.expose().to_owned()));
-            self.save_or_report(tokens);
+            replaced = !self.save_or_report(tokens);
         }
+        if replaced {
+            self.end_session_keeping_store(state, ReauthReason::EndedElsewhere);
+            return Err(Error::ReauthRequired(ReauthReason::EndedElsewhere));
+        }
+        let TokenState::Active(tokens) = state else {
+            return Err(Error::NotSignedIn);
+        };
 
         let issued = match fields {
             Ok(fields) => accept_token_response(fields, sent_at),

@@ -154,6 +154,12 @@ impl Session {
         };
 
         // Persist before the session is usable; a new sign-in replaces whatever was stored.
+        // Under the cross-process lock, like every write: another process's refresh or sign-out
+        // never interleaves with this one.
+        let store = self.inner.store.clone();
+        let _guard = tokio::task::spawn_blocking(move || store.lock_for_refresh())
+            .await
+            .map_err(|e| Error::Internal(format!("store lock task: {e}")))??;
         match self.stored_session(&tokens, None) {
             Some(stored) => self.inner.store.save(&stored)?,
             None => self.inner.store.clear()?,

@@ -19,7 +19,11 @@ impl Session {
             self.publish(&state, |m| *m = Meta::default());
             previous
         };
-        let cleared = self.inner.store.clear();
+        // Another process's new sign-in is not ours to erase (the store says so): that is fine.
+        let cleared = match self.inner.store.clear() {
+            Err(e) if e.is_replaced() => Ok(()),
+            other => other,
+        };
         self.inner.wake.notify_one();
 
         let tokens = match previous {

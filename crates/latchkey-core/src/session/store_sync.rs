@@ -130,7 +130,17 @@ impl Session {
         let guard = tokio::task::spawn_blocking(move || store.lock_for_refresh())
             .await
             .map_err(|e| Error::Internal(format!("refresh lock task: {e}")))??;
-        match self.inner.store.load()? {
+        let stored = match self.inner.store.load() {
+            Ok(stored) => stored,
+            Err(e) if e.is_replaced() => {
+                // Another process signed in anew: the store is its session now, not ours to
+                // clear. Ours ends; the user can unlock theirs.
+                self.end_session_keeping_store(state, ReauthReason::EndedElsewhere);
+                return Err(Error::ReauthRequired(ReauthReason::EndedElsewhere));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match stored {
             Some(stored)
                 if crate::secret::ct_str_eq(stored.refresh_token.secret(), ours.secret()) =>
             {
@@ -145,7 +155,8 @@ impl Session {
                 // process rotated it: ours is newer, from a rotation whose save failed. It is the
                 // live one (the stored one is dead at the server); save it now, under the lock.
                 tracing::warn!("saving a rotated refresh token whose earlier save failed");
-                self.save_or_report(tokens);
+                // Under the lock, with the store just read as ours: it can't have been replaced.
+                let _ = self.save_or_report(tokens);
             }
             Some(stored) => {
                 tracing::info!("another process rotated the refresh token; adopting it");
@@ -221,7 +232,8 @@ impl Session {
             Ok(None) | Err(_) => false,
         };
         if unchanged {
-            self.save_or_report(tokens);
+            // Replaced between the read and the write is impossible under the lock.
+            let _ = self.save_or_report(tokens);
         } else {
             tracing::info!("the store was changed by another process; leaving it as it is");
         }
@@ -229,13 +241,22 @@ impl Session {
 
     /// Saves `tokens`; on success they are what the store holds. A failure is logged and sent as
     /// [`SessionEvent::StoreFailed`]: the tokens stay in memory, still marked unsaved, and the
-    /// next refresh (or locking) saves them again.
-    pub(super) fn save_or_report(&self, tokens: &mut Tokens) {
+    /// next refresh (or locking) saves them again. Returns false when the store now belongs to
+    /// another sign-in ([`crate::StoreError::Replaced`]): nothing was written, and the caller
+    /// ends this session.
+    #[must_use = "a replaced store ends the session"]
+    pub(super) fn save_or_report(&self, tokens: &mut Tokens) -> bool {
         let Some(stored) = self.stored_session(tokens, None) else {
-            return;
+            return true;
         };
         match self.inner.store.save(&stored) {
             Ok(()) => tokens.mark_synced(),
+            Err(e) if e.is_replaced() => {
+                tracing::warn!(
+                    "another process signed in or out; this session's tokens are not saved"
+                );
+                return false;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not persist the refresh token; keeping it in memory until a save succeeds");
                 self.emit(SessionEvent::StoreFailed {
@@ -243,6 +264,7 @@ impl Session {
                 });
             }
         }
+        true
     }
 
     pub(super) fn stored_session(

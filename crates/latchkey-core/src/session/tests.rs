@@ -157,8 +157,8 @@ async fn transient_failures_back_off_exponentially_and_a_success_resets_the_back
     assert!(!status.offline, "a success clears offline");
     assert_eq!(
         status.next_refresh_in_secs,
-        Some(480),
-        "600 s token, refreshed 2 min early"
+        Some(540),
+        "a 600 s token refreshes a minute early"
     );
     assert_eq!(stored_rt(&store).as_deref(), Some("rt-2"));
 }

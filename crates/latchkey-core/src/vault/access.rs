@@ -1,7 +1,6 @@
 //! Releasing and forgetting the key: prepare (a new sign-in), unlock, lock, and erasing the vault.
 
 use super::files::{self, KEY_FILE};
-use super::idle::Activity;
 use super::records::write_json;
 use super::{Credential, ProtectorError, Vault, VaultError, VaultKey};
 
@@ -16,7 +15,6 @@ impl Vault {
         state.forget();
         state.key = Some(key);
         state.staged = Some(wrapped);
-        state.last_activity = Some(Activity::now());
         Ok(())
     }
 
@@ -70,7 +68,6 @@ impl Vault {
                     self.lock();
                     return Err(e);
                 }
-                self.state().last_activity = Some(Activity::now());
                 Ok(())
             }
             Err(ProtectorError::KeyInvalidated) => {

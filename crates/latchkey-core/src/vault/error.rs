@@ -115,7 +115,11 @@ impl From<VaultError> for StoreError {
     fn from(e: VaultError) -> Self {
         match e {
             VaultError::Locked => StoreError::Locked,
-            other => StoreError::Vault(Box::new(other)),
+            VaultError::KeyChanged | VaultError::KeyRemoved => StoreError::Replaced(Box::new(e)),
+            other => StoreError::Backend {
+                kind: other.kind(),
+                source: Box::new(other),
+            },
         }
     }
 }

@@ -44,7 +44,6 @@ mod access;
 mod error;
 mod files;
 mod fsutil;
-mod idle;
 mod key;
 mod lock;
 mod pin;
@@ -61,13 +60,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{RefreshGuard, SecretStore, SessionHint, StoreError, StoredSession};
-use files::META_FILE;
 pub use files::KEY_FILE;
+use files::META_FILE;
 use state::State;
 
 pub use error::VaultError;
 pub use fsutil::{FileLock, LockError};
-pub use idle::{spawn_idle_lock, IdleLock};
 pub use key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
 pub use pin::{KdfParams, PinProtector, MIN_PIN_LEN};
 pub use platform::{
@@ -237,7 +235,7 @@ use state::wipes_on_this_thread;
 use {crate::error::ErrorKind, std::time::SystemTime, zeroize::Zeroizing};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 mod tests_sharing;
 #[cfg(test)]

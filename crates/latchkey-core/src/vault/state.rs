@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use super::idle::Activity;
 use super::key::VaultKey;
 use crate::store::StoredSession;
 
@@ -16,7 +15,6 @@ pub(super) struct State {
     /// The wrapped form on disk that `key` was released from (or that a staged save wrote): the
     /// vault's identity. If the key file no longer holds it, another process signed in anew.
     pub(super) released_from: Option<serde_json::Value>,
-    pub(super) last_activity: Option<Activity>,
     /// The snapshot failed to decrypt: keep it aside rather than overwrite it.
     pub(super) quarantine_on_save: bool,
     /// The session as last read or written, with the snapshot file's identity at that moment:
@@ -30,7 +28,6 @@ impl State {
         self.key = None;
         self.staged = None;
         self.released_from = None;
-        self.last_activity = None;
         self.cache = None;
     }
 }

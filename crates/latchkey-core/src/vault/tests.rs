@@ -2,15 +2,15 @@ use super::*;
 use crate::store::SecretStore;
 use openidconnect::RefreshToken;
 
-pub(super) fn pin(p: &str) -> Credential {
+pub(crate) fn pin(p: &str) -> Credential {
     Credential::Pin(Zeroizing::new(p.to_owned()))
 }
 
-pub(super) fn protector() -> Arc<dyn KeyProtector> {
+pub(crate) fn protector() -> Arc<dyn KeyProtector> {
     Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM))
 }
 
-pub(super) fn session(rt: &str) -> StoredSession {
+pub(crate) fn session(rt: &str) -> StoredSession {
     StoredSession {
         issuer: "https://idp.example".into(),
         client_id: "app".into(),
@@ -26,7 +26,7 @@ pub(super) fn session(rt: &str) -> StoredSession {
     }
 }
 
-pub(super) fn new_vault(dir: &Path, p: &str, rt: &str) -> Vault {
+pub(crate) fn new_vault(dir: &Path, p: &str, rt: &str) -> Vault {
     let v = Vault::open(dir, protector()).unwrap();
     v.prepare(&pin(p)).unwrap();
     v.save(&session(rt)).unwrap();
@@ -207,30 +207,12 @@ fn a_save_by_another_process_is_seen_by_the_next_load() {
 }
 
 #[test]
-fn locking_forgets_the_key_and_idleness_counts_from_the_last_use() {
+fn locking_forgets_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let v = new_vault(dir.path(), "246810", "RT");
-    v.touch();
-    assert!(!v.is_idle(Duration::from_secs(3600)));
-    assert!(v.is_idle(Duration::ZERO));
     v.lock();
     assert!(v.is_locked());
-    assert!(
-        !v.is_idle(Duration::ZERO),
-        "a locked vault has nothing to lock"
-    );
     assert!(matches!(v.save(&session("x")), Err(StoreError::Locked)));
-}
-
-#[test]
-fn a_night_asleep_counts_as_idle_though_the_monotonic_clock_stood_still() {
-    let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT");
-    v.touch();
-    let fifteen_minutes = Duration::from_secs(15 * 60);
-    assert!(!v.is_idle(fifteen_minutes));
-    v.pretend_asleep_for(Duration::from_secs(8 * 3600));
-    assert!(v.is_idle(fifteen_minutes));
 }
 
 #[test]
@@ -306,30 +288,6 @@ fn a_biometric_vault_refuses_a_pin_and_does_not_count_it() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_idle_locker_locks_the_vault_and_the_session_and_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let vault = Arc::new(new_vault(dir.path(), "246810", "RT"));
-    let config = crate::Config::new("https://idp.example", "app").unwrap();
-    let session = crate::Session::new(config, vault.clone()).unwrap();
-    assert_eq!(
-        session.resume().await.unwrap().state,
-        crate::SessionState::SignedIn
-    );
-    let mut events = session.subscribe();
-    vault.touch();
-    let _idle = spawn_idle_lock(vault.clone(), session.clone(), Duration::ZERO);
-    let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
-        .await
-        .expect("an event")
-        .unwrap();
-    assert!(matches!(event, crate::SessionEvent::Locked), "{event:?}");
-    assert!(vault.is_locked());
-    let status = session.status();
-    assert_eq!(status.state, crate::SessionState::Locked);
-    assert_eq!(status.display_name.as_deref(), Some("Alice Example"));
-}
-
 #[test]
 fn a_biometric_key_invalidated_by_re_enrollment_erases_the_vault_on_unlock() {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -365,31 +323,4 @@ fn a_biometric_key_invalidated_by_re_enrollment_erases_the_vault_on_unlock() {
     assert_eq!(err.kind(), ErrorKind::ReauthRequired);
     assert!(!v.is_initialized(), "the useless vault is erased");
     assert!(!dir.path().join(SNAPSHOT).exists());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_user_action_after_a_night_asleep_locks_instead_of_resetting_the_idle_clock() {
-    let dir = tempfile::tempdir().unwrap();
-    let issuer = "http://127.0.0.1:9"; // nothing listens: the unlock is "offline"
-    {
-        let v = Vault::open(dir.path(), protector()).unwrap();
-        v.prepare(&pin("246810")).unwrap();
-        let mut stored = session("RT");
-        stored.issuer = issuer.into();
-        v.save(&stored).unwrap();
-    }
-    let config = crate::Config::new(issuer, "app").unwrap();
-    let latchkey = crate::Latchkey::open(config, dir.path(), protector()).unwrap();
-    let fifteen_minutes = Duration::from_secs(15 * 60);
-    latchkey.start(Some(fifteen_minutes)).await.unwrap();
-    let status = latchkey.unlock(pin("246810")).await.unwrap();
-    assert_eq!(status.state, crate::SessionState::SignedIn);
-
-    latchkey
-        .vault()
-        .pretend_asleep_for(Duration::from_secs(8 * 3600));
-    let err = latchkey.userinfo().await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::VaultLocked, "{err:?}");
-    assert!(latchkey.vault().is_locked());
-    assert_eq!(latchkey.status().state, crate::SessionState::Locked);
 }

@@ -12,7 +12,9 @@ use crate::store::SecretStore;
 
 fn vault_error(e: StoreError) -> VaultError {
     match e {
-        StoreError::Vault(v) => *v,
+        StoreError::Backend { source, .. } | StoreError::Replaced(source) => {
+            *source.downcast::<VaultError>().expect("a vault error")
+        }
         StoreError::Locked => VaultError::Locked,
         other => panic!("not a vault error: {other:?}"),
     }
