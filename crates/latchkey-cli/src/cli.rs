@@ -1,21 +1,17 @@
-//! Argument parsing and the commands. Each command is a call into latchkey-core and a print.
+//! Argument parsing, the configuration (flags over env over file over the stored session's
+//! provider), and opening the facade each command runs on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use latchkey_core::app::verbs::{stored_provider, StoredProvider};
 use latchkey_core::config::parse_param;
-use std::io::IsTerminal;
-
-use latchkey_core::vault::MIN_PIN_LEN;
-use latchkey_core::{
-    Credential, ErrorKind, PartialConfig, PinProtector, Session, SessionEvent, SessionState,
-    SessionStatus, SignOutOptions, SystemBrowser, Vault,
-};
+use latchkey_core::{Latchkey, PartialConfig, PinProtector};
 use url::Url;
-use zeroize::Zeroizing;
 
-use crate::output::{self, Failure};
+use crate::commands::Ctx;
+use crate::output::Failure;
 
 /// Sign in with OAuth 2.0 / OpenID Connect from a terminal, the way a native app does.
 #[derive(Debug, Parser)]
@@ -24,10 +20,11 @@ pub struct Cli {
     /// A TOML configuration file (issuer, client_id, scopes, [params], timeouts).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The issuer URL (overrides LATCHKEY_ISSUER and the file).
+    /// The issuer URL (overrides LATCHKEY_ISSUER and the file; default: the stored session's).
     #[arg(long, global = true, value_name = "URL")]
     issuer: Option<String>,
-    /// The public client's id (overrides LATCHKEY_CLIENT_ID and the file).
+    /// The public client's id (overrides LATCHKEY_CLIENT_ID and the file; default: the stored
+    /// session's).
     #[arg(long, global = true, value_name = "ID")]
     client_id: Option<String>,
     /// A scope to request; repeat or separate with spaces (replaces the configured scopes).
@@ -69,7 +66,7 @@ struct LoginArgs {
 }
 
 #[derive(Debug, Subcommand)]
-enum Action {
+pub enum Action {
     /// Show the session (who, token lifetimes, refresh schedule); never a token.
     Status,
     /// GET a URL with a fresh access token and print the body.
@@ -114,16 +111,35 @@ struct Then {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
-    let config = load_config(&cli)?;
-    let vault = Arc::new(open_vault(cli.data_dir.as_deref())?);
-    let session = Session::new(config, vault.clone())?;
+    let vault_dir = data_dir(cli.data_dir.as_deref())?.join("vault");
+    let stored = stored_provider(&vault_dir)?;
+    let config = load_config(&cli, stored.as_ref())?;
+    if let Some(stored) = stored {
+        // The facade would see no session at all (it ignores another provider's) and a sign-in
+        // or sign-out would then replace or erase it: say whose it is instead.
+        if stored.issuer != config.issuer || stored.client_id != config.client_id {
+            return Err(Failure::OtherSession {
+                stored,
+                issuer: config.issuer,
+                client_id: config.client_id,
+            });
+        }
+    }
+    let latchkey = Latchkey::open(config, &vault_dir, Arc::new(PinProtector::default()))?;
     let ctx = Ctx {
-        session,
-        vault,
+        latchkey,
         json: cli.json,
         pin_stdin: cli.pin_stdin,
     };
-    match cli.command {
+    let result = dispatch(&ctx, cli.command).await;
+    // As the app does when it closes: stop the refresher (a refresh in flight still stores its
+    // rotated token), save a rotation whose save failed, and forget the key.
+    ctx.latchkey.shutdown().await;
+    result
+}
+
+async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), Failure> {
+    match command {
         Command::Login(args) => {
             let then = if args.then.is_empty() {
                 None
@@ -134,218 +150,63 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                         .action,
                 )
             };
-            let pin = new_pin(ctx.pin_stdin)?;
-            ctx.vault.prepare(&Credential::Pin(pin))?;
-            let browser = SystemBrowser::from_env();
-            if !ctx.json {
-                eprintln!("Opening the browser to sign in…");
-            }
-            let status = tokio::select! {
-                status = ctx.session.sign_in(&browser) => status?,
-                _ = tokio::signal::ctrl_c() => return Err(latchkey_core::Error::Cancelled.into()),
-            };
-            output::print_status(&status, ctx.json, "Signed in");
+            // The facade refuses a sign-in over a stored session only once it has seen it.
+            resume(ctx, then.as_ref()).await?;
+            ctx.login().await?;
             match then {
-                Some(action) => act(&ctx, action).await,
+                Some(action) => ctx.act(action).await,
                 None => Ok(()),
             }
         }
         Command::Action(action) => {
-            let status = ctx.session.resume().await?;
-            let needs_key = !matches!(
-                action,
-                Action::Status | Action::Lock | Action::Logout { .. }
-            );
-            if needs_key && status.state == SessionState::Locked {
-                ctx.unlock_and_resume(&status).await?;
+            resume(ctx, Some(&action)).await?;
+            if action.needs_key() {
+                ctx.unlock_if_locked().await?;
             }
-            act(&ctx, action).await
+            ctx.act(action).await
         }
     }
 }
 
-struct Ctx {
-    session: Session,
-    vault: Arc<Vault>,
-    json: bool,
-    pin_stdin: bool,
+/// Finds the stored session. Watching is the one command that runs the background refresher:
+/// in any other, a background refresh would only race the command.
+async fn resume(ctx: &Ctx, action: Option<&Action>) -> Result<(), Failure> {
+    if matches!(action, Some(Action::Watch { .. })) {
+        ctx.latchkey.start(None).await?;
+    } else {
+        ctx.latchkey.resume().await?;
+    }
+    Ok(())
 }
 
-impl Ctx {
-    /// Asks for the PIN (stdin or terminal), unlocks the vault, and resumes the session.
-    async fn unlock_and_resume(&self, locked: &SessionStatus) -> Result<(), Failure> {
-        let who = locked
-            .display_name
-            .as_deref()
-            .or(locked.subject.as_deref())
-            .unwrap_or("you");
-        let pin = existing_pin(self.pin_stdin, &format!("Welcome back, {who}. PIN: "))?;
-        self.vault.unlock(&Credential::Pin(pin))?;
-        self.session.resume().await?;
-        Ok(())
+impl Action {
+    /// Whether the command needs the refresh token, so a locked session is unlocked first.
+    /// `logout` unlocks on its own terms (it works without the PIN too).
+    fn needs_key(&self) -> bool {
+        !matches!(self, Action::Status | Action::Lock | Action::Logout { .. })
     }
 }
 
-async fn act(ctx: &Ctx, action: Action) -> Result<(), Failure> {
-    let (session, json) = (&ctx.session, ctx.json);
-    match action {
-        Action::Status => {
-            let status = session.status();
-            output::print_status(&status, json, "Status");
-            Ok(())
-        }
-        Action::Unlock => {
-            session.fresh_access_token().await?;
-            output::print_status(&session.status(), json, "Unlocked");
-            Ok(())
-        }
-        Action::Lock => {
-            let status = session.lock().await;
-            ctx.vault.lock();
-            output::print_status(&status, json, "Locked");
-            Ok(())
-        }
-        Action::Call { url } => {
-            let response = session.get(&url).await?;
-            output::print_api_response(&response, json);
-            match response.status {
-                200..=299 => Ok(()),
-                401 => Err(Failure::Core(latchkey_core::Error::ReauthRequired(
-                    latchkey_core::ReauthReason::AccessTokenRejected,
-                ))),
-                status => Err(Failure::HttpStatus(status)),
-            }
-        }
-        Action::Userinfo => {
-            let claims = session.userinfo().await?;
-            output::print_json_value(&claims);
-            Ok(())
-        }
-        Action::Refresh { repeat } => {
-            for _ in 0..repeat.max(1) {
-                let status = session.refresh().await?;
-                output::print_status(&status, json, "Refreshed");
-            }
-            Ok(())
-        }
-        Action::Watch { count } => watch(session, count, json).await,
-        Action::Logout { end_session } => {
-            // Revoking needs the refresh token, so try to unlock; signing out locally never
-            // depends on it.
-            let status = session.status();
-            if status.state == SessionState::Locked {
-                let unlocked = match existing_pin(ctx.pin_stdin, "PIN (to revoke at the server): ")
-                {
-                    Ok(pin) => ctx.vault.unlock(&Credential::Pin(pin)).is_ok(),
-                    Err(_) => false,
-                };
-                if unlocked {
-                    session.resume().await?;
-                } else if !json {
-                    eprintln!("The vault stays locked: the refresh token is erased locally but not revoked.");
-                }
-            }
-            let browser = SystemBrowser::from_env();
-            let options = SignOutOptions {
-                end_session_in: end_session.then_some(&browser as &dyn latchkey_core::UserAgent),
-            };
-            let report = session.sign_out(options).await?;
-            ctx.vault.destroy()?;
-            output::print_sign_out(&report, json);
-            Ok(())
-        }
-    }
-}
-
-async fn watch(session: &Session, count: Option<u64>, json: bool) -> Result<(), Failure> {
-    let mut events = session.subscribe();
-    let _refresher = session.spawn_auto_refresh();
-    output::print_status(&session.status(), json, "Watching");
-    let mut refreshes = 0u64;
-    loop {
-        let event = tokio::select! {
-            event = events.recv() => event,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-        };
-        let event = match event {
-            Ok(e) => e,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
-        };
-        output::print_event(&event, json);
-        match &event {
-            SessionEvent::Refreshed { .. } => {
-                refreshes += 1;
-                if count.is_some_and(|n| refreshes >= n) {
-                    return Ok(());
-                }
-            }
-            SessionEvent::SessionEnded { reason } => {
-                return Err(latchkey_core::Error::ReauthRequired(reason.clone()).into())
-            }
-            SessionEvent::SignedOut => return Ok(()),
-            _ => {}
-        }
-        if session.status().state != SessionState::SignedIn {
-            return Err(Failure::Core(latchkey_core::Error::NotSignedIn));
-        }
-    }
-}
-
-fn open_vault(data_dir: Option<&std::path::Path>) -> Result<Vault, Failure> {
-    let base = match data_dir {
-        Some(dir) => dir.to_owned(),
+fn data_dir(flag: Option<&Path>) -> Result<PathBuf, Failure> {
+    match flag {
+        Some(dir) => Ok(dir.to_owned()),
         None => directories::ProjectDirs::from("dev", "Latchkey", "latchkey")
             .map(|d| d.data_dir().to_owned())
-            .ok_or(Failure::NoDataDir)?,
+            .ok_or(Failure::NoDataDir),
+    }
+}
+
+/// Layers, each overriding the one before: the stored session's provider (so that after `login`
+/// no flag is needed), the file, `LATCHKEY_*`, flags.
+fn load_config(
+    cli: &Cli,
+    stored: Option<&StoredProvider>,
+) -> Result<latchkey_core::Config, Failure> {
+    let remembered = PartialConfig {
+        issuer: stored.map(|s| s.issuer.clone()),
+        client_id: stored.map(|s| s.client_id.clone()),
+        ..PartialConfig::default()
     };
-    Ok(Vault::open(
-        &base.join("vault"),
-        Arc::new(PinProtector::default()),
-    )?)
-}
-
-/// A new PIN: from stdin's first line, or typed twice on a terminal.
-fn new_pin(from_stdin: bool) -> Result<Zeroizing<String>, Failure> {
-    if from_stdin {
-        return read_stdin_line();
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Failure::NoPin);
-    }
-    eprintln!("Choose a PIN or passphrase ({MIN_PIN_LEN}+ characters); you will need it to unlock the stored session.");
-    let first = Zeroizing::new(rpassword::prompt_password("New PIN: ").map_err(Failure::Terminal)?);
-    let second =
-        Zeroizing::new(rpassword::prompt_password("Repeat PIN: ").map_err(Failure::Terminal)?);
-    if first != second {
-        return Err(Failure::PinMismatch);
-    }
-    Ok(first)
-}
-
-/// The PIN of an existing vault: from stdin's first line, or typed on a terminal.
-fn existing_pin(from_stdin: bool, prompt: &str) -> Result<Zeroizing<String>, Failure> {
-    if from_stdin {
-        return read_stdin_line();
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Failure::Core(latchkey_core::StoreError::Locked.into()));
-    }
-    Ok(Zeroizing::new(
-        rpassword::prompt_password(prompt).map_err(Failure::Terminal)?,
-    ))
-}
-
-fn read_stdin_line() -> Result<Zeroizing<String>, Failure> {
-    let mut line = Zeroizing::new(String::new());
-    std::io::stdin()
-        .read_line(&mut line)
-        .map_err(Failure::Terminal)?;
-    let trimmed = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
-    Ok(trimmed)
-}
-
-fn load_config(cli: &Cli) -> Result<latchkey_core::Config, Failure> {
     let file = match &cli.config {
         Some(path) => PartialConfig::from_file(path)?,
         None => PartialConfig::default(),
@@ -364,28 +225,5 @@ fn load_config(cli: &Cli) -> Result<latchkey_core::Config, Failure> {
         params: cli.params.iter().cloned().collect(),
         ..PartialConfig::default()
     };
-    Ok(file.merge(env).merge(flags).finish()?)
-}
-
-impl Failure {
-    /// The documented exit code.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Usage(_) | Failure::NoDataDir => 2,
-            Failure::HttpStatus(_) | Failure::Terminal(_) => 1,
-            Failure::NoPin | Failure::PinMismatch => 5,
-            Failure::Vault(e) => kind_code(e.kind()),
-            Failure::Core(e) => kind_code(e.kind()),
-        }
-    }
-}
-
-fn kind_code(kind: ErrorKind) -> u8 {
-    match kind {
-        ErrorKind::Configuration => 2,
-        ErrorKind::ReauthRequired | ErrorKind::NotSignedIn => 3,
-        ErrorKind::Transient => 4,
-        ErrorKind::VaultLocked => 5,
-        _ => 1,
-    }
+    Ok(remembered.merge(file).merge(env).merge(flags).finish()?)
 }

@@ -11,14 +11,16 @@
 //!   logout [--end-session]          revoke, forget, optionally end the browser session
 //! ```
 //!
-//! Until the vault lands, a session lives for one process: chain commands after `login` with
-//! `--then`, e.g. `latchkey login --then call https://api.example.com/me`.
+//! Every command runs on the same facade as the app (`latchkey_core::Latchkey`). The session is
+//! stored in the vault; after `login`, the other commands use its issuer and client without flags.
 //!
 //! Exit codes: 0 ok, 2 usage or configuration, 3 sign-in required, 4 network or server
 //! unavailable, 5 vault locked, 1 anything else. `--json` output never contains a token.
 
 mod cli;
+mod commands;
 mod output;
+mod pin;
 
 use std::process::ExitCode;
 

@@ -1,7 +1,10 @@
 //! Everything the CLI prints: statuses, events, API responses, failures. Only types that hold no
 //! token reach this module, so nothing here can print one.
 
-use latchkey_core::{ApiResponse, SessionEvent, SessionState, SessionStatus, SignOutReport};
+use latchkey_core::app::verbs::StoredProvider;
+use latchkey_core::{
+    ApiResponse, ErrorKind, SessionEvent, SessionState, SessionStatus, SignOutReport,
+};
 use serde_json::json;
 
 /// Why the CLI exits non-zero.
@@ -9,16 +12,36 @@ use serde_json::json;
 pub enum Failure {
     /// An error from the engine.
     #[error(transparent)]
-    Core(#[from] latchkey_core::Error),
+    Core(latchkey_core::Error),
+    /// A required setting has no value: worded for this CLI (which flag, variable or key sets
+    /// it), not taken from the engine's message, which is written for any front end.
+    #[error("configuration: `{field}` is required ({hint})", hint = cli_hint(field))]
+    MissingConfig {
+        /// The configuration field.
+        field: &'static str,
+    },
+    /// A session is stored for another provider than the configuration names.
+    #[error(
+        "configuration: the stored session is for client `{}` at {}, not client `{client_id}` at {issuer}; \
+         to use it or sign it out (`latchkey logout`), leave out --issuer/--client-id, \
+         LATCHKEY_ISSUER/LATCHKEY_CLIENT_ID and a --config file that sets them",
+        stored.client_id,
+        stored.issuer
+    )]
+    OtherSession {
+        /// Whose session the vault holds.
+        stored: StoredProvider,
+        /// The configured issuer.
+        issuer: String,
+        /// The configured client.
+        client_id: String,
+    },
     /// The `--then` tail did not parse.
     #[error("{0}")]
     Usage(clap::Error),
     /// `call` got a non-success status.
     #[error("the API answered HTTP {0}")]
     HttpStatus(u16),
-    /// The vault failed (wrong PIN, locked, unreadable).
-    #[error(transparent)]
-    Vault(#[from] latchkey_core::VaultError),
     /// No PIN can be asked for: no terminal and no --pin-stdin.
     #[error("a PIN is needed: run on a terminal or pass --pin-stdin")]
     NoPin,
@@ -33,9 +56,63 @@ pub enum Failure {
     NoDataDir,
 }
 
+/// Where this CLI takes `field` from, by the field's name.
+fn cli_hint(field: &str) -> String {
+    let remembered = "; after `latchkey login`, the signed-in session's";
+    match field {
+        "issuer" => {
+            format!("--issuer, LATCHKEY_ISSUER or `issuer` in the --config file{remembered}")
+        }
+        "client_id" => {
+            format!(
+                "--client-id, LATCHKEY_CLIENT_ID or `client_id` in the --config file{remembered}"
+            )
+        }
+        "api_url" => "LATCHKEY_API_URL or `api_url` in the --config file".to_owned(),
+        other => format!("`{other}` in the --config file"),
+    }
+}
+
+impl From<latchkey_core::Error> for Failure {
+    fn from(e: latchkey_core::Error) -> Self {
+        match e {
+            latchkey_core::Error::Config(config) => config.into(),
+            other => Failure::Core(other),
+        }
+    }
+}
+
 impl From<latchkey_core::ConfigError> for Failure {
     fn from(e: latchkey_core::ConfigError) -> Self {
-        Failure::Core(e.into())
+        match e {
+            latchkey_core::ConfigError::Missing { field, .. } => Failure::MissingConfig { field },
+            other => Failure::Core(other.into()),
+        }
+    }
+}
+
+impl Failure {
+    /// The documented exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_)
+            | Failure::NoDataDir
+            | Failure::MissingConfig { .. }
+            | Failure::OtherSession { .. } => 2,
+            Failure::HttpStatus(_) | Failure::Terminal(_) => 1,
+            Failure::NoPin | Failure::PinMismatch => 5,
+            Failure::Core(e) => kind_code(e.kind()),
+        }
+    }
+}
+
+fn kind_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Configuration => 2,
+        ErrorKind::ReauthRequired | ErrorKind::NotSignedIn => 3,
+        ErrorKind::Transient => 4,
+        ErrorKind::VaultLocked => 5,
+        _ => 1,
     }
 }
 
@@ -225,10 +302,12 @@ pub fn print_failure(failure: &Failure, json: bool) {
     if json {
         let kind = match failure {
             Failure::Core(e) => json!(e.kind()),
-            Failure::Vault(e) => json!(e.kind()),
             Failure::NoPin | Failure::PinMismatch => json!("vault_locked"),
             Failure::HttpStatus(_) => json!("http_status"),
-            Failure::Usage(_) | Failure::NoDataDir => json!("configuration"),
+            Failure::Usage(_)
+            | Failure::NoDataDir
+            | Failure::MissingConfig { .. }
+            | Failure::OtherSession { .. } => json!("configuration"),
             Failure::Terminal(_) => json!("internal"),
         };
         print_json(&json!({ "error": { "kind": kind, "message": message } }));

@@ -10,17 +10,18 @@ use latchkey_testkit::{browser_command, DevIdp};
 
 const PIN: &str = "correct-horse-42";
 
-/// One user's machine: a data directory and the dev IdP.
-struct Machine<'a> {
-    idp: Option<&'a DevIdp>,
+/// One user's machine: a data directory and the dev IdP's issuer (kept as a string, so that a
+/// test can stop the IdP and go on).
+struct Machine {
+    issuer: Option<String>,
     data: tempfile::TempDir,
     driver_action: &'static str,
 }
 
-impl<'a> Machine<'a> {
-    fn new(idp: &'a DevIdp) -> Self {
+impl Machine {
+    fn new(idp: &DevIdp) -> Self {
         Self {
-            idp: Some(idp),
+            issuer: Some(idp.issuer.clone()),
             data: tempfile::tempdir().unwrap(),
             driver_action: "login",
         }
@@ -28,7 +29,7 @@ impl<'a> Machine<'a> {
 
     fn without_idp() -> Self {
         Self {
-            idp: None,
+            issuer: None,
             data: tempfile::tempdir().unwrap(),
             driver_action: "login",
         }
@@ -43,11 +44,22 @@ impl<'a> Machine<'a> {
             .env("LATCHKEY_CLIENT_ID", "latchkey-native")
             .env("LATCHKEY_PARAMS", "prompt=consent")
             .env("LATCHKEY_LOGIN_TIMEOUT_SECS", "30");
-        match self.idp {
-            Some(idp) => cmd.env("LATCHKEY_ISSUER", &idp.issuer),
+        match &self.issuer {
+            Some(issuer) => cmd.env("LATCHKEY_ISSUER", issuer),
             None => cmd.env_remove("LATCHKEY_ISSUER"),
         };
         cmd
+    }
+
+    /// `latchkey ARGS` as a user types it after `login`: no issuer or client anywhere.
+    fn bare(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = self.command(args);
+        cmd.env_remove("LATCHKEY_ISSUER")
+            .env_remove("LATCHKEY_CLIENT_ID")
+            .env_remove("LATCHKEY_PARAMS");
+        start(cmd, stdin, Stdio::piped())
+            .wait_with_output()
+            .unwrap()
     }
 
     /// Runs with `stdin` as standard input (None: an empty, non-terminal stdin).
@@ -252,15 +264,29 @@ fn logout_without_the_pin_still_erases_the_local_session() {
     assert!(!m.vault_dir().join("vault.stronghold").exists());
 }
 
+/// A sign-in the user denies exits 1 and stores nothing. Over a stored session, the facade (as in
+/// the app) refuses a second sign-in before any PIN or browser: sign out first. The stored
+/// session survives either way.
 #[test]
 fn a_denied_sign_in_exits_1_and_keeps_the_previous_session() {
     let idp = DevIdp::start(&[]);
     let mut m = Machine::new(&idp);
-    m.login();
     m.driver_action = "deny";
     let out = m.run(&["--pin-stdin", "login"], Some("another-pin-99\n"));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("cancelled"), "{}", stderr(&out));
+    assert!(!m.vault_dir().join("vault.key.json").exists());
+
+    m.driver_action = "login";
+    m.login();
+    m.driver_action = "deny";
+    let out = m.run(&["--pin-stdin", "login"], Some("another-pin-99\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("sign out before signing in again"),
+        "{}",
+        stderr(&out)
+    );
     m.driver_action = "login";
     let out = m.with_pin(&["refresh"]);
     assert_eq!(
@@ -269,6 +295,117 @@ fn a_denied_sign_in_exits_1_and_keeps_the_previous_session() {
         "the old session survives: {}",
         stderr(&out)
     );
+}
+
+#[test]
+fn status_and_call_after_login_need_no_issuer_flags() {
+    let idp = DevIdp::start(&[]);
+    let m = Machine::new(&idp);
+    m.login();
+
+    let out = m.bare(&["status"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("locked — Alice Example at {}", idp.issuer)),
+        "{}",
+        stdout(&out)
+    );
+    let pin = format!("{PIN}\n");
+    let out = m.bare(
+        &["--pin-stdin", "call", &format!("{}/me", idp.issuer)],
+        Some(&pin),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\"name\":\"Alice Example\""),
+        "{}",
+        stdout(&out)
+    );
+    let out = m.bare(&["--pin-stdin", "--json", "unlock"], Some(&pin));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let unlocked: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(unlocked["status"]["state"], "signed_in");
+}
+
+/// Flags naming another client than the stored session's are an error that names both, rather
+/// than "signed out" (and a logout that would erase the other session unrevoked).
+#[test]
+fn a_stored_session_for_another_client_is_reported_and_left_alone() {
+    let idp = DevIdp::start(&[]);
+    let m = Machine::new(&idp);
+    m.login();
+    for args in [&["status"][..], &["logout"], &["--pin-stdin", "login"]] {
+        let out = m.run(&[&["--client-id", "another-app"], args].concat(), Some(PIN));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!(
+                "the stored session is for client `latchkey-native` at {}, not client `another-app`",
+                idp.issuer
+            )),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(m.vault_dir().join("vault.key.json").exists());
+    let out = m.with_pin(&["refresh"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// As in the app: offline, the PIN still unlocks; the status says offline and the refresh is
+/// retried later. Only a wrong PIN or a server that ends the session fails an unlock.
+#[test]
+fn unlock_while_the_idp_is_down_unlocks_and_reports_offline_like_the_app() {
+    let idp = DevIdp::start(&[]);
+    let m = Machine::new(&idp);
+    m.login();
+    drop(idp);
+
+    let out = m.with_pin(&["--json", "unlock"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let unlocked: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(unlocked["status"]["state"], "signed_in");
+    assert_eq!(unlocked["status"]["offline"], true);
+    let out = m.with_pin(&["unlock"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("offline"), "{}", stdout(&out));
+
+    // What needs the server still says it is unavailable.
+    let out = m.with_pin(&["refresh"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+}
+
+/// `logout` without flags signs out of the stored session: the facade revokes and erases the
+/// vault (the CLI erases nothing itself). Afterwards nothing is remembered.
+#[test]
+fn logout_erases_the_vault_through_the_facade() {
+    let idp = DevIdp::start(&[]);
+    let m = Machine::new(&idp);
+    m.login();
+    let pin = format!("{PIN}\n");
+    let out = m.bare(&["--pin-stdin", "logout"], Some(&pin));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("the refresh token was revoked"),
+        "{}",
+        stdout(&out)
+    );
+    let left: Vec<String> = std::fs::read_dir(m.vault_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        left.iter().all(|n| n == "vault.lock"),
+        "only the empty lock file may stay: {left:?}"
+    );
+    let out = m.bare(&["status"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no stored session to take the issuer from"
+    );
+    let out = m.run(&["status"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("signed out"), "{}", stdout(&out));
 }
 
 #[test]
@@ -287,8 +424,8 @@ fn missing_or_invalid_configuration_exits_2_naming_the_field() {
     let out = m.run(&["status"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("`issuer` is required"),
-        "{}",
+        stderr(&out).contains("`issuer` is required (--issuer, LATCHKEY_ISSUER"),
+        "the CLI's own hint: {}",
         stderr(&out)
     );
 

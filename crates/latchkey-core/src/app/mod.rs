@@ -14,6 +14,7 @@
 //!   ([`Latchkey::check_reconfigure`]).
 
 mod idle;
+pub mod verbs;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -187,7 +187,14 @@ impl Vault {
 
     /// The non-secret metadata, readable while locked.
     pub fn metadata(&self) -> Result<Option<VaultMetadata>, VaultError> {
-        records::read_json(&self.path(META_FILE))
+        Self::metadata_in(&self.dir)
+    }
+
+    /// The non-secret metadata of the vault in `dir`, read without opening it (nothing is
+    /// created): a front end may need to know whose session is stored before it has the
+    /// configuration to open a facade with.
+    pub fn metadata_in(dir: &Path) -> Result<Option<VaultMetadata>, VaultError> {
+        records::read_json(&dir.join(META_FILE))
     }
 }
 

@@ -1,0 +1,174 @@
+//! The commands: each user verb is one call on the [`Latchkey`] facade (the one the app holds),
+//! plus reading a PIN and printing. Nothing here touches the vault or the session directly, so
+//! the CLI and the app can't drift apart: unlocking offline, a session ended elsewhere, erasing
+//! the vault on sign-out all behave as the facade decides.
+
+use latchkey_core::{
+    Latchkey, SessionEvent, SessionState, SessionStatus, SystemBrowser, UserAgent,
+};
+
+use crate::cli::Action;
+use crate::output::{self, Failure};
+use crate::pin;
+
+/// One command's facade and output settings.
+pub struct Ctx {
+    pub latchkey: Latchkey,
+    pub json: bool,
+    pub pin_stdin: bool,
+}
+
+impl Ctx {
+    /// `login`: refused by the facade while a session is stored (sign out first), asked before
+    /// the PIN is; then the browser flow, cancelled by Ctrl-C through the facade.
+    pub async fn login(&self) -> Result<SessionStatus, Failure> {
+        self.latchkey.check_sign_in()?;
+        let credential = pin::new_pin(self.pin_stdin)?;
+        let browser = SystemBrowser::from_env();
+        if !self.json {
+            eprintln!("Opening the browser to sign in…");
+        }
+        let sign_in = self.latchkey.sign_in(credential, &browser);
+        tokio::pin!(sign_in);
+        let status = tokio::select! {
+            status = &mut sign_in => status?,
+            _ = tokio::signal::ctrl_c() => {
+                // Through the facade, so that it forgets the staged key as for the app's Cancel.
+                self.latchkey.cancel_sign_in();
+                sign_in.await?
+            }
+        };
+        output::print_status(&status, self.json, "Signed in");
+        Ok(status)
+    }
+
+    /// Unlocks with the PIN if the stored session is locked (the facade's unlock: one silent
+    /// refresh; offline it still unlocks, with `offline` in the status).
+    pub async fn unlock_if_locked(&self) -> Result<(), Failure> {
+        let status = self.latchkey.status();
+        if status.state != SessionState::Locked {
+            return Ok(());
+        }
+        let who = status
+            .display_name
+            .as_deref()
+            .or(status.subject.as_deref())
+            .unwrap_or("you");
+        let credential = pin::existing_pin(self.pin_stdin, &format!("Welcome back, {who}. PIN: "))?;
+        self.latchkey.unlock(credential).await?;
+        Ok(())
+    }
+
+    /// Runs `action` on a resumed (and, where it needs the key, unlocked) session.
+    pub async fn act(&self, action: Action) -> Result<(), Failure> {
+        let (latchkey, json) = (&self.latchkey, self.json);
+        match action {
+            Action::Status => {
+                output::print_status(&latchkey.status(), json, "Status");
+                Ok(())
+            }
+            Action::Unlock => {
+                // The unlock itself happened before (see `Action::needs_key`); what is left is
+                // whether there was anything to unlock.
+                let status = latchkey.status();
+                if status.state != SessionState::SignedIn {
+                    return Err(latchkey_core::Error::NotSignedIn.into());
+                }
+                output::print_status(&status, json, "Unlocked");
+                Ok(())
+            }
+            Action::Lock => {
+                output::print_status(&latchkey.lock().await, json, "Locked");
+                Ok(())
+            }
+            Action::Call { url } => {
+                let response = latchkey.get(&url).await?;
+                output::print_api_response(&response, json);
+                match response.status {
+                    200..=299 => Ok(()),
+                    401 => Err(Failure::Core(latchkey_core::Error::ReauthRequired(
+                        latchkey_core::ReauthReason::AccessTokenRejected,
+                    ))),
+                    status => Err(Failure::HttpStatus(status)),
+                }
+            }
+            Action::Userinfo => {
+                output::print_json_value(&latchkey.userinfo().await?);
+                Ok(())
+            }
+            Action::Refresh { repeat } => {
+                for _ in 0..repeat.max(1) {
+                    let status = latchkey.refresh().await?;
+                    output::print_status(&status, json, "Refreshed");
+                }
+                Ok(())
+            }
+            Action::Watch { count } => self.watch(count).await,
+            Action::Logout { end_session } => self.logout(end_session).await,
+        }
+    }
+
+    /// Prints each event until `count` refreshes, the session ends, or Ctrl-C. The facade's
+    /// background refresher (started with it) does the refreshing.
+    async fn watch(&self, count: Option<u64>) -> Result<(), Failure> {
+        let mut events = self.latchkey.subscribe();
+        output::print_status(&self.latchkey.status(), self.json, "Watching");
+        let mut refreshes = 0u64;
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+            };
+            let event = match event {
+                Ok(e) => e,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+            };
+            output::print_event(&event, self.json);
+            match &event {
+                SessionEvent::Refreshed { .. } => {
+                    refreshes += 1;
+                    if count.is_some_and(|n| refreshes >= n) {
+                        return Ok(());
+                    }
+                }
+                SessionEvent::SessionEnded { reason } => {
+                    return Err(latchkey_core::Error::ReauthRequired(reason.clone()).into())
+                }
+                SessionEvent::SignedOut => return Ok(()),
+                _ => {}
+            }
+            if self.latchkey.status().state != SessionState::SignedIn {
+                return Err(latchkey_core::Error::NotSignedIn.into());
+            }
+        }
+    }
+
+    /// Signs out through the facade, which revokes what it holds and erases the vault whatever
+    /// the server says. Revoking needs the refresh token, so a locked session is unlocked first
+    /// if a PIN can be had; signing out never depends on it.
+    async fn logout(&self, end_session: bool) -> Result<(), Failure> {
+        if self.latchkey.status().state == SessionState::Locked {
+            let unlocked =
+                match pin::existing_pin(self.pin_stdin, "PIN (to revoke at the server): ") {
+                    Ok(credential) => self
+                        .latchkey
+                        .unlock(credential)
+                        .await
+                        .map_err(Failure::from),
+                    Err(e) => Err(e),
+                };
+            if let Err(e) = unlocked {
+                tracing::info!(error = %e, "signing out without unlocking");
+                if !self.json {
+                    eprintln!("The vault stays locked: the refresh token is erased locally but not revoked.");
+                }
+            }
+        }
+        let browser = SystemBrowser::from_env();
+        let end_session_in = end_session.then_some(&browser as &dyn UserAgent);
+        let report = self.latchkey.sign_out_with(end_session_in).await?;
+        output::print_sign_out(&report, self.json);
+        Ok(())
+    }
+}
