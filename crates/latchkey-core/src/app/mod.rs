@@ -147,14 +147,7 @@ impl Latchkey {
         user_agent: &dyn UserAgent,
         redirect: Redirect,
     ) -> Result<SessionStatus> {
-        if matches!(
-            self.session.status().state,
-            SessionState::SignedIn | SessionState::Locked
-        ) {
-            return Err(Error::SessionExists {
-                action: "signing in again",
-            });
-        }
+        self.check_sign_in()?;
         self.vault.prepare(&credential)?;
         // Register for cancellation before the browser opens, so a Cancel pressed at any moment
         // from now on is seen.
@@ -227,7 +220,13 @@ impl Latchkey {
                 return Err(Error::NotSignedIn)
             }
         }
-        if let Err(e) = self.vault.unlock(&credential) {
+        // Off the async threads: Argon2id takes a fraction of a second, and the vault may wait
+        // (bounded) for another process's lock.
+        let vault = self.vault.clone();
+        let unlocked = tokio::task::spawn_blocking(move || vault.unlock(&credential))
+            .await
+            .map_err(|e| Error::Internal(format!("unlock task: {e}")))?;
+        if let Err(e) = unlocked {
             if !self.vault.is_initialized() {
                 // The stored session is gone: tell the user to sign in again rather than leave
                 // an unlock screen for a vault that no longer exists. Either another process
@@ -309,14 +308,12 @@ impl Latchkey {
         &self,
         end_session_in: Option<&dyn UserAgent>,
     ) -> Result<SignOutReport> {
-        let report = self
-            .session
+        // The session clears the store (the vault erases itself, under its lock; locked, it
+        // erases what is there): one owner for erasing, and never another process's new sign-in.
+        self.activity.clear();
+        self.session
             .sign_out(SignOutOptions { end_session_in })
-            .await;
-        let erased = self.vault.destroy();
-        let report = report?;
-        erased?;
-        Ok(report)
+            .await
     }
 }
 

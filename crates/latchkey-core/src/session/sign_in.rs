@@ -157,13 +157,15 @@ impl Session {
         // Under the cross-process lock, like every write: another process's refresh or sign-out
         // never interleaves with this one.
         let store = self.inner.store.clone();
-        let _guard = tokio::task::spawn_blocking(move || store.lock_for_refresh())
+        let guard = tokio::task::spawn_blocking(move || store.lock_for_refresh())
             .await
             .map_err(|e| Error::Internal(format!("store lock task: {e}")))??;
         match self.stored_session(&tokens, None) {
             Some(stored) => self.inner.store.save(&stored)?,
             None => self.inner.store.clear()?,
         }
+        // Released before anything else here takes it again (saving the display name).
+        drop(guard);
         tokens.mark_synced();
         {
             let mut state = self.inner.tokens.lock().await;
