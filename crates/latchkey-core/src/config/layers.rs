@@ -25,8 +25,9 @@ impl PartialConfig {
     /// Writes this layer as a TOML file, through a temporary file and a rename so a crash
     /// mid-write leaves the old settings rather than half of the new ones.
     pub fn save_to_file(&self, path: &Path) -> Result<(), ConfigError> {
-        let text = toml::to_string_pretty(self)
-            .map_err(|e| ConfigError::invalid("settings", e.to_string()))?;
+        let text = toml::to_string_pretty(self).map_err(|e| {
+            ConfigError::invalid("settings", format!("cannot be written as TOML ({e})"))
+        })?;
         let write = || -> std::io::Result<()> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -35,7 +36,7 @@ impl PartialConfig {
             std::fs::write(&tmp, text.as_bytes())?;
             std::fs::rename(&tmp, path)
         };
-        write().map_err(|source| ConfigError::Read {
+        write().map_err(|source| ConfigError::Write {
             path: path.display().to_string(),
             source,
         })
@@ -46,6 +47,9 @@ impl PartialConfig {
     /// `LATCHKEY_API_URL`, `LATCHKEY_HTTP_TIMEOUT_SECS`, `LATCHKEY_LOGIN_TIMEOUT_SECS` and
     /// `LATCHKEY_MAX_RESPONSE_BYTES` from the given variables (pass `std::env::vars()`; tests
     /// pass their own, so they never touch the process environment).
+    ///
+    /// A value that can't be read is reported under the variable's name, not the setting's:
+    /// the variable is what the person has to correct.
     pub fn from_env<I>(vars: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = (String, String)>,
@@ -60,8 +64,12 @@ impl PartialConfig {
                 }
                 "LATCHKEY_PARAMS" => {
                     for pair in value.split('&').filter(|p| !p.is_empty()) {
-                        let (k, v) = parse_param(pair)
-                            .map_err(|reason| ConfigError::invalid("LATCHKEY_PARAMS", reason))?;
+                        let (k, v) = parse_param(pair).map_err(|reason| {
+                            ConfigError::invalid(
+                                "LATCHKEY_PARAMS",
+                                format!("must hold key=value pairs separated by & ({reason})"),
+                            )
+                        })?;
                         layer.params.insert(k, v);
                     }
                 }
@@ -108,8 +116,7 @@ pub fn parse_param(pair: &str) -> Result<(String, String), String> {
 }
 
 fn parse_number<T: std::str::FromStr>(variable: &str, value: &str) -> Result<T, ConfigError> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| ConfigError::invalid(variable, format!("must be a number, got {value:?}")))
+    value.trim().parse().map_err(|_| {
+        ConfigError::invalid(variable, format!("must be a whole number, got {value:?}"))
+    })
 }

@@ -2,10 +2,11 @@
 //!
 //! Built in layers, each overriding the one before: defaults → a TOML file → `LATCHKEY_*`
 //! environment variables → explicit values (CLI flags, app settings). [`PartialConfig`] is one
-//! layer; [`PartialConfig::finish`] validates the merged result and names the field at fault.
+//! layer; [`PartialConfig::finish`] validates the merged result and names the setting at fault in
+//! a [`ConfigError`] a person can read, whichever front end shows it.
 //!
 //! `layers` reads and merges the layers, `validate` holds the check for each setting, and
-//! `error` the error.
+//! `error` the error and the words its messages use.
 //!
 //! ```toml
 //! issuer = "https://login.example.com"
@@ -132,16 +133,12 @@ impl PartialConfig {
     /// Validates and fills in defaults. The checks run in field order and stop at the first
     /// problem, so a person fixes one setting at a time and the message names it.
     pub fn finish(self) -> Result<Config, ConfigError> {
-        let issuer = self.issuer.ok_or(ConfigError::Missing {
-            field: "issuer",
-            hint: " (--issuer, LATCHKEY_ISSUER or `issuer` in the config file)",
-        })?;
+        let issuer = self.issuer.ok_or_else(|| ConfigError::missing("issuer"))?;
         validate::issuer(&issuer)?;
 
-        let client_id = self.client_id.ok_or(ConfigError::Missing {
-            field: "client_id",
-            hint: " (--client-id, LATCHKEY_CLIENT_ID or `client_id` in the config file)",
-        })?;
+        let client_id = self
+            .client_id
+            .ok_or_else(|| ConfigError::missing("client_id"))?;
         validate::client_id(&client_id)?;
 
         let scopes = match self.scopes {

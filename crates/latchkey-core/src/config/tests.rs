@@ -21,7 +21,33 @@ fn defaults_request_openid_profile_and_offline_access() {
 #[test]
 fn a_missing_issuer_is_an_error_naming_the_field() {
     let err = PartialConfig::default().finish().unwrap_err();
-    assert!(err.to_string().contains("`issuer` is required"), "{err}");
+    assert_eq!(err.field(), Some("issuer"));
+    assert_eq!(
+        err.to_string(),
+        "the issuer (the provider's URL) is required"
+    );
+}
+
+#[test]
+fn missing_settings_are_described_without_naming_a_front_end() {
+    let mut p = base();
+    p.client_id = None;
+    let err = p.finish().unwrap_err();
+    assert_eq!(err.field(), Some("client_id"));
+    let text = err.to_string();
+    assert_eq!(
+        text,
+        "the client ID (this app's ID at the provider) is required"
+    );
+    // How to set it (a flag, a variable, a settings form) is the front end's to add.
+    assert!(
+        !text.contains("--") && !text.contains("LATCHKEY_"),
+        "{text}"
+    );
+    assert_eq!(
+        ConfigError::missing("api_url").to_string(),
+        "the API URL (the protected API to call) is required"
+    );
 }
 
 #[test]
@@ -29,7 +55,11 @@ fn plain_http_issuer_is_refused_off_loopback_and_allowed_on_it() {
     let mut p = base();
     p.issuer = Some("http://login.example.com".into());
     let err = p.finish().unwrap_err();
-    assert!(err.to_string().contains("`issuer` must use https"), "{err}");
+    assert_eq!(err.field(), Some("issuer"));
+    assert!(
+        err.to_string().starts_with("the issuer must use https"),
+        "{err}"
+    );
 
     let mut p = base();
     p.issuer = Some("http://127.0.0.1:9000".into());
@@ -41,7 +71,11 @@ fn reserved_authorization_parameters_cannot_be_configured() {
     let mut p = base();
     p.params.insert("state".into(), "fixed".into());
     let err = p.finish().unwrap_err();
-    assert!(err.to_string().contains("`params.state`"), "{err}");
+    assert_eq!(err.field(), Some("params.state"));
+    assert_eq!(
+        err.to_string(),
+        "the sign-in parameter \"state\" is set by Latchkey itself and cannot be configured"
+    );
 }
 
 #[test]
@@ -49,7 +83,12 @@ fn max_age_must_be_seconds() {
     let mut p = base();
     p.params.insert("max_age".into(), "an hour".into());
     let err = p.finish().unwrap_err();
-    assert!(err.to_string().contains("`params.max_age`"), "{err}");
+    assert_eq!(err.field(), Some("params.max_age"));
+    assert!(
+        err.to_string()
+            .starts_with("the sign-in parameter \"max_age\" must be a whole number of seconds"),
+        "{err}"
+    );
     let mut p = base();
     p.params.insert("max_age".into(), "300".into());
     assert_eq!(
@@ -62,7 +101,9 @@ fn max_age_must_be_seconds() {
 fn an_invalid_scope_token_is_rejected() {
     let mut p = base();
     p.scopes = Some(vec!["openid".into(), "bad\"scope".into()]);
-    assert!(p.finish().unwrap_err().to_string().contains("`scopes`"));
+    let err = p.finish().unwrap_err();
+    assert_eq!(err.field(), Some("scopes"));
+    assert!(err.to_string().starts_with("the scopes include"), "{err}");
 }
 
 #[test]
@@ -112,8 +153,21 @@ fn a_non_numeric_timeout_in_the_environment_names_the_variable() {
     let err =
         PartialConfig::from_env([("LATCHKEY_HTTP_TIMEOUT_SECS".to_string(), "ten".to_string())])
             .unwrap_err();
+    assert_eq!(err.field(), Some("LATCHKEY_HTTP_TIMEOUT_SECS"));
+    assert_eq!(
+        err.to_string(),
+        "the environment variable LATCHKEY_HTTP_TIMEOUT_SECS must be a whole number, got \"ten\""
+    );
+}
+
+#[test]
+fn a_malformed_parameter_in_the_environment_names_the_variable() {
+    let err = PartialConfig::from_env([("LATCHKEY_PARAMS".to_string(), "prompt".to_string())])
+        .unwrap_err();
+    assert_eq!(err.field(), Some("LATCHKEY_PARAMS"));
     assert!(
-        err.to_string().contains("LATCHKEY_HTTP_TIMEOUT_SECS"),
+        err.to_string()
+            .starts_with("the environment variable LATCHKEY_PARAMS must hold key=value pairs"),
         "{err}"
     );
 }
@@ -122,9 +176,51 @@ fn a_non_numeric_timeout_in_the_environment_names_the_variable() {
 fn out_of_range_timeouts_are_rejected() {
     let mut p = base();
     p.http_timeout_secs = Some(0);
-    assert!(p
-        .finish()
-        .unwrap_err()
-        .to_string()
-        .contains("http_timeout_secs"));
+    let err = p.finish().unwrap_err();
+    assert_eq!(err.field(), Some("http_timeout_secs"));
+    assert_eq!(
+        err.to_string(),
+        "the HTTP timeout must be between 1 and 300 seconds"
+    );
+}
+
+#[test]
+fn file_problems_name_the_file_and_no_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent.toml");
+    let err = PartialConfig::from_file(&missing).unwrap_err();
+    assert_eq!(err.field(), None);
+    assert!(
+        err.to_string()
+            .starts_with("cannot read the configuration file"),
+        "{err}"
+    );
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "issuer = 1").unwrap();
+    let err = PartialConfig::from_file(&bad).unwrap_err();
+    assert!(matches!(err, ConfigError::Parse { .. }), "{err:?}");
+    assert_eq!(err.field(), None);
+}
+
+#[test]
+fn settings_survive_a_save_and_a_failed_save_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.toml");
+    let mut p = base();
+    p.params.insert("prompt".into(), "consent".into());
+    p.save_to_file(&path).unwrap();
+    assert_eq!(PartialConfig::from_file(&path).unwrap(), p);
+
+    // A directory where the file should go: the rename fails.
+    let blocked = dir.path().join("blocked");
+    std::fs::create_dir(&blocked).unwrap();
+    std::fs::write(blocked.join("inside"), "x").unwrap();
+    let err = base().save_to_file(&blocked).unwrap_err();
+    assert!(matches!(err, ConfigError::Write { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("cannot save the configuration file"),
+        "{err}"
+    );
 }

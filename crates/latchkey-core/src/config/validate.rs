@@ -1,6 +1,7 @@
 //! The checks [`PartialConfig::finish`](super::PartialConfig::finish) runs on each merged value.
 //!
-//! Each refusal is a [`ConfigError::Invalid`] naming the field.
+//! Each refusal is a [`ConfigError::Invalid`] whose reason is worded to follow the setting's
+//! name ("the issuer must use https …"), so the message reads as a sentence in any front end.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -15,7 +16,7 @@ use crate::http::is_secure_or_loopback;
 /// only checks it; nothing is normalized.
 pub(super) fn issuer(raw: &str) -> Result<(), ConfigError> {
     let url = Url::parse(raw)
-        .map_err(|e| ConfigError::invalid("issuer", format!("is not a URL ({e})")))?;
+        .map_err(|e| ConfigError::invalid("issuer", format!("is not a valid URL ({e})")))?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(ConfigError::invalid(
             "issuer",
@@ -25,7 +26,7 @@ pub(super) fn issuer(raw: &str) -> Result<(), ConfigError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(ConfigError::invalid(
             "issuer",
-            "must not contain credentials",
+            "must not contain a user name or password",
         ));
     }
     if !is_secure_or_loopback(&url) {
@@ -41,7 +42,7 @@ pub(super) fn client_id(client_id: &str) -> Result<(), ConfigError> {
     if client_id.trim().is_empty() || client_id.chars().any(char::is_control) {
         return Err(ConfigError::invalid(
             "client_id",
-            "must be a non-empty string without control characters",
+            "must not be empty or contain control characters",
         ));
     }
     Ok(())
@@ -62,7 +63,10 @@ pub(super) fn scopes(scopes: &[String]) -> Result<(), ConfigError> {
         if !ok {
             return Err(ConfigError::invalid(
                 "scopes",
-                format!("contains an invalid scope token {scope:?}"),
+                format!(
+                    "include {scope:?}, which is not a valid scope (printable ASCII without \
+                     spaces, quotes or backslashes: RFC 6749 §3.3)"
+                ),
             ));
         }
     }
@@ -85,13 +89,13 @@ pub(super) fn extra_params(
         if key.is_empty() || key.chars().any(char::is_control) {
             return Err(ConfigError::invalid(
                 "params",
-                "has an empty or invalid key",
+                "include one with an empty name or a name with control characters",
             ));
         }
         if key == "max_age" && value.parse::<u64>().is_err() {
             return Err(ConfigError::invalid(
                 "params.max_age",
-                "must be a number of seconds (OIDC Core §3.1.2.1)",
+                "must be a whole number of seconds (OIDC Core §3.1.2.1)",
             ));
         }
         extra_params.push((key, value));
@@ -106,7 +110,7 @@ pub(super) fn redirect_path(path: &str) -> Result<(), ConfigError> {
     {
         return Err(ConfigError::invalid(
             "redirect_path",
-            "must be an absolute path without query, fragment or spaces",
+            "must start with / and have no query, fragment or spaces",
         ));
     }
     Ok(())
@@ -137,7 +141,7 @@ pub(super) fn max_response_bytes(bytes: usize) -> Result<(), ConfigError> {
     if !(4096..=64 * 1024 * 1024).contains(&bytes) {
         return Err(ConfigError::invalid(
             "max_response_bytes",
-            "must be between 4096 and 67108864",
+            "must be between 4096 and 67108864 bytes",
         ));
     }
     Ok(())
@@ -146,7 +150,7 @@ pub(super) fn max_response_bytes(bytes: usize) -> Result<(), ConfigError> {
 /// The API gets the access token, so it is held to the issuer's transport rule.
 pub(super) fn api_url(raw: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(raw)
-        .map_err(|e| ConfigError::invalid("api_url", format!("is not a URL ({e})")))?;
+        .map_err(|e| ConfigError::invalid("api_url", format!("is not a valid URL ({e})")))?;
     if !is_secure_or_loopback(&url) {
         return Err(ConfigError::invalid(
             "api_url",
