@@ -1,0 +1,179 @@
+//! Client configuration: issuer, client_id, scopes, extra authorization parameters, timeouts.
+//!
+//! Built in layers, each overriding the one before: defaults → a TOML file → `LATCHKEY_*`
+//! environment variables → explicit values (CLI flags, app settings). [`PartialConfig`] is one
+//! layer; [`PartialConfig::finish`] validates the merged result and names the setting at fault in
+//! a [`ConfigError`] a person can read, whichever front end shows it.
+//!
+//! `layers` reads and merges the layers, `validate` holds the check for each setting, and
+//! `error` the error and the words its messages use.
+//!
+//! ```toml
+//! issuer = "https://login.example.com"
+//! client_id = "my-native-app"
+//! scopes = ["openid", "profile", "offline_access"]
+//! http_timeout_secs = 10
+//! login_timeout_secs = 300
+//!
+//! [params]
+//! prompt = "consent"
+//! ```
+
+mod error;
+mod layers;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+pub use error::ConfigError;
+pub use layers::parse_param;
+
+/// The scopes used when none are configured.
+pub const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "offline_access"];
+
+/// Authorization-request parameters the engine sets itself; configuration may not override them.
+pub const RESERVED_PARAMS: &[&str] = &[
+    "client_id",
+    "response_type",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "response_mode",
+];
+
+/// Validated client configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The issuer identifier, exactly as configured: the server's metadata and RFC 9207 `iss`
+    /// must equal it by simple string comparison (so `https://x` and `https://x/` differ).
+    pub issuer: String,
+    /// The public client's id (no client secret: RFC 8252 §8.5).
+    pub client_id: String,
+    /// Scopes requested at sign-in.
+    pub scopes: Vec<String>,
+    /// Extra authorization parameters (e.g. `prompt=consent`), in order.
+    pub extra_params: Vec<(String, String)>,
+    /// The loopback redirect path (default `/callback`).
+    pub redirect_path: String,
+    /// Timeout for each HTTP request.
+    pub http_timeout: Duration,
+    /// How long a sign-in waits for the browser to come back.
+    pub login_timeout: Duration,
+    /// The largest response body accepted from any endpoint.
+    pub max_response_bytes: usize,
+    /// The protected API the app's "Call API" button calls (configuration, never the WebView,
+    /// decides where the access token goes).
+    pub api_url: Option<Url>,
+}
+
+impl Config {
+    /// The `max_age` sent at sign-in, if configured: the ID token must then carry an
+    /// `auth_time` no older than this (OIDC Core §3.1.3.7).
+    pub fn max_age(&self) -> Option<Duration> {
+        self.extra_params
+            .iter()
+            .find(|(k, _)| k == "max_age")
+            .and_then(|(_, v)| v.parse().ok())
+            .map(Duration::from_secs)
+    }
+
+    /// A configuration with defaults for everything but the issuer and client_id.
+    pub fn new(issuer: &str, client_id: impl Into<String>) -> Result<Self, ConfigError> {
+        PartialConfig {
+            issuer: Some(issuer.to_owned()),
+            client_id: Some(client_id.into()),
+            ..PartialConfig::default()
+        }
+        .finish()
+    }
+
+    /// True when the configured scopes include `openid`.
+    pub fn is_openid(&self) -> bool {
+        self.scopes.iter().any(|s| s == "openid")
+    }
+}
+
+/// One layer of configuration; every field optional. Deserializes from the TOML file format.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PartialConfig {
+    /// See [`Config::issuer`].
+    pub issuer: Option<String>,
+    /// See [`Config::client_id`].
+    pub client_id: Option<String>,
+    /// See [`Config::scopes`].
+    pub scopes: Option<Vec<String>>,
+    /// See [`Config::extra_params`].
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// See [`Config::redirect_path`].
+    pub redirect_path: Option<String>,
+    /// See [`Config::http_timeout`], in seconds.
+    pub http_timeout_secs: Option<u64>,
+    /// See [`Config::login_timeout`], in seconds.
+    pub login_timeout_secs: Option<u64>,
+    /// See [`Config::max_response_bytes`].
+    pub max_response_bytes: Option<usize>,
+    /// See [`Config::api_url`].
+    pub api_url: Option<String>,
+}
+
+impl PartialConfig {
+    /// Validates and fills in defaults. The checks run in field order and stop at the first
+    /// problem, so a person fixes one setting at a time and the message names it.
+    pub fn finish(self) -> Result<Config, ConfigError> {
+        let issuer = self.issuer.ok_or_else(|| ConfigError::missing("issuer"))?;
+        validate::issuer(&issuer)?;
+
+        let client_id = self
+            .client_id
+            .ok_or_else(|| ConfigError::missing("client_id"))?;
+        validate::client_id(&client_id)?;
+
+        let scopes = match self.scopes {
+            Some(s) => s,
+            None => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+        };
+        validate::scopes(&scopes)?;
+
+        let extra_params = validate::extra_params(self.params)?;
+
+        let redirect_path = self.redirect_path.unwrap_or_else(|| "/callback".into());
+        validate::redirect_path(&redirect_path)?;
+
+        let http_timeout =
+            validate::seconds("http_timeout_secs", self.http_timeout_secs, 10, 1..=300)?;
+        let login_timeout =
+            validate::seconds("login_timeout_secs", self.login_timeout_secs, 300, 1..=3600)?;
+        let max_response_bytes = self.max_response_bytes.unwrap_or(1024 * 1024);
+        validate::max_response_bytes(max_response_bytes)?;
+
+        let api_url = match self.api_url.filter(|u| !u.trim().is_empty()) {
+            None => None,
+            Some(raw) => Some(validate::api_url(&raw)?),
+        };
+
+        Ok(Config {
+            api_url,
+            issuer,
+            client_id,
+            scopes,
+            extra_params,
+            redirect_path,
+            http_timeout,
+            login_timeout,
+            max_response_bytes,
+        })
+    }
+}
