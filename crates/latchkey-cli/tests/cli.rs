@@ -432,7 +432,7 @@ fn missing_or_invalid_configuration_exits_2_naming_the_field() {
     let out = m.run(&["--issuer", "http://idp.example.com", "status"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("`issuer` must use https"),
+        stderr(&out).contains("the issuer must use https"),
         "{}",
         stderr(&out)
     );

@@ -150,7 +150,7 @@ mod tests {
             "com.example.app:/callback#f",
         ] {
             let err = app_link(url(bad)).unwrap_err();
-            assert!(err.to_string().contains("redirect_uri"), "{bad}: {err}");
+            assert_eq!(err.field(), Some("redirect_uri"), "{bad}: {err}");
         }
     }
 

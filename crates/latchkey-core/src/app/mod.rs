@@ -265,14 +265,13 @@ impl Latchkey {
 
     /// Calls the configured API (`api_url`) with a fresh access token.
     pub async fn call_api(&self) -> Result<ApiResponse> {
-        let url = self.session.config().api_url.clone().ok_or(Error::Config(
-            crate::ConfigError::Missing {
-                field: "api_url",
-                hint: " (the protected API to call; set it in the settings)",
-            },
-        ))?;
-        self.user_activity().await?;
-        self.session.get(&url).await
+        let url = self
+            .session
+            .config()
+            .api_url
+            .clone()
+            .ok_or(Error::Config(crate::ConfigError::missing("api_url")))?;
+        self.get(&url).await
     }
 
     /// The userinfo claims.

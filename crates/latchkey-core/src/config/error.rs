@@ -11,19 +11,13 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A required setting has no value in any layer.
-    ///
-    /// Non-exhaustive so front ends match `Missing { field, .. }`, and the leftover `hint` can
-    /// go without breaking them.
+    /// A required setting has no value in any layer. The message names the setting in words;
+    /// each front end adds how to set it there (a flag, a field in a form).
     #[error("{} is required", described(.field))]
     #[non_exhaustive]
     Missing {
         /// The setting's key (as in the configuration file); see [`ConfigError::field`].
         field: &'static str,
-        /// Ignored: the message no longer carries a front end's hint. Kept only so code that
-        /// still builds this variant literally compiles; build it with `ConfigError::missing`.
-        #[doc(hidden)]
-        hint: &'static str,
     },
     /// A setting has a value that is not acceptable.
     #[error("{} {reason}", label(.field))]
@@ -65,7 +59,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     pub(crate) fn missing(field: &'static str) -> Self {
-        ConfigError::Missing { field, hint: "" }
+        ConfigError::Missing { field }
     }
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
