@@ -49,8 +49,8 @@ mod lock;
 mod pin;
 mod platform;
 mod records;
-mod snapshot;
 mod state;
+mod stronghold;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;

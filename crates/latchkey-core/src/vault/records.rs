@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::files::{self, KEY_FILE, META_FILE, SNAPSHOT};
 use super::state::{Cached, FileStamp};
-use super::{fsutil, snapshot, Vault, VaultError, VaultMetadata};
+use super::{fsutil, stronghold, Vault, VaultError, VaultMetadata};
 use crate::store::StoredSession;
 
 #[derive(Serialize, Deserialize)]
@@ -75,7 +75,7 @@ impl Vault {
                 return Ok(Some(cached.session.clone()));
             }
         }
-        let bytes = match snapshot::read(&snapshot, &key) {
+        let bytes = match stronghold::read(&snapshot, &key) {
             Ok(bytes) => bytes,
             Err(e) => {
                 // A writer that replaced both files between our two reads is not corruption.
@@ -125,7 +125,7 @@ impl Vault {
         if self.state().quarantine_on_save && snapshot.exists() {
             // A rotation keeps aside only a snapshot that still fails with our key, read now
             // under the lock; a new sign-in can't tell and keeps it.
-            if staged.is_some() || snapshot::read(&snapshot, &key).is_err() {
+            if staged.is_some() || stronghold::read(&snapshot, &key).is_err() {
                 let kept = self.path(&files::kept_aside_name());
                 std::fs::rename(&snapshot, &kept)
                     .map_err(|e| VaultError::io("kept aside", &snapshot, e))?;
@@ -137,7 +137,7 @@ impl Vault {
             serde_json::to_vec(session)
                 .map_err(|e| VaultError::Stronghold(format!("serialising: {}", classify(&e))))?,
         );
-        snapshot::write(&snapshot, &key, &plaintext)?;
+        stronghold::write(&snapshot, &key, &plaintext)?;
         self.state().cache = FileStamp::of(&snapshot).map(|stamp| Cached {
             stamp,
             session: session.clone(),

@@ -1,4 +1,11 @@
-//! The Stronghold snapshot that holds the stored session, encrypted with the vault key.
+//! The Stronghold seam: the only code that knows Stronghold is here. The stored session is a
+//! Stronghold snapshot encrypted with the vault key, written by [`write`] and read by [`read`].
+//!
+//! Stronghold is deprecated upstream and will not ship with Tauri v3 (plugins-workspace #3494).
+//! To replace it (an OS keychain item, an AEAD file), replace these two functions: the key and
+//! its protectors (PIN with the attempt limit, biometrics), the metadata behind "Welcome back",
+//! the cross-process lock and every consistency check stay as they are. Replacing the
+//! [`crate::SecretStore`] instead would lose all of those.
 //!
 //! # The work factor, and why it is 0
 //! Stronghold encrypts snapshots with age's scrypt recipient and a process-wide work factor whose
