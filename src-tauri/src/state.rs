@@ -127,7 +127,7 @@ impl AppState {
                 session: Some(latchkey.status()),
                 unlock_method,
                 unlock_label,
-                has_api: latchkey.session().config().api_url.is_some(),
+                has_api: latchkey.config().api_url.is_some(),
             },
             Err(message) => AppView {
                 configured: false,

@@ -82,6 +82,11 @@ impl Latchkey {
         &self.vault
     }
 
+    /// The configuration this facade was opened with (no secrets: a public client has none).
+    pub fn config(&self) -> &Config {
+        self.session.config()
+    }
+
     /// How the user unlocks on this platform.
     pub fn unlock_method(&self) -> UnlockMethod {
         self.vault.method()
