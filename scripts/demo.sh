@@ -22,6 +22,8 @@ if [ -z "$mode" ]; then
   if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || [ "$(uname)" = Darwin ]; then mode=app; else mode=cli; fi
 fi
 if [ "$mode" = app ]; then
+  # WebKitGTK and friends, as the test command installs them (skips what is there).
+  bash scripts/deps.sh
   npm run build:ui
   cargo build --locked -p latchkey-app
 else
