@@ -11,7 +11,7 @@ use openidconnect::RefreshToken;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
-use crate::error::ErrorKind;
+use crate::error::kind::ErrorKind;
 use crate::secret::SecretString;
 
 /// What a store keeps for one signed-in user. `Debug` redacts the tokens.

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::key::{ProtectorError, UnlockMethod};
-use crate::error::ErrorKind;
+use crate::error::kind::ErrorKind;
 use crate::store::StoreError;
 
 /// A vault failure.

@@ -239,7 +239,7 @@ use files::{LOCK_FILE, SNAPSHOT};
 #[cfg(test)]
 use state::wipes_on_this_thread;
 #[cfg(test)]
-use {crate::error::ErrorKind, std::time::SystemTime, zeroize::Zeroizing};
+use {crate::error::kind::ErrorKind, std::time::SystemTime, zeroize::Zeroizing};
 
 #[cfg(test)]
 pub(crate) mod tests;
