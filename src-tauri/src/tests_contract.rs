@@ -156,6 +156,7 @@ fn settings() -> Vec<PartialConfig> {
         "scopes": ["openid", "offline_access"],
         "params": { "prompt": "consent" },
         "redirect_path": "/callback",
+        "redirect_ports": [8765, 8766],
         "http_timeout_secs": 10,
         "login_timeout_secs": 300,
         "max_response_bytes": 1048576,

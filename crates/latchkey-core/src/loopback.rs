@@ -1,8 +1,10 @@
 //! The loopback redirect listener (RFC 8252 §7.3, §8.3).
 //!
-//! - Binds 127.0.0.1 and, when the machine has IPv6, [::1] on the same ephemeral port; the
-//!   redirect URI names 127.0.0.1. On a machine without IPv4 loopback it binds [::1] alone and
-//!   the redirect URI names [::1] (RFC 8252 §7.3: use whichever is available).
+//! - Binds 127.0.0.1 and, when the machine has IPv6, [::1] on the same port: ephemeral, or the
+//!   first free one of the configured ports for providers that match redirect URIs exactly (the
+//!   `bind` submodule chooses). The redirect URI names 127.0.0.1 and that port. On a machine
+//!   without IPv4 loopback it binds [::1] alone and the redirect URI names [::1] (RFC 8252 §7.3:
+//!   use whichever is available).
 //! - The path the listener accepts is the redirect URI's, byte for byte. A configured path that
 //!   URL parsing would rewrite (dot segments, characters it percent-encodes, `\\`) is refused at
 //!   bind: the authorization request would advertise one path and the listener expect another.
@@ -20,9 +22,10 @@
 //! - The pages it serves echo nothing from the request, forbid every subresource (CSP
 //!   `default-src 'none'`) and send no referrer.
 
+mod bind;
 mod readers;
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,74 +74,35 @@ pub struct LoopbackListener {
 }
 
 impl LoopbackListener {
-    /// Binds 127.0.0.1 on an ephemeral port and [::1] on the same port when possible; [::1]
-    /// alone when IPv4 loopback is unavailable.
-    pub async fn bind(path: &str) -> Result<Self, Error> {
+    /// Binds 127.0.0.1 and, when possible, [::1] on the same port; [::1] alone when IPv4
+    /// loopback is unavailable. The port is ephemeral when `ports` is empty, else the first of
+    /// `ports` free (a port taken on either address family counts as taken).
+    ///
+    /// # Errors
+    /// [`Error::RedirectPortsTaken`] when every one of `ports` is in use.
+    pub async fn bind(path: &str, ports: &[u16]) -> Result<Self, Error> {
         check_path(path)?;
-        let mut last_err = None;
-        // A port free on IPv4 may be taken on IPv6; try a few ports before settling for IPv4 only.
-        for _ in 0..4 {
-            let v4 = match TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await {
-                Ok(v4) => v4,
-                Err(e) => {
-                    tracing::debug!(error = %e, "no IPv4 loopback; trying [::1] alone");
-                    return Self::bind_ipv6_only(path)
-                        .await
-                        .map_err(|_| Error::LoopbackBind(e));
-                }
-            };
-            let port = v4.local_addr().map_err(Error::LoopbackBind)?.port();
-            match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))).await {
-                Ok(v6) => {
-                    return Ok(Self {
-                        v4: Some(v4),
-                        v6: Some(v6),
-                        port,
-                        path: path.to_owned(),
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last_err = Some((v4, e)),
-                Err(e) => {
-                    tracing::debug!(error = %e, "no IPv6 loopback; listening on 127.0.0.1 only");
-                    return Ok(Self {
-                        v4: Some(v4),
-                        v6: None,
-                        port,
-                        path: path.to_owned(),
-                    });
-                }
-            }
-        }
-        match last_err {
-            Some((v4, e)) => {
-                tracing::debug!(error = %e, "[::1] port busy; listening on 127.0.0.1 only");
-                let port = v4.local_addr().map_err(Error::LoopbackBind)?.port();
-                Ok(Self {
-                    v4: Some(v4),
-                    v6: None,
-                    port,
-                    path: path.to_owned(),
-                })
-            }
-            None => Err(Error::Internal(
-                "loopback bind loop ended without a listener".into(),
-            )),
-        }
+        let sockets = bind::sockets(ports).await?;
+        Ok(Self::listening(sockets, path))
     }
 
-    /// Binds [::1] alone on an ephemeral port (a host without IPv4 loopback).
+    /// Binds [::1] alone on an ephemeral port, as [`LoopbackListener::bind`] does on a host
+    /// without IPv4 loopback: tests reach that case through here.
+    #[cfg(test)]
     pub(crate) async fn bind_ipv6_only(path: &str) -> Result<Self, Error> {
         check_path(path)?;
-        let v6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0)))
-            .await
-            .map_err(Error::LoopbackBind)?;
-        let port = v6.local_addr().map_err(Error::LoopbackBind)?.port();
-        Ok(Self {
-            v4: None,
-            v6: Some(v6),
+        let sockets = bind::ipv6_only(0).await.map_err(Error::LoopbackBind)?;
+        Ok(Self::listening(sockets, path))
+    }
+
+    fn listening(sockets: bind::Sockets, path: &str) -> Self {
+        let bind::Sockets { v4, v6, port } = sockets;
+        Self {
+            v4,
+            v6,
             port,
             path: path.to_owned(),
-        })
+        }
     }
 
     /// The redirect URI to register in the authorization request: `http://127.0.0.1:PORT/path`,

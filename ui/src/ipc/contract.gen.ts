@@ -587,6 +587,7 @@ export const settings = [
     "scopes": null,
     "params": {},
     "redirect_path": null,
+    "redirect_ports": null,
     "http_timeout_secs": null,
     "login_timeout_secs": null,
     "max_response_bytes": null,
@@ -603,6 +604,10 @@ export const settings = [
       "prompt": "consent"
     },
     "redirect_path": "/callback",
+    "redirect_ports": [
+      8765,
+      8766
+    ],
     "http_timeout_secs": 10,
     "login_timeout_secs": 300,
     "max_response_bytes": 1048576,

@@ -91,6 +91,7 @@ export interface Settings {
   scopes?: string[] | null;
   params?: Record<string, string>;
   redirect_path?: string | null;
+  redirect_ports?: number[] | null;
   http_timeout_secs?: number | null;
   login_timeout_secs?: number | null;
   max_response_bytes?: number | null;

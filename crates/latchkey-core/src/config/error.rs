@@ -92,6 +92,7 @@ fn label(field: &str) -> String {
         "scopes" => "the scopes",
         "params" => "the extra sign-in parameters",
         "redirect_path" => "the redirect path",
+        "redirect_ports" => "the redirect ports",
         "redirect_uri" => "the redirect URI",
         "http_timeout_secs" => "the HTTP timeout",
         "login_timeout_secs" => "the sign-in timeout",

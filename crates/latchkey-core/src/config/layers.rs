@@ -44,6 +44,8 @@ impl PartialConfig {
 
     /// Reads `LATCHKEY_ISSUER`, `LATCHKEY_CLIENT_ID`, `LATCHKEY_SCOPES` (space-separated),
     /// `LATCHKEY_PARAMS` (`k=v` pairs separated by `&`), `LATCHKEY_REDIRECT_PATH`,
+    /// `LATCHKEY_REDIRECT_PORTS` (port numbers separated by commas or spaces; empty means an
+    /// ephemeral port, overriding a list in the file),
     /// `LATCHKEY_API_URL`, `LATCHKEY_HTTP_TIMEOUT_SECS`, `LATCHKEY_LOGIN_TIMEOUT_SECS` and
     /// `LATCHKEY_MAX_RESPONSE_BYTES` from the given variables (pass `std::env::vars()`; tests
     /// pass their own, so they never touch the process environment).
@@ -74,6 +76,9 @@ impl PartialConfig {
                     }
                 }
                 "LATCHKEY_REDIRECT_PATH" => layer.redirect_path = Some(value),
+                "LATCHKEY_REDIRECT_PORTS" => {
+                    layer.redirect_ports = Some(parse_ports(&key, &value)?)
+                }
                 "LATCHKEY_API_URL" => layer.api_url = Some(value),
                 "LATCHKEY_HTTP_TIMEOUT_SECS" => {
                     layer.http_timeout_secs = Some(parse_number(&key, &value)?)
@@ -98,6 +103,8 @@ impl PartialConfig {
         self.scopes = other.scopes.or(self.scopes);
         self.params.extend(other.params);
         self.redirect_path = other.redirect_path.or(self.redirect_path);
+        // The list is one setting: a later layer replaces it whole rather than adding ports.
+        self.redirect_ports = other.redirect_ports.or(self.redirect_ports);
         self.http_timeout_secs = other.http_timeout_secs.or(self.http_timeout_secs);
         self.login_timeout_secs = other.login_timeout_secs.or(self.login_timeout_secs);
         self.max_response_bytes = other.max_response_bytes.or(self.max_response_bytes);
@@ -119,4 +126,24 @@ fn parse_number<T: std::str::FromStr>(variable: &str, value: &str) -> Result<T, 
     value.trim().parse().map_err(|_| {
         ConfigError::invalid(variable, format!("must be a whole number, got {value:?}"))
     })
+}
+
+/// Port numbers separated by commas, spaces or both ("8765,8766", "8765 8766"). Only the
+/// numbers are read here; which ones are acceptable is [`super::validate`]'s to say.
+fn parse_ports(variable: &str, value: &str) -> Result<Vec<u16>, ConfigError> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse().map_err(|_| {
+                ConfigError::invalid(
+                    variable,
+                    format!(
+                        "must hold port numbers from 1 to 65535 separated by commas or spaces, \
+                         got {p:?}"
+                    ),
+                )
+            })
+        })
+        .collect()
 }

@@ -14,6 +14,8 @@
 //! scopes = ["openid", "profile", "offline_access"]
 //! http_timeout_secs = 10
 //! login_timeout_secs = 300
+//! # Only for providers that match loopback redirect URIs exactly; tried in order.
+//! redirect_ports = [8765, 8766]
 //!
 //! [params]
 //! prompt = "consent"
@@ -66,6 +68,10 @@ pub struct Config {
     pub extra_params: Vec<(String, String)>,
     /// The loopback redirect path (default `/callback`).
     pub redirect_path: String,
+    /// Fixed loopback redirect ports, tried in order; empty (the default) lets the system choose
+    /// an ephemeral port, as RFC 8252 §7.3 recommends. For providers that compare redirect URIs
+    /// byte for byte and so can't accept a port chosen at sign-in.
+    pub redirect_ports: Vec<u16>,
     /// Timeout for each HTTP request.
     pub http_timeout: Duration,
     /// How long a sign-in waits for the browser to come back.
@@ -119,6 +125,8 @@ pub struct PartialConfig {
     pub params: BTreeMap<String, String>,
     /// See [`Config::redirect_path`].
     pub redirect_path: Option<String>,
+    /// See [`Config::redirect_ports`]; absent or empty means an ephemeral port.
+    pub redirect_ports: Option<Vec<u16>>,
     /// See [`Config::http_timeout`], in seconds.
     pub http_timeout_secs: Option<u64>,
     /// See [`Config::login_timeout`], in seconds.
@@ -151,6 +159,8 @@ impl PartialConfig {
 
         let redirect_path = self.redirect_path.unwrap_or_else(|| "/callback".into());
         validate::redirect_path(&redirect_path)?;
+        let redirect_ports = self.redirect_ports.unwrap_or_default();
+        validate::redirect_ports(&redirect_ports)?;
 
         let http_timeout =
             validate::seconds("http_timeout_secs", self.http_timeout_secs, 10, 1..=300)?;
@@ -171,6 +181,7 @@ impl PartialConfig {
             scopes,
             extra_params,
             redirect_path,
+            redirect_ports,
             http_timeout,
             login_timeout,
             max_response_bytes,

@@ -224,3 +224,134 @@ fn settings_survive_a_save_and_a_failed_save_says_so() {
         "{err}"
     );
 }
+
+#[test]
+fn without_redirect_ports_the_listener_takes_an_ephemeral_port() {
+    assert!(base().finish().unwrap().redirect_ports.is_empty());
+    let mut p = base();
+    p.redirect_ports = Some(vec![]);
+    assert!(p.finish().unwrap().redirect_ports.is_empty());
+}
+
+#[test]
+fn redirect_ports_are_read_from_the_file_in_order() {
+    let file: PartialConfig = toml::from_str(
+        r#"
+        issuer = "https://login.example.com"
+        client_id = "app"
+        redirect_ports = [8765, 8766, 8767]
+        "#,
+    )
+    .unwrap();
+    assert_eq!(file.finish().unwrap().redirect_ports, [8765, 8766, 8767]);
+}
+
+#[test]
+fn a_redirect_port_outside_the_port_range_in_the_file_is_a_parse_error_naming_the_key() {
+    let err = toml::from_str::<PartialConfig>("redirect_ports = [70000]").unwrap_err();
+    assert!(err.to_string().contains("redirect_ports"), "{err}");
+    let err = toml::from_str::<PartialConfig>("redirect_ports = 8765").unwrap_err();
+    assert!(err.to_string().contains("redirect_ports"), "{err}");
+}
+
+#[test]
+fn redirect_ports_in_the_environment_may_be_separated_by_commas_or_spaces() {
+    for value in ["8765,8766", "8765 8766", " 8765, 8766 "] {
+        let env =
+            PartialConfig::from_env([("LATCHKEY_REDIRECT_PORTS".to_string(), value.to_string())])
+                .unwrap();
+        assert_eq!(env.redirect_ports, Some(vec![8765, 8766]), "{value:?}");
+    }
+}
+
+#[test]
+fn an_empty_redirect_ports_variable_overrides_the_file_with_an_ephemeral_port() {
+    let file = PartialConfig {
+        redirect_ports: Some(vec![8765]),
+        ..base()
+    };
+    let env =
+        PartialConfig::from_env([("LATCHKEY_REDIRECT_PORTS".to_string(), String::new())]).unwrap();
+    let c = file.merge(env).finish().unwrap();
+    assert!(c.redirect_ports.is_empty());
+}
+
+#[test]
+fn a_later_layer_replaces_the_redirect_ports_whole() {
+    let file = PartialConfig {
+        redirect_ports: Some(vec![8765, 8766]),
+        ..base()
+    };
+    let env =
+        PartialConfig::from_env([("LATCHKEY_REDIRECT_PORTS".to_string(), "9000".to_string())])
+            .unwrap();
+    assert_eq!(file.merge(env).finish().unwrap().redirect_ports, [9000]);
+}
+
+#[test]
+fn a_malformed_redirect_port_in_the_environment_names_the_variable() {
+    for value in ["8765;8766", "http", "70000", "-1"] {
+        let err =
+            PartialConfig::from_env([("LATCHKEY_REDIRECT_PORTS".to_string(), value.to_string())])
+                .unwrap_err();
+        assert_eq!(err.field(), Some("LATCHKEY_REDIRECT_PORTS"));
+        assert!(
+            err.to_string().starts_with(
+                "the environment variable LATCHKEY_REDIRECT_PORTS must hold port numbers from 1 \
+                 to 65535 separated by commas or spaces, got"
+            ),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn port_zero_is_refused_in_the_redirect_ports() {
+    let mut p = base();
+    p.redirect_ports = Some(vec![8765, 0]);
+    let err = p.finish().unwrap_err();
+    assert_eq!(err.field(), Some("redirect_ports"));
+    assert_eq!(
+        err.to_string(),
+        "the redirect ports must be port numbers from 1 to 65535 (to let the system choose a \
+         port, leave the setting out)"
+    );
+}
+
+#[test]
+fn a_redirect_port_listed_twice_is_refused() {
+    let mut p = base();
+    p.redirect_ports = Some(vec![8765, 8766, 8765]);
+    let err = p.finish().unwrap_err();
+    assert_eq!(err.field(), Some("redirect_ports"));
+    assert_eq!(
+        err.to_string(),
+        "the redirect ports list port 8765 more than once"
+    );
+}
+
+#[test]
+fn too_many_redirect_ports_are_refused() {
+    let mut p = base();
+    let at_most = validate::MAX_REDIRECT_PORTS as u16;
+    p.redirect_ports = Some((8000..8000 + at_most).collect());
+    assert!(p.clone().finish().is_ok());
+    p.redirect_ports = Some((8000..=8000 + at_most).collect());
+    let err = p.finish().unwrap_err();
+    assert_eq!(err.field(), Some("redirect_ports"));
+    assert_eq!(
+        err.to_string(),
+        "the redirect ports must list at most 10 ports"
+    );
+}
+
+#[test]
+fn redirect_ports_survive_a_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.toml");
+    let mut p = base();
+    p.redirect_ports = Some(vec![8765, 8766]);
+    p.params.insert("prompt".into(), "consent".into());
+    p.save_to_file(&path).unwrap();
+    assert_eq!(PartialConfig::from_file(&path).unwrap(), p);
+}

@@ -116,6 +116,37 @@ pub(super) fn redirect_path(path: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The most redirect ports a configuration may list. Each must be registered with the provider
+/// as its own redirect URI, so a longer list is more likely a mistake than a need.
+pub(super) const MAX_REDIRECT_PORTS: usize = 10;
+
+/// Port 0 is refused rather than read as "any port": an ephemeral port is what leaving the
+/// setting out means, and a 0 inside a list of fixed ports would silently undo them.
+pub(super) fn redirect_ports(ports: &[u16]) -> Result<(), ConfigError> {
+    if ports.len() > MAX_REDIRECT_PORTS {
+        return Err(ConfigError::invalid(
+            "redirect_ports",
+            format!("must list at most {MAX_REDIRECT_PORTS} ports"),
+        ));
+    }
+    if ports.contains(&0) {
+        return Err(ConfigError::invalid(
+            "redirect_ports",
+            "must be port numbers from 1 to 65535 (to let the system choose a port, leave the \
+             setting out)",
+        ));
+    }
+    for (i, port) in ports.iter().enumerate() {
+        if ports[..i].contains(port) {
+            return Err(ConfigError::invalid(
+                "redirect_ports",
+                format!("list port {port} more than once"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A number of seconds within `range`, `default` when unset.
 pub(super) fn seconds(
     field: &'static str,

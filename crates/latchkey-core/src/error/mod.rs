@@ -81,6 +81,15 @@ pub enum Error {
     #[error("could not listen for the sign-in redirect on loopback")]
     LoopbackBind(#[source] std::io::Error),
 
+    /// Every configured redirect port is held by another program, on 127.0.0.1 or [::1]. A
+    /// configuration problem: retrying fails the same way until the person frees a port or
+    /// lists others (and registers them with the provider).
+    #[error("{}", ports_taken(.ports))]
+    RedirectPortsTaken {
+        /// The configured ports, in the order they were tried.
+        ports: Vec<u16>,
+    },
+
     /// The browser could not be opened.
     #[error(transparent)]
     UserAgent(#[from] UserAgentError),
@@ -175,6 +184,23 @@ fn rejected_note(rejected: u32, last: Option<CallbackRejection>) -> String {
     }
 }
 
+fn ports_taken(ports: &[u16]) -> String {
+    match ports {
+        [port] => format!(
+            "the configured redirect port {port} is in use by another program; close it or \
+             configure other ports"
+        ),
+        _ => {
+            let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+            format!(
+                "all the configured redirect ports ({}) are in use by other programs; close them \
+                 or configure other ports",
+                list.join(", ")
+            )
+        }
+    }
+}
+
 fn desc_note(description: &Option<String>) -> String {
     description
         .as_deref()
@@ -189,7 +215,8 @@ impl Error {
             Error::Config(_)
             | Error::MissingEndpoint(_)
             | Error::InsecureUrl { .. }
-            | Error::PkceS256Unsupported => ErrorKind::Configuration,
+            | Error::PkceS256Unsupported
+            | Error::RedirectPortsTaken { .. } => ErrorKind::Configuration,
             Error::Http {
                 source: HttpError::TooLarge { .. } | HttpError::BadRequest(_),
                 ..
@@ -278,6 +305,25 @@ mod tests {
             HttpError::ServerUnavailable { status: 502 },
         ));
         assert_eq!(Error::Shared(inner).kind(), ErrorKind::Transient);
+    }
+
+    #[test]
+    fn taken_redirect_ports_are_named_and_classified_as_configuration() {
+        let e = Error::RedirectPortsTaken {
+            ports: vec![8765, 8766],
+        };
+        assert_eq!(
+            e.to_string(),
+            "all the configured redirect ports (8765, 8766) are in use by other programs; close \
+             them or configure other ports"
+        );
+        assert_eq!(e.kind(), ErrorKind::Configuration);
+        let e = Error::RedirectPortsTaken { ports: vec![8765] };
+        assert_eq!(
+            e.to_string(),
+            "the configured redirect port 8765 is in use by another program; close it or \
+             configure other ports"
+        );
     }
 
     #[test]

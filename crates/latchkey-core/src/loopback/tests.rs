@@ -1,6 +1,9 @@
 //! The listener end to end, over real loopback sockets.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use super::*;
+use crate::error::ErrorKind;
 use crate::redirect::MAX_REQUEST_HEAD;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -29,7 +32,7 @@ fn accept_code_param(p: &CallbackParams) -> Result<Accepted<String>, CallbackRej
 
 #[tokio::test]
 async fn the_redirect_uri_is_an_ip_literal_with_the_bound_port_and_exact_path() {
-    let l = LoopbackListener::bind("/callback").await.unwrap();
+    let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
     let uri = l.redirect_uri().unwrap();
     assert_eq!(
         uri.as_str(),
@@ -62,7 +65,7 @@ async fn without_ipv4_loopback_the_redirect_names_ipv6_loopback_and_the_callback
 
 #[tokio::test]
 async fn hostile_requests_get_400_and_the_real_callback_still_completes() {
-    let l = LoopbackListener::bind("/callback").await.unwrap();
+    let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
     let port = l.port();
     let v6 = l.has_ipv6();
     let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
@@ -101,7 +104,7 @@ async fn hostile_requests_get_400_and_the_real_callback_still_completes() {
 
 #[tokio::test]
 async fn a_browser_with_large_cookies_for_127_0_0_1_still_completes() {
-    let l = LoopbackListener::bind("/callback").await.unwrap();
+    let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
     let port = l.port();
     let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
     // Cookies ignore ports: every dev server ever run on 127.0.0.1 adds to this header.
@@ -132,7 +135,7 @@ async fn a_configured_path_the_url_parser_would_rewrite_is_refused_at_bind() {
         "/cb#x",
         "callback",
     ] {
-        let err = LoopbackListener::bind(path).await.unwrap_err();
+        let err = LoopbackListener::bind(path, &[]).await.unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{path}: {err:?}");
         let err = LoopbackListener::bind_ipv6_only(path).await.unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{path}: {err:?}");
@@ -142,7 +145,7 @@ async fn a_configured_path_the_url_parser_would_rewrite_is_refused_at_bind() {
 #[tokio::test]
 async fn the_browser_request_for_an_advertised_percent_encoded_path_completes_and_look_alikes_get_400(
 ) {
-    let l = LoopbackListener::bind("/cb%2Fx%7E").await.unwrap();
+    let l = LoopbackListener::bind("/cb%2Fx%7E", &[]).await.unwrap();
     let port = l.port();
     assert_eq!(l.redirect_uri().unwrap().path(), "/cb%2Fx%7E");
     let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
@@ -171,7 +174,7 @@ async fn the_browser_request_for_an_advertised_percent_encoded_path_completes_an
 
 #[tokio::test]
 async fn the_listener_is_one_shot_and_closes_after_the_callback() {
-    let l = LoopbackListener::bind("/callback").await.unwrap();
+    let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
     let port = l.port();
     let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
     send(
@@ -187,7 +190,7 @@ async fn the_listener_is_one_shot_and_closes_after_the_callback() {
 
 #[tokio::test]
 async fn a_silent_client_does_not_block_the_real_callback() {
-    let l = LoopbackListener::bind("/callback").await.unwrap();
+    let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
     let port = l.port();
     let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
     // A connection that never sends anything, held open.
@@ -210,7 +213,7 @@ async fn a_silent_client_does_not_block_the_real_callback() {
 
 #[tokio::test]
 async fn more_silent_connections_than_the_limit_close_the_oldest_not_the_browser() {
-    let l = LoopbackListener::bind("/callback").await.unwrap();
+    let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
     let port = l.port();
     let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
     let mut silent = Vec::new();
@@ -236,7 +239,7 @@ async fn more_silent_connections_than_the_limit_close_the_oldest_not_the_browser
 
 #[tokio::test(start_paused = true)]
 async fn with_no_valid_callback_the_wait_times_out_with_a_typed_error() {
-    let l = LoopbackListener::bind("/callback").await.unwrap();
+    let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
     let err = l
         .wait(Duration::from_secs(120), accept_code_param)
         .await
@@ -251,5 +254,93 @@ async fn with_no_valid_callback_the_wait_times_out_with_a_typed_error() {
             }
         ),
         "{err:?}"
+    );
+}
+
+/// A port free on loopback a moment ago: the system chose it, and it is released for the test.
+async fn free_port() -> u16 {
+    LoopbackListener::bind("/callback", &[])
+        .await
+        .unwrap()
+        .port()
+}
+
+/// A port held on 127.0.0.1, as another program would hold it; taken while the listener lives.
+async fn held_port() -> (TcpListener, u16) {
+    let held = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let port = held.local_addr().unwrap().port();
+    (held, port)
+}
+
+#[tokio::test]
+async fn a_fixed_port_is_used_and_named_in_the_redirect_uri() {
+    let port = free_port().await;
+    let l = LoopbackListener::bind("/callback", &[port]).await.unwrap();
+    assert_eq!(l.port(), port);
+    assert_eq!(
+        l.redirect_uri().unwrap().as_str(),
+        format!("http://127.0.0.1:{port}/callback")
+    );
+    let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
+    let answer = send(
+        port,
+        false,
+        b"GET /callback?code=cf&state=good HTTP/1.1\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(waiter.await.unwrap().unwrap(), "cf");
+}
+
+#[tokio::test]
+async fn a_taken_port_moves_to_the_next_in_the_list() {
+    let (_held, taken) = held_port().await;
+    let free = free_port().await;
+    let l = LoopbackListener::bind("/callback", &[taken, free])
+        .await
+        .unwrap();
+    assert_eq!(l.port(), free);
+    assert_eq!(
+        l.redirect_uri().unwrap().as_str(),
+        format!("http://127.0.0.1:{free}/callback")
+    );
+}
+
+#[tokio::test]
+async fn a_port_taken_on_ipv6_alone_moves_to_the_next_and_leaves_no_ipv4_half_behind() {
+    let Ok(held) = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).await else {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    };
+    let taken = held.local_addr().unwrap().port();
+    let free = free_port().await;
+    let l = LoopbackListener::bind("/callback", &[taken, free])
+        .await
+        .unwrap();
+    assert_eq!(l.port(), free);
+    // The 127.0.0.1 socket bound on the skipped port was closed, not kept.
+    TcpListener::bind((Ipv4Addr::LOCALHOST, taken))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn when_every_configured_port_is_taken_the_error_names_them() {
+    let (_first, a) = held_port().await;
+    let (_second, b) = held_port().await;
+    let err = LoopbackListener::bind("/callback", &[a, b])
+        .await
+        .unwrap_err();
+    match &err {
+        Error::RedirectPortsTaken { ports } => assert_eq!(ports, &[a, b]),
+        other => panic!("expected RedirectPortsTaken, got {other:?}"),
+    }
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "all the configured redirect ports ({a}, {b}) are in use by other programs; close \
+             them or configure other ports"
+        )
     );
 }

@@ -44,7 +44,8 @@ impl Session {
         let config = &self.inner.config;
         let (pending, outcome) = match redirect {
             Redirect::Loopback => {
-                let listener = LoopbackListener::bind(&config.redirect_path).await?;
+                let listener =
+                    LoopbackListener::bind(&config.redirect_path, &config.redirect_ports).await?;
                 let pending =
                     PendingAuthorization::new(&provider, config, listener.redirect_uri()?);
                 user_agent.open(pending.url())?;

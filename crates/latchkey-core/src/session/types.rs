@@ -139,7 +139,8 @@ pub struct SignOutOptions<'a> {
 /// How the authorization response comes back to the app.
 #[derive(Debug)]
 pub enum Redirect {
-    /// A loopback listener on 127.0.0.1 (and [::1]), an ephemeral port: desktop (RFC 8252 §7.3).
+    /// A loopback listener on 127.0.0.1 (and [::1]), an ephemeral port or the configured
+    /// `redirect_ports`: desktop (RFC 8252 §7.3).
     Loopback,
     /// A claimed https link or a private-use scheme the OS hands to the app: mobile (§7.1, §7.2).
     AppLink(crate::applink::AppLinkRedirect),
