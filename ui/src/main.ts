@@ -99,9 +99,14 @@ byId('call-api').addEventListener('click', () => {
   });
 });
 
+// The settings as loaded: the form edits some fields; the others (redirect ports, timeouts) are
+// kept as they were when it saves.
+let loaded: Settings = {};
+
 async function loadSettings(): Promise<void> {
   try {
     const s = await api.getSettings();
+    loaded = s;
     byId<HTMLInputElement>('set-issuer').value = s.issuer ?? '';
     byId<HTMLInputElement>('set-client-id').value = s.client_id ?? '';
     byId<HTMLInputElement>('set-scopes').value = (s.scopes ?? []).join(' ');
@@ -123,6 +128,7 @@ byId<HTMLFormElement>('settings-form').addEventListener('submit', (e) => {
     params[k.trim()] = rest.join('=');
   }
   const settings: Settings = {
+    ...loaded,
     issuer: value('set-issuer') || null,
     client_id: value('set-client-id') || null,
     scopes: value('set-scopes') ? value('set-scopes').split(/\s+/) : null,
@@ -131,6 +137,7 @@ byId<HTMLFormElement>('settings-form').addEventListener('submit', (e) => {
   };
   void act(async () => {
     await api.saveSettings(settings);
+    loaded = settings;
     byId('settings-note').textContent = 'Saved.';
   });
 });
