@@ -35,7 +35,7 @@ cargo test --workspace --locked
 disk
 
 step "hostile-input suites: what was tried and what was accepted"
-cargo test --locked -p latchkey-core --test hostile_loopback --test hostile_server --test refresh_policy \
+cargo test --locked -p latchkey-core --test hostile_loopback --test hostile_app_links --test refresh_policy \
   --test id_tokens -- --nocapture 2>&1 | grep -E '^hostile '
 
 step "window test (tauri-driver + WebKitWebDriver under Xvfb)"

@@ -1,15 +1,37 @@
-//! A plain OAuth server on wiremock (scope without `openid`, so no ID token) with a session
-//! signed in against it: the fixture for hostile-response and refresh-policy scenarios. Its
-//! "browser" sends the callback straight to the loopback listener.
+//! A plain OAuth server on wiremock (scope without `openid`, so no ID token) with a session or a
+//! facade signed in against it: the fixture for hostile-response, refresh-policy and facade
+//! scenarios. Its "browser" ([`InstantApproval`]) sends the callback straight to the loopback
+//! listener.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use latchkey_core::{Config, MemoryStore, PartialConfig, SecretStore, Session};
+use latchkey_core::{Config, Latchkey, MemoryStore, PartialConfig, SecretStore, Session};
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::InstantApproval;
+
+/// Serves OpenID Provider metadata on a fake server: the server's URI as issuer, `/auth` and
+/// `/token` endpoints, S256 PKCE, plus the fields in `extra` (e.g. `jwks_uri`,
+/// `revocation_endpoint`, `authorization_response_iss_parameter_supported`).
+pub async fn mount_discovery(server: &MockServer, extra: serde_json::Value) {
+    let issuer = server.uri();
+    let mut metadata = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/auth"),
+        "token_endpoint": format!("{issuer}/token"),
+        "code_challenge_methods_supported": ["S256"],
+    });
+    if let (Some(target), Some(fields)) = (metadata.as_object_mut(), extra.as_object()) {
+        target.extend(fields.clone());
+    }
+    Mock::given(path("/.well-known/openid-configuration"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(metadata))
+    .mount(server)
+    .await;
+}
 
 /// A token response body: Bearer, `expires_in`, and a refresh token when given.
 pub fn token_json(access: &str, refresh: Option<&str>, expires_in: i64) -> serde_json::Value {
@@ -18,6 +40,11 @@ pub fn token_json(access: &str, refresh: Option<&str>, expires_in: i64) -> serde
         v["refresh_token"] = json!(rt);
     }
     v
+}
+
+/// A `200` whose body is [`token_json`].
+pub fn token_response(access: &str, refresh: Option<&str>, expires_in: i64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(token_json(access, refresh, expires_in))
 }
 
 /// The fake's client configuration: short HTTP timeout, 64 KiB response cap.
@@ -72,7 +99,7 @@ impl<S: SecretStore + 'static> FakeIdp<S> {
     pub async fn signed_in_over(store: Arc<S>, access: &str, expires_in: i64) -> Self {
         let server = MockServer::start().await;
         let issuer = server.uri();
-        crate::mount_discovery(
+        mount_discovery(
             &server,
             json!({"revocation_endpoint": format!("{issuer}/revoke"), "authorization_response_iss_parameter_supported": true}),
         )
@@ -120,7 +147,7 @@ pub fn test_pin() -> latchkey_core::Credential {
 pub async fn idp_issuing(token_response: serde_json::Value) -> (MockServer, String) {
     let server = MockServer::start().await;
     let issuer = server.uri();
-    crate::mount_discovery(&server, json!({})).await;
+    mount_discovery(&server, json!({})).await;
     Mock::given(method("POST"))
         .and(path("/token"))
         .and(body_string_contains("grant_type=authorization_code"))
@@ -128,4 +155,19 @@ pub async fn idp_issuing(token_response: serde_json::Value) -> (MockServer, Stri
         .mount(&server)
         .await;
     (server, issuer)
+}
+
+/// The facade for the fake at `issuer`, its vault in `dir`, with the fast PIN protector.
+pub fn open_latchkey(issuer: &str, dir: &Path) -> Latchkey {
+    Latchkey::open(fake_config(issuer), dir, fast_pin_protector()).expect("the facade opens")
+}
+
+/// [`open_latchkey`], signed in with [`test_pin`] through [`InstantApproval`].
+pub async fn signed_in_latchkey(issuer: &str, dir: &Path) -> Latchkey {
+    let latchkey = open_latchkey(issuer, dir);
+    latchkey
+        .sign_in(test_pin(), &InstantApproval::new(issuer))
+        .await
+        .expect("signed in against the fake");
+    latchkey
 }

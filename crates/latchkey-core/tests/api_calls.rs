@@ -1,0 +1,52 @@
+//! Calling the protected API through the session: a 401 forces one refresh and one retry, and the
+//! access token is never sent to a plain-http URL off loopback.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use latchkey_core::Error;
+use latchkey_testkit::fake_idp::{refresh_mock, stored_rt, token_response, FakeIdp};
+use url::Url;
+use wiremock::matchers::{header, path};
+use wiremock::{Mock, ResponseTemplate};
+
+#[tokio::test]
+async fn a_401_from_the_api_forces_one_refresh_and_one_retry() {
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
+    refresh_mock()
+        .respond_with(token_response("at-2", Some("rt-2"), 3600))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(path("/api"))
+        .and(header("authorization", "Bearer at-1"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("www-authenticate", "Bearer error=\"invalid_token\""),
+        )
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(path("/api"))
+        .and(header("authorization", "Bearer at-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("hello"))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let url: Url = format!("{}/api", fake.server.uri()).parse().unwrap();
+    let response = fake.session.get(&url).await.unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"hello");
+    assert_eq!(stored_rt(&*fake.store).as_deref(), Some("rt-2"));
+    fake.server.verify().await;
+}
+
+#[tokio::test]
+async fn the_access_token_is_never_sent_to_a_plain_http_url_off_loopback() {
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
+    let err = fake
+        .session
+        .get(&"http://api.example.com/data".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InsecureUrl { .. }), "{err:?}");
+}

@@ -1,0 +1,90 @@
+//! The bundled dev IdP (`dev-idp/server.mjs`, panva's oidc-provider) as a child process on an
+//! ephemeral loopback port, and sessions against it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use latchkey_core::{Config, MemoryStore, PartialConfig, Session};
+
+use crate::repo_root;
+
+/// A running dev IdP on an ephemeral loopback port; killed on drop.
+pub struct DevIdp {
+    child: Child,
+    /// The issuer URL.
+    pub issuer: String,
+    /// The protected demo API.
+    pub api: String,
+}
+
+impl DevIdp {
+    /// Starts the dev IdP with the given knobs (see dev-idp/server.mjs).
+    pub fn start(knobs: &[(&str, &str)]) -> Self {
+        let root = repo_root();
+        assert!(
+            root.join("node_modules/oidc-provider").exists(),
+            "the dev IdP needs its npm packages: run `npm ci` at the repository root"
+        );
+        let mut child = Command::new("node")
+            .arg(root.join("dev-idp/server.mjs"))
+            .env("DEV_IDP_QUIET", "1")
+            .envs(knobs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start node dev-idp/server.mjs");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let ready: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("dev IdP did not start ({e}): {line:?}"));
+        Self {
+            child,
+            issuer: ready["issuer"].as_str().unwrap().to_owned(),
+            api: ready["api"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A client configuration for the dev IdP's native client, with `prompt=consent` (which this
+    /// server needs before it grants offline_access).
+    pub fn config(&self) -> Config {
+        self.config_with(&[("prompt", "consent")])
+    }
+
+    /// A client configuration with the given extra authorization parameters.
+    pub fn config_with(&self, params: &[(&str, &str)]) -> Config {
+        PartialConfig {
+            issuer: Some(self.issuer.clone()),
+            client_id: Some("latchkey-native".into()),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            login_timeout_secs: Some(30),
+            ..Default::default()
+        }
+        .finish()
+        .unwrap()
+    }
+
+    /// A session for [`DevIdp::config`] over a fresh in-memory store.
+    pub fn session(&self) -> (Session, Arc<MemoryStore>) {
+        self.session_with(self.config())
+    }
+
+    /// A session for `config` over a fresh in-memory store.
+    pub fn session_with(&self, config: Config) -> (Session, Arc<MemoryStore>) {
+        let store = Arc::new(MemoryStore::new());
+        let session = Session::new(config, store.clone()).expect("a session for the dev IdP");
+        (session, store)
+    }
+}
+
+impl Drop for DevIdp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
