@@ -5,49 +5,20 @@
 
 use std::sync::{mpsc, Arc, Mutex};
 
-use latchkey_core::vault::{KdfParams, MIN_PIN_LEN};
-use latchkey_core::{
-    Credential, Error, Latchkey, PartialConfig, PinProtector, SessionState, UserAgent,
-    UserAgentError,
+use latchkey_core::vault::MIN_PIN_LEN;
+use latchkey_core::{Credential, Error, SessionState, UserAgent, UserAgentError};
+use latchkey_testkit::fake_idp::{
+    idp_issuing, mount_discovery, open_latchkey, signed_in_latchkey, test_pin, token_json,
+    token_response,
 };
+use latchkey_testkit::query_param;
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-/// A public client of `issuer` asking for a refresh token.
-fn config(issuer: &str) -> latchkey_core::Config {
-    PartialConfig {
-        issuer: Some(issuer.to_owned()),
-        client_id: Some("app".into()),
-        scopes: Some(vec!["profile".into(), "offline_access".into()]),
-        ..Default::default()
-    }
-    .finish()
-    .unwrap()
-}
-
-/// The PIN protector at the OWASP-minimum cost (fast tests).
-fn protector() -> Arc<PinProtector> {
-    Arc::new(PinProtector::with_params(KdfParams::OWASP_MINIMUM))
-}
-
-/// The user's PIN.
-fn pin() -> Credential {
-    Credential::Pin("c".repeat(MIN_PIN_LEN).into())
-}
-
 /// A fake IdP whose code exchange issues `at-1` / `rt-1`; refreshes are each test's own.
 async fn idp_issuing_rt1() -> (MockServer, String) {
-    let server = MockServer::start().await;
-    let issuer = server.uri();
-    latchkey_testkit::mount_discovery(&server, json!({})).await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(body_string_contains("grant_type=authorization_code"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
-        .mount(&server)
-        .await;
-    (server, issuer)
+    idp_issuing(token_json("at-1", Some("rt-1"), 3600)).await
 }
 
 /// A browser that the user never finishes: it only reports the loopback port it would return to.
@@ -55,11 +26,7 @@ struct Abandoned(Mutex<mpsc::Sender<u16>>);
 
 impl UserAgent for Abandoned {
     fn open(&self, url: &url::Url) -> Result<(), UserAgentError> {
-        let redirect = url
-            .query_pairs()
-            .find(|(k, _)| k == "redirect_uri")
-            .map(|(_, v)| url::Url::parse(&v).unwrap())
-            .unwrap();
+        let redirect = url::Url::parse(&query_param(url, "redirect_uri").unwrap()).unwrap();
         self.0
             .lock()
             .unwrap()
@@ -73,15 +40,15 @@ impl UserAgent for Abandoned {
 async fn cancel_while_the_browser_is_open_ends_the_sign_in_and_closes_the_listener() {
     let server = MockServer::start().await;
     let issuer = server.uri();
-    latchkey_testkit::mount_discovery(&server, json!({})).await;
+    mount_discovery(&server, json!({})).await;
     let dir = tempfile::tempdir().unwrap();
-    let latchkey = Arc::new(Latchkey::open(config(&issuer), dir.path(), protector()).unwrap());
+    let latchkey = Arc::new(open_latchkey(&issuer, dir.path()));
     let (opened_tx, opened_rx) = mpsc::channel();
     let browser = Abandoned(Mutex::new(opened_tx));
 
     let signing_in = {
         let latchkey = latchkey.clone();
-        tokio::spawn(async move { latchkey.sign_in(pin(), &browser).await })
+        tokio::spawn(async move { latchkey.sign_in(test_pin(), &browser).await })
     };
     let port = tokio::task::spawn_blocking(move || opened_rx.recv().unwrap())
         .await
@@ -117,10 +84,6 @@ impl Respond for Announced {
     }
 }
 
-fn tokens(access: &str, refresh: &str) -> serde_json::Value {
-    json!({"access_token": access, "token_type": "Bearer", "expires_in": 3600, "refresh_token": refresh})
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locking_while_a_refresh_is_in_flight_keeps_its_rotated_token_for_the_next_unlock() {
     let (server, issuer) = idp_issuing_rt1().await;
@@ -131,7 +94,7 @@ async fn locking_while_a_refresh_is_in_flight_keeps_its_rotated_token_for_the_ne
         .respond_with(Announced {
             arrived: Mutex::new(Some(arrived_tx)),
             response: ResponseTemplate::new(200)
-                .set_body_json(tokens("at-2", "rt-2"))
+                .set_body_json(token_json("at-2", Some("rt-2"), 3600))
                 .set_delay(std::time::Duration::from_millis(300)),
         })
         .up_to_n_times(1)
@@ -145,17 +108,12 @@ async fn locking_while_a_refresh_is_in_flight_keeps_its_rotated_token_for_the_ne
         .await;
     token()
         .and(body_string_contains("refresh_token=rt-2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-3", "rt-3")))
+        .respond_with(token_response("at-3", Some("rt-3"), 3600))
         .expect(1)
         .mount(&server)
         .await;
-    let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let latchkey = Arc::new(Latchkey::open(config, dir.path(), protector()).unwrap());
-    latchkey
-        .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
-        .await
-        .unwrap();
+    let latchkey = Arc::new(signed_in_latchkey(&issuer, dir.path()).await);
 
     let refreshing = {
         let latchkey = latchkey.clone();
@@ -169,7 +127,7 @@ async fn locking_while_a_refresh_is_in_flight_keeps_its_rotated_token_for_the_ne
 
     // Next launch: one unlock resumes with the rotated token (rt-1 is dead at the server).
     assert_eq!(
-        latchkey.unlock(pin()).await.unwrap().state,
+        latchkey.unlock(test_pin()).await.unwrap().state,
         SessionState::SignedIn
     );
 }
@@ -183,16 +141,11 @@ async fn unlocking_while_the_server_is_down_unlocks_and_says_offline() {
         .respond_with(ResponseTemplate::new(503))
         .mount(&server)
         .await;
-    let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let latchkey = Latchkey::open(config, dir.path(), protector()).unwrap();
-    latchkey
-        .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
-        .await
-        .unwrap();
+    let latchkey = signed_in_latchkey(&issuer, dir.path()).await;
     latchkey.lock().await;
 
-    let status = latchkey.unlock(pin()).await.unwrap();
+    let status = latchkey.unlock(test_pin()).await.unwrap();
     assert_eq!(status.state, SessionState::SignedIn);
     assert!(status.offline, "{status:?}");
     assert!(!latchkey.vault().is_locked());
@@ -202,14 +155,14 @@ async fn unlocking_while_the_server_is_down_unlocks_and_says_offline() {
 async fn signing_out_while_locked_erases_the_vault_and_says_nothing_was_revoked() {
     let server = MockServer::start().await;
     let issuer = server.uri();
-    latchkey_testkit::mount_discovery(
+    mount_discovery(
         &server,
         json!({"revocation_endpoint": format!("{issuer}/revoke")}),
     )
     .await;
     Mock::given(method("POST"))
         .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("at-1", "rt-1")))
+        .respond_with(token_response("at-1", Some("rt-1"), 3600))
         .mount(&server)
         .await;
     Mock::given(path("/revoke"))
@@ -217,13 +170,8 @@ async fn signing_out_while_locked_erases_the_vault_and_says_nothing_was_revoked(
         .expect(0)
         .mount(&server)
         .await;
-    let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let latchkey = Latchkey::open(config, dir.path(), protector()).unwrap();
-    latchkey
-        .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
-        .await
-        .unwrap();
+    let latchkey = signed_in_latchkey(&issuer, dir.path()).await;
     latchkey.lock().await;
 
     // The user forgot the PIN: "Sign out on this device" from the Locked screen.
@@ -240,13 +188,8 @@ async fn signing_out_while_locked_erases_the_vault_and_says_nothing_was_revoked(
 async fn too_many_wrong_pins_end_the_locked_session_with_a_reason_instead_of_a_dead_unlock_screen()
 {
     let (_server, issuer) = idp_issuing_rt1().await;
-    let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let latchkey = Latchkey::open(config, dir.path(), protector()).unwrap();
-    latchkey
-        .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
-        .await
-        .unwrap();
+    let latchkey = signed_in_latchkey(&issuer, dir.path()).await;
     latchkey.lock().await;
     let mut events = latchkey.subscribe();
 
@@ -273,14 +216,8 @@ async fn too_many_wrong_pins_end_the_locked_session_with_a_reason_instead_of_a_d
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlocking_at_a_launch_with_the_idp_unreachable_unlocks_and_backs_off() {
     let (server, issuer) = idp_issuing_rt1().await;
-    let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let yesterday = Latchkey::open(config.clone(), dir.path(), protector()).unwrap();
-    yesterday
-        .sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
-        .await
-        .unwrap();
-    drop(yesterday);
+    drop(signed_in_latchkey(&issuer, dir.path()).await);
     // Next launch, offline: even discovery fails.
     server.reset().await;
     Mock::given(method("GET"))
@@ -288,9 +225,9 @@ async fn unlocking_at_a_launch_with_the_idp_unreachable_unlocks_and_backs_off() 
         .mount(&server)
         .await;
 
-    let today = Latchkey::open(config, dir.path(), protector()).unwrap();
+    let today = open_latchkey(&issuer, dir.path());
     assert_eq!(today.start(None).await.unwrap().state, SessionState::Locked);
-    let status = today.unlock(pin()).await.unwrap();
+    let status = today.unlock(test_pin()).await.unwrap();
     assert_eq!(status.state, SessionState::SignedIn);
     // `offline` is set where the failure gets its backoff (before, a failed discovery skipped
     // both, and the refresher retried in a tight loop).
@@ -301,19 +238,15 @@ async fn unlocking_at_a_launch_with_the_idp_unreachable_unlocks_and_backs_off() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlocking_after_another_process_signed_out_says_so() {
     let (_server, issuer) = idp_issuing_rt1().await;
-    let config = config(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let app = Latchkey::open(config.clone(), dir.path(), protector()).unwrap();
-    app.sign_in(pin(), &latchkey_testkit::InstantApproval::new(&issuer))
-        .await
-        .unwrap();
+    let app = signed_in_latchkey(&issuer, dir.path()).await;
     app.lock().await;
 
     // The CLI, sharing the vault, signs out.
-    let cli = Latchkey::open(config, dir.path(), protector()).unwrap();
+    let cli = open_latchkey(&issuer, dir.path());
     cli.sign_out().await.unwrap();
 
-    app.unlock(pin()).await.unwrap_err();
+    app.unlock(test_pin()).await.unwrap_err();
     let status = app.status();
     assert_eq!(status.state, SessionState::ReauthRequired);
     assert_eq!(

@@ -3,34 +3,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::{
-    Error, ErrorKind, MemoryStore, ReauthReason, RefreshTrigger, RevocationOutcome, SecretStore,
-    Session, SessionEvent, SessionState, SignOutOptions,
+    Error, ErrorKind, ReauthReason, RefreshTrigger, RevocationOutcome, SecretStore, Session,
+    SessionEvent, SessionState, SignOutOptions,
 };
-use latchkey_testkit::{login_driver, login_driver_with, DevIdp};
-
-fn session(idp: &DevIdp) -> (Session, Arc<MemoryStore>) {
-    let store = Arc::new(MemoryStore::new());
-    (Session::new(idp.config(), store.clone()).unwrap(), store)
-}
-
-fn stored_rt(store: &MemoryStore) -> String {
-    store
-        .load()
-        .unwrap()
-        .expect("a stored session")
-        .refresh_token
-        .secret()
-        .clone()
-}
+use latchkey_testkit::fake_idp::stored_rt;
+use latchkey_testkit::{
+    fresh_access_tokens_at_once, login_driver, login_driver_with, query_param, DevIdp, Recorder,
+};
 
 #[tokio::test]
 async fn signing_in_as_alice_gives_tokens_a_stored_refresh_token_and_her_profile() {
     let idp = DevIdp::start(&[]);
-    let (session, store) = session(&idp);
+    let (session, store) = idp.session();
     let status = session.sign_in(&login_driver("alice")).await.unwrap();
 
     assert_eq!(status.state, SessionState::SignedIn);
@@ -55,7 +42,7 @@ async fn signing_in_as_alice_gives_tokens_a_stored_refresh_token_and_her_profile
 #[tokio::test]
 async fn denying_consent_at_the_idp_is_a_cancelled_sign_in() {
     let idp = DevIdp::start(&[]);
-    let (session, store) = session(&idp);
+    let (session, store) = idp.session();
     let err = session
         .sign_in(&login_driver_with("alice", "deny"))
         .await
@@ -68,15 +55,15 @@ async fn denying_consent_at_the_idp_is_a_cancelled_sign_in() {
 #[tokio::test]
 async fn a_refresh_rotates_the_refresh_token_and_stores_the_new_one() {
     let idp = DevIdp::start(&[]);
-    let (session, store) = session(&idp);
+    let (session, store) = idp.session();
     session.sign_in(&login_driver("alice")).await.unwrap();
-    let before = stored_rt(&store);
+    let before = stored_rt(&*store).unwrap();
     let old_access = session.fresh_access_token().await.unwrap();
 
     let mut events = session.subscribe();
     let status = session.refresh().await.unwrap();
     assert_eq!(status.rotation_count, 1);
-    let after = stored_rt(&store);
+    let after = stored_rt(&*store).unwrap();
     assert_ne!(before, after, "the rotated refresh token must be persisted");
     match events.recv().await.unwrap() {
         SessionEvent::Refreshed {
@@ -95,29 +82,26 @@ async fn a_refresh_rotates_the_refresh_token_and_stores_the_new_one() {
 #[tokio::test]
 async fn without_rotation_the_same_refresh_token_is_kept() {
     let idp = DevIdp::start(&[("DEV_IDP_ROTATE", "false")]);
-    let (session, store) = session(&idp);
+    let (session, store) = idp.session();
     session.sign_in(&login_driver("alice")).await.unwrap();
-    let before = stored_rt(&store);
+    let before = stored_rt(&*store).unwrap();
     let status = session.refresh().await.unwrap();
     assert_eq!(status.refresh_count, 1);
     assert_eq!(status.rotation_count, 0);
-    assert_eq!(before, stored_rt(&store));
+    assert_eq!(before, stored_rt(&*store).unwrap());
 }
 
 #[tokio::test]
 async fn reusing_a_rotated_refresh_token_ends_the_session_and_wipes_the_store() {
     let idp = DevIdp::start(&[]);
-    let (session, store) = session(&idp);
+    let (session, store) = idp.session();
     session.sign_in(&login_driver("alice")).await.unwrap();
     let stale = store.load().unwrap().unwrap();
     session.refresh().await.unwrap();
 
     // A second client replays the already-rotated refresh token: the server detects reuse,
     // answers invalid_grant and revokes the whole grant.
-    let replay_store = Arc::new(MemoryStore::new());
-    replay_store.save(&stale).unwrap();
-    let replay = Session::new(idp.config(), replay_store.clone()).unwrap();
-    replay.resume().await.unwrap();
+    let (replay, replay_store) = idp.resumed_copy(&stale).await;
     let err = replay.refresh().await.unwrap_err();
     assert!(
         matches!(
@@ -150,8 +134,7 @@ async fn without_prompt_consent_the_server_issues_no_refresh_token_and_the_sessi
         ("DEV_IDP_ACCESS_TOKEN_TTL", "2"),
         ("DEV_IDP_CLOCK_TOLERANCE", "0"),
     ]);
-    let store = Arc::new(MemoryStore::new());
-    let session = Session::new(idp.config_with(&[]), store.clone()).unwrap();
+    let (session, store) = idp.session_with(idp.config_with(&[]));
     let status = session.sign_in(&login_driver("alice")).await.unwrap();
     assert!(!status.has_refresh_token);
     assert!(
@@ -176,7 +159,7 @@ async fn without_prompt_consent_the_server_issues_no_refresh_token_and_the_sessi
 #[tokio::test]
 async fn a_server_that_never_issues_refresh_tokens_is_handled_like_one_that_declines() {
     let idp = DevIdp::start(&[("DEV_IDP_REFRESH_POLICY", "never")]);
-    let (session, store) = session(&idp);
+    let (session, store) = idp.session();
     let status = session.sign_in(&login_driver("alice")).await.unwrap();
     assert!(!status.has_refresh_token);
     assert!(store.load().unwrap().is_none());
@@ -189,10 +172,10 @@ async fn the_scheduler_refreshes_before_a_five_second_token_expires() {
         ("DEV_IDP_ACCESS_TOKEN_TTL", "5"),
         ("DEV_IDP_CLOCK_TOLERANCE", "0"),
     ]);
-    let (session, store) = session(&idp);
+    let (session, store) = idp.session();
     session.sign_in(&login_driver("alice")).await.unwrap();
     let first = session.fresh_access_token().await.unwrap();
-    let rt_before = stored_rt(&store);
+    let rt_before = stored_rt(&*store).unwrap();
     let mut events = session.subscribe();
     let _refresher = session.spawn_auto_refresh();
 
@@ -217,7 +200,7 @@ async fn the_scheduler_refreshes_before_a_five_second_token_expires() {
         first.secret(),
         session.fresh_access_token().await.unwrap().secret()
     );
-    assert_ne!(rt_before, stored_rt(&store));
+    assert_ne!(rt_before, stored_rt(&*store).unwrap());
     assert_eq!(
         session.get(&idp.api.parse().unwrap()).await.unwrap().status,
         200
@@ -227,7 +210,7 @@ async fn the_scheduler_refreshes_before_a_five_second_token_expires() {
 #[tokio::test]
 async fn sign_out_revokes_the_grant_and_forgets_everything_locally() {
     let idp = DevIdp::start(&[]);
-    let (session, store) = session(&idp);
+    let (session, store) = idp.session();
     session.sign_in(&login_driver("alice")).await.unwrap();
     let stored = store.load().unwrap().unwrap();
     let access = session.fresh_access_token().await.unwrap();
@@ -242,10 +225,7 @@ async fn sign_out_revokes_the_grant_and_forgets_everything_locally() {
     );
 
     // At the server, the refresh token is dead...
-    let replay_store = Arc::new(MemoryStore::new());
-    replay_store.save(&stored).unwrap();
-    let replay = Session::new(idp.config(), replay_store).unwrap();
-    replay.resume().await.unwrap();
+    let (replay, _) = idp.resumed_copy(&stored).await;
     assert!(replay
         .refresh()
         .await
@@ -264,7 +244,7 @@ async fn sign_out_revokes_the_grant_and_forgets_everything_locally() {
 #[tokio::test]
 async fn a_resumed_session_refreshes_silently_without_a_browser() {
     let idp = DevIdp::start(&[]);
-    let (first, store) = session(&idp);
+    let (first, store) = idp.session();
     first.sign_in(&login_driver("alice")).await.unwrap();
     drop(first);
 
@@ -280,21 +260,16 @@ async fn a_resumed_session_refreshes_silently_without_a_browser() {
 #[tokio::test]
 async fn a_hundred_concurrent_callers_on_an_expired_token_share_one_refresh() {
     let idp = DevIdp::start(&[]);
-    let (first, store) = session(&idp);
+    let (first, store) = idp.session();
     first.sign_in(&login_driver("alice")).await.unwrap();
     // A resumed session has no access token yet: every caller needs a refresh.
     let session = Session::new(idp.config(), store.clone()).unwrap();
     session.resume().await.unwrap();
-    let callers: Vec<_> = (0..100)
-        .map(|_| {
-            let s = session.clone();
-            tokio::spawn(async move { s.fresh_access_token().await })
-        })
+    let mut tokens: Vec<String> = fresh_access_tokens_at_once(&session, 100)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
         .collect();
-    let mut tokens = Vec::new();
-    for c in callers {
-        tokens.push(c.await.unwrap().unwrap().secret().clone());
-    }
     tokens.dedup();
     assert_eq!(tokens.len(), 1, "all callers got the same token");
     // With rotation and reuse detection, a second refresh with the old token would have
@@ -303,24 +278,13 @@ async fn a_hundred_concurrent_callers_on_an_expired_token_share_one_refresh() {
     assert_eq!(session.userinfo().await.unwrap()["sub"], "alice");
 }
 
-/// A browser that only records what it was asked to open.
-#[derive(Default)]
-struct Recorder(std::sync::Mutex<Vec<url::Url>>);
-
-impl latchkey_core::UserAgent for Recorder {
-    fn open(&self, url: &url::Url) -> Result<(), latchkey_core::UserAgentError> {
-        self.0.lock().unwrap().push(url.clone());
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn signing_out_everywhere_opens_the_idps_end_session_page_for_this_client_and_user() {
     let idp = DevIdp::start(&[]);
-    let (session, _store) = session(&idp);
+    let (session, _store) = idp.session();
     session.sign_in(&login_driver("alice")).await.unwrap();
 
-    let browser = Recorder::default();
+    let browser = Recorder::new();
     let report = session
         .sign_out(SignOutOptions {
             end_session_in: Some(&browser),
@@ -330,7 +294,7 @@ async fn signing_out_everywhere_opens_the_idps_end_session_page_for_this_client_
     assert_eq!(report.revocation, RevocationOutcome::Revoked);
     assert!(report.end_session_opened);
 
-    let opened = browser.0.lock().unwrap().clone();
+    let opened = browser.opened();
     assert_eq!(opened.len(), 1, "{opened:?}");
     let url = &opened[0];
     assert!(
@@ -338,11 +302,7 @@ async fn signing_out_everywhere_opens_the_idps_end_session_page_for_this_client_
             .starts_with(&format!("{}/session/end", idp.issuer)),
         "{url}"
     );
-    let param = |k: &str| {
-        url.query_pairs()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
-    };
+    let param = |k: &str| query_param(url, k);
     assert_eq!(param("client_id").as_deref(), Some("latchkey-native"));
     assert!(
         param("id_token_hint").is_some(),
@@ -358,8 +318,7 @@ async fn signing_out_everywhere_opens_the_idps_end_session_page_for_this_client_
 #[tokio::test]
 async fn with_max_age_the_idp_sends_auth_time_and_the_sign_in_checks_it() {
     let idp = DevIdp::start(&[]);
-    let store = Arc::new(MemoryStore::new());
-    let session = Session::new(idp.config_with(&[("max_age", "300")]), store).unwrap();
+    let (session, _store) = idp.session_with(idp.config_with(&[("max_age", "300")]));
     let status = session.sign_in(&login_driver("alice")).await.unwrap();
     assert_eq!(status.state, SessionState::SignedIn);
 }
@@ -367,7 +326,7 @@ async fn with_max_age_the_idp_sends_auth_time_and_the_sign_in_checks_it() {
 #[tokio::test]
 async fn a_mobile_style_sign_in_through_an_app_link_ignores_foreign_links_and_completes() {
     let idp = DevIdp::start(&[]);
-    let (session, store) = session(&idp);
+    let (session, store) = idp.session();
     let redirect_uri: url::Url = "dev.latchkey.app:/callback".parse().unwrap();
     let (sender, redirect) = latchkey_core::app_link(redirect_uri).unwrap();
     // Another app opens links with our scheme before the real one arrives.

@@ -4,21 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
-use latchkey_core::{ErrorKind, MemoryStore, SecretStore, Session, SessionState};
+use latchkey_core::{ErrorKind, SecretStore, SessionState};
 use latchkey_testkit::fake_idp::stored_rt;
 use latchkey_testkit::{login_driver, DevIdp};
-
-fn session(idp: &DevIdp) -> (Session, Arc<MemoryStore>) {
-    let store = Arc::new(MemoryStore::new());
-    (Session::new(idp.config(), store.clone()).unwrap(), store)
-}
 
 #[tokio::test]
 async fn a_provider_that_quotes_expires_in_signs_in_refreshes_rotates_and_calls_the_api() {
     let idp = DevIdp::start(&[("DEV_IDP_QUIRKS", "expires_in_string")]);
-    let (session, store) = session(&idp);
+    let (session, store) = idp.session();
     let status = session.sign_in(&login_driver("alice")).await.unwrap();
     assert_eq!(status.access_token_lifetime_secs, Some(3600));
     let mut seen = vec![stored_rt(&*store).unwrap()];
@@ -39,16 +32,13 @@ async fn a_provider_that_quotes_expires_in_signs_in_refreshes_rotates_and_calls_
 #[tokio::test]
 async fn a_dead_refresh_token_behind_a_bare_400_ends_the_session_with_sign_in_required() {
     let idp = DevIdp::start(&[("DEV_IDP_QUIRKS", "bare_token_errors")]);
-    let (session, store) = session(&idp);
+    let (session, store) = idp.session();
     session.sign_in(&login_driver("alice")).await.unwrap();
     let stale = store.load().unwrap().unwrap();
     session.refresh().await.unwrap();
     // Replaying the rotated-away token makes the server revoke the whole grant; it says so with
     // an empty-bodied 400 instead of `invalid_grant`.
-    let replay_store = Arc::new(MemoryStore::new());
-    replay_store.save(&stale).unwrap();
-    let replay = Session::new(idp.config(), replay_store.clone()).unwrap();
-    replay.resume().await.unwrap();
+    let (replay, replay_store) = idp.resumed_copy(&stale).await;
     for s in [&replay, &session] {
         let err = s.refresh().await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ReauthRequired, "{err:?}");

@@ -6,19 +6,18 @@
 
 use std::time::Duration;
 
-use latchkey_core::{Credential, ErrorKind, Latchkey, ReauthReason, SessionEvent, SessionState};
+use latchkey_core::{Credential, ErrorKind, ReauthReason, SessionEvent, SessionState};
 use latchkey_testkit::fake_idp::{
-    fake_config, fast_pin_protector, idp_issuing, refresh_mock, test_pin, token_json,
+    idp_issuing, open_latchkey, refresh_mock, signed_in_latchkey, test_pin, token_json,
+    token_response,
 };
 use latchkey_testkit::InstantApproval;
-use serde_json::json;
-use wiremock::ResponseTemplate;
 
 /// A fake IdP that issues rt-1 at sign-in and answers every refresh with at-2 (no rotation).
 async fn idp() -> (wiremock::MockServer, String) {
     let (server, issuer) = idp_issuing(token_json("at-1", Some("rt-1"), 3600)).await;
     refresh_mock()
-        .respond_with(ResponseTemplate::new(200).set_body_json(token_json("at-2", None, 3600)))
+        .respond_with(token_response("at-2", None, 3600))
         .mount(&server)
         .await;
     (server, issuer)
@@ -34,11 +33,7 @@ fn failed_attempts(dir: &std::path::Path) -> u64 {
 async fn signing_in_while_a_session_exists_is_refused_and_the_live_key_kept() {
     let (_server, issuer) = idp().await;
     let dir = tempfile::tempdir().unwrap();
-    let latchkey = Latchkey::open(fake_config(&issuer), dir.path(), fast_pin_protector()).unwrap();
-    latchkey
-        .sign_in(test_pin(), &InstantApproval::new(&issuer))
-        .await
-        .unwrap();
+    let latchkey = signed_in_latchkey(&issuer, dir.path()).await;
     let key_file = std::fs::read(dir.path().join("vault.key.json")).unwrap();
 
     // Signed in: another sign-in (another PIN, another key) is refused before anything changes.
@@ -70,11 +65,7 @@ async fn signing_in_while_a_session_exists_is_refused_and_the_live_key_kept() {
 async fn unlocking_when_there_is_nothing_to_unlock_or_without_a_pin_counts_no_attempt() {
     let (_server, issuer) = idp().await;
     let dir = tempfile::tempdir().unwrap();
-    let latchkey = Latchkey::open(fake_config(&issuer), dir.path(), fast_pin_protector()).unwrap();
-    latchkey
-        .sign_in(test_pin(), &InstantApproval::new(&issuer))
-        .await
-        .unwrap();
+    let latchkey = signed_in_latchkey(&issuer, dir.path()).await;
 
     // Signed in: an unlock (with anything) is a no-op.
     let wrong = Credential::Pin("not-the-pin".to_owned().into());
@@ -107,12 +98,9 @@ async fn unlocking_when_there_is_nothing_to_unlock_or_without_a_pin_counts_no_at
 #[tokio::test]
 async fn a_session_without_a_refresh_token_is_locked_after_the_idle_time_and_its_access_token_forgotten(
 ) {
-    let (_server, issuer) = idp_issuing(json!({
-        "access_token": "at-1", "token_type": "Bearer", "expires_in": 86400
-    }))
-    .await;
+    let (_server, issuer) = idp_issuing(token_json("at-1", None, 86400)).await;
     let dir = tempfile::tempdir().unwrap();
-    let latchkey = Latchkey::open(fake_config(&issuer), dir.path(), fast_pin_protector()).unwrap();
+    let latchkey = open_latchkey(&issuer, dir.path());
     let idle = Duration::from_secs(15 * 60);
     latchkey.start(Some(idle)).await.unwrap();
     latchkey
@@ -158,7 +146,7 @@ async fn a_session_without_a_refresh_token_is_locked_after_the_idle_time_and_its
 async fn reconfiguring_is_refused_while_a_session_exists_signed_in_or_locked() {
     let (_server, issuer) = idp().await;
     let dir = tempfile::tempdir().unwrap();
-    let latchkey = Latchkey::open(fake_config(&issuer), dir.path(), fast_pin_protector()).unwrap();
+    let latchkey = open_latchkey(&issuer, dir.path());
     assert!(
         latchkey.check_reconfigure().is_ok(),
         "signed out: anything goes"

@@ -23,6 +23,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use latchkey_core::{MemoryStore, PartialConfig, SecretStore, Session, UserAgent, UserAgentError};
+use latchkey_testkit::{form_encode, mount_discovery, query_param};
 use serde_json::json;
 use url::Url;
 use wiremock::matchers::{body_string_contains, method, path};
@@ -103,13 +104,9 @@ fn browser_get(port: u16, target: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 /// The attack, then the real callback. Runs on its own thread, like another process would.
 fn attack(port: u16, state: &str, issuer: &str) -> Report {
-    let (s, i) = (enc(state), enc(issuer));
+    let (s, i) = (form_encode(state), form_encode(issuer));
     let mut report = Report::default();
     let mut long_line = format!("GET /callback?code=evil&state={s}&iss={i}&pad=");
     long_line.push_str(&"a".repeat(9 * 1024));
@@ -160,7 +157,7 @@ fn attack(port: u16, state: &str, issuer: &str) -> Report {
             "iss of another server",
             get(&format!(
                 "/callback?code=evil&state={s}&iss={}",
-                enc("https://evil.example")
+                form_encode("https://evil.example")
             )),
         ),
         (
@@ -332,12 +329,7 @@ struct HostileThenReal {
 
 impl UserAgent for HostileThenReal {
     fn open(&self, url: &Url) -> Result<(), UserAgentError> {
-        let param = |key: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.into_owned())
-                .unwrap()
-        };
+        let param = |key: &str| query_param(url, key).unwrap();
         let redirect = Url::parse(&param("redirect_uri")).unwrap();
         let (port, state, issuer) = (
             redirect.port().unwrap(),
@@ -354,7 +346,7 @@ impl UserAgent for HostileThenReal {
 async fn a_hostile_local_process_cannot_complete_or_block_a_sign_in_through_the_loopback_port() {
     let server = MockServer::start().await;
     let issuer = server.uri();
-    latchkey_testkit::mount_discovery(
+    mount_discovery(
         &server,
         json!({"authorization_response_iss_parameter_supported": true}),
     )

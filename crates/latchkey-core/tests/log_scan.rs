@@ -7,23 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
-use latchkey_core::{MemoryStore, SecretStore, Session, SignOutOptions};
-use latchkey_testkit::{login_driver, DevIdp, LogCapture};
-
-/// Records the authorization URL on its way to the real driver.
-struct Recording {
-    inner: latchkey_core::SystemBrowser,
-    url: std::sync::Mutex<Option<url::Url>>,
-}
-
-impl latchkey_core::UserAgent for Recording {
-    fn open(&self, url: &url::Url) -> Result<(), latchkey_core::UserAgentError> {
-        *self.url.lock().unwrap() = Some(url.clone());
-        self.inner.open(url)
-    }
-}
+use latchkey_core::{SecretStore, SignOutOptions};
+use latchkey_testkit::{login_driver, DevIdp, LogCapture, Recorder};
 
 #[tokio::test]
 async fn a_whole_journey_logged_at_trace_level_never_logs_a_secret() {
@@ -36,21 +21,11 @@ async fn a_whole_journey_logged_at_trace_level_never_logs_a_secret() {
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let idp = DevIdp::start(&[]);
-    let store = Arc::new(MemoryStore::new());
-    let session = Session::new(idp.config(), store.clone()).unwrap();
-    let browser = Recording {
-        inner: login_driver("alice"),
-        url: Default::default(),
-    };
+    let (session, store) = idp.session();
+    // Records the authorization URL on its way to the real driver.
+    let browser = Recorder::wrapping(login_driver("alice"));
     session.sign_in(&browser).await.unwrap();
-    let url = browser.url.lock().unwrap().clone().unwrap();
-    let param = |k: &str| {
-        url.query_pairs()
-            .find(|(key, _)| key == k)
-            .unwrap()
-            .1
-            .into_owned()
-    };
+    let param = |k: &str| browser.param(k).unwrap();
     let mut secrets = vec![param("state"), param("nonce"), param("code_challenge")];
     let first = store.load().unwrap().unwrap();
     secrets.push(first.refresh_token.secret().clone());

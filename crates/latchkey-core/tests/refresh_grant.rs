@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use latchkey_core::{Error, ErrorKind, MemoryStore, ReauthReason, SecretStore, Session, SessionState};
+use latchkey_core::{
+    Error, ErrorKind, MemoryStore, ReauthReason, SecretStore, Session, SessionState,
+};
 use latchkey_testkit::fake_idp::{
     fake_config, refresh_mock, stored_rt, token_json, token_response, FakeIdp,
 };

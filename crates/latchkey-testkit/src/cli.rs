@@ -85,7 +85,10 @@ impl Machine {
 
     /// Runs with `--pin-stdin` and the PIN.
     pub fn with_pin(&self, args: &[&str]) -> Output {
-        self.run(&[&["--pin-stdin"], args].concat(), Some(&format!("{PIN}\n")))
+        self.run(
+            &[&["--pin-stdin"], args].concat(),
+            Some(&format!("{PIN}\n")),
+        )
     }
 
     /// Starts `latchkey --pin-stdin ARGS` in the background with the PIN on its stdin.

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use latchkey_core::{Config, MemoryStore, PartialConfig, Session};
+use latchkey_core::{Config, MemoryStore, PartialConfig, SecretStore, Session, StoredSession};
 
 use crate::repo_root;
 
@@ -72,6 +72,15 @@ impl DevIdp {
     /// A session for [`DevIdp::config`] over a fresh in-memory store.
     pub fn session(&self) -> (Session, Arc<MemoryStore>) {
         self.session_with(self.config())
+    }
+
+    /// Another client holding a copy of `stored` (say, a replayed refresh token), resumed
+    /// without a browser: its session and store.
+    pub async fn resumed_copy(&self, stored: &StoredSession) -> (Session, Arc<MemoryStore>) {
+        let (session, store) = self.session();
+        store.save(stored).expect("the memory store saves");
+        session.resume().await.expect("the copy resumes");
+        (session, store)
     }
 
     /// A session for `config` over a fresh in-memory store.

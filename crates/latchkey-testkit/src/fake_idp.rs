@@ -29,8 +29,8 @@ pub async fn mount_discovery(server: &MockServer, extra: serde_json::Value) {
     }
     Mock::given(path("/.well-known/openid-configuration"))
         .respond_with(ResponseTemplate::new(200).set_body_json(metadata))
-    .mount(server)
-    .await;
+        .mount(server)
+        .await;
 }
 
 /// A token response body: Bearer, `expires_in`, and a refresh token when given.
