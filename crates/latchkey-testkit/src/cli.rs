@@ -134,6 +134,16 @@ pub fn assert_exit(o: &Output, code: i32) {
     assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
 }
 
+/// Asserts that standard output contains `text`, showing it if not.
+pub fn assert_stdout_has(o: &Output, text: &str) {
+    assert!(stdout(o).contains(text), "{}", stdout(o));
+}
+
+/// Asserts that standard error contains `text`, showing it if not.
+pub fn assert_stderr_has(o: &Output, text: &str) {
+    assert!(stderr(o).contains(text), "{}", stderr(o));
+}
+
 /// Starts `cmd` with `input` written to its stdin, which is then closed.
 pub fn start(mut cmd: Command, input: Option<&str>, stdout: Stdio) -> Child {
     let mut child = cmd
