@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use latchkey_core::{MemoryStore, Session, SessionState};
-use latchkey_testkit::fake_idp::{fake_config, stored_rt, token_response};
+use latchkey_testkit::fake_idp::{fake_config, requests_containing, stored_rt, token_response};
 use latchkey_testkit::{form_encode, query_param};
 use serde_json::json;
 use url::Url;
@@ -139,13 +139,7 @@ async fn hostile_app_links_are_ignored_and_the_real_one_completes_the_sign_in() 
         .unwrap();
     assert_eq!(status.state, SessionState::SignedIn);
     assert_eq!(stored_rt(&*store).as_deref(), Some("rt-1"));
-    let codes_sent = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| String::from_utf8_lossy(&r.body).contains("grant_type=authorization_code"))
-        .count();
+    let codes_sent = requests_containing(&server, "grant_type=authorization_code").await;
     assert_eq!(
         codes_sent, 1,
         "only the real code reached the token endpoint"

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::{SecretStore, SessionEvent, SessionState};
-use latchkey_testkit::fake_idp::{refresh_mock, stored_rt, token_response, FakeIdp};
+use latchkey_testkit::fake_idp::{
+    refresh_mock, requests_containing, stored_rt, token_response, FakeIdp,
+};
 use latchkey_testkit::stores::{FlakyStore, LockFails};
 use serde_json::json;
 use wiremock::matchers::body_string_contains;
-use wiremock::ResponseTemplate;
+use wiremock::{Mock, ResponseTemplate};
 
 /// Signed in (rt-1) on a fake whose store fails to save `rt-2` once; the refresh mocks are the
 /// test's own.
@@ -22,40 +24,44 @@ async fn signed_in_with_a_flaky_store() -> FakeIdp<FlakyStore> {
     FakeIdp::signed_in_over(store, "at-1", 3600).await
 }
 
-#[tokio::test]
-async fn a_rotation_whose_save_failed_is_saved_before_the_next_refresh_which_sends_the_live_token()
-{
-    let FakeIdp {
-        server,
-        session,
-        store,
-    } = signed_in_with_a_flaky_store().await;
-    // rt-1 rotates once; sent again (it is dead), the server says invalid_grant.
+/// A refresh that rotates rt-1 to rt-2.
+fn rotation_of_rt1() -> Mock {
     refresh_mock()
         .and(body_string_contains("refresh_token=rt-1"))
         .respond_with(token_response("at-2", Some("rt-2"), 3600))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
+}
+
+/// Refreshes; the rotation to rt-2 is not saved (the store still holds rt-1).
+async fn refresh_whose_save_fails(fake: &FakeIdp<FlakyStore>) {
+    fake.session.refresh().await.unwrap();
+    assert_eq!(
+        stored_rt(&fake.store.inner).as_deref(),
+        Some("rt-1"),
+        "the save failed"
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_whose_save_failed_is_saved_before_the_next_refresh_which_sends_the_live_token()
+{
+    let fake = signed_in_with_a_flaky_store().await;
+    let (server, session, store) = (&fake.server, &fake.session, &fake.store);
+    // rt-1 rotates once; sent again (it is dead), the server says invalid_grant.
+    rotation_of_rt1().up_to_n_times(1).mount(server).await;
     refresh_mock()
         .and(body_string_contains("refresh_token=rt-1"))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
-        .mount(&server)
+        .mount(server)
         .await;
     refresh_mock()
         .and(body_string_contains("refresh_token=rt-2"))
         .respond_with(token_response("at-3", Some("rt-3"), 3600))
         .expect(1)
-        .mount(&server)
+        .mount(server)
         .await;
     let mut events = session.subscribe();
 
-    session.refresh().await.unwrap();
-    assert_eq!(
-        stored_rt(&store.inner).as_deref(),
-        Some("rt-1"),
-        "the save failed"
-    );
+    refresh_whose_save_fails(&fake).await;
     let event = events.try_recv().unwrap();
     assert!(
         matches!(event, latchkey_core::SessionEvent::StoreFailed { .. }),
@@ -66,35 +72,16 @@ async fn a_rotation_whose_save_failed_is_saved_before_the_next_refresh_which_sen
     session.refresh().await.unwrap();
     assert_eq!(session.status().state, SessionState::SignedIn);
     assert_eq!(stored_rt(&store.inner).as_deref(), Some("rt-3"));
-    let sent_rt1 = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| String::from_utf8_lossy(&r.body).contains("refresh_token=rt-1"))
-        .count();
+    let sent_rt1 = requests_containing(server, "refresh_token=rt-1").await;
     assert_eq!(sent_rt1, 1, "the dead rt-1 was never sent again");
 }
 
 #[tokio::test]
 async fn locking_saves_a_rotation_whose_save_failed_instead_of_dropping_the_live_token() {
-    let FakeIdp {
-        server,
-        session,
-        store,
-    } = signed_in_with_a_flaky_store().await;
-    refresh_mock()
-        .and(body_string_contains("refresh_token=rt-1"))
-        .respond_with(token_response("at-2", Some("rt-2"), 3600))
-        .expect(1)
-        .mount(&server)
-        .await;
-    session.refresh().await.unwrap();
-    assert_eq!(
-        stored_rt(&store.inner).as_deref(),
-        Some("rt-1"),
-        "the save failed"
-    );
+    let fake = signed_in_with_a_flaky_store().await;
+    let (server, session, store) = (&fake.server, &fake.session, &fake.store);
+    rotation_of_rt1().expect(1).mount(server).await;
+    refresh_whose_save_fails(&fake).await;
 
     assert_eq!(session.lock().await.state, SessionState::Locked);
     assert_eq!(stored_rt(&store.inner).as_deref(), Some("rt-2"));
@@ -102,14 +89,11 @@ async fn locking_saves_a_rotation_whose_save_failed_instead_of_dropping_the_live
 
 #[tokio::test]
 async fn locking_never_writes_an_unsaved_rotation_over_another_processs_sign_out() {
-    let FakeIdp {
-        server,
-        session,
-        store,
-    } = signed_in_with_a_flaky_store().await;
+    let fake = signed_in_with_a_flaky_store().await;
+    let (server, session, store) = (&fake.server, &fake.session, &fake.store);
     refresh_mock()
         .respond_with(token_response("at-2", Some("rt-2"), 3600))
-        .mount(&server)
+        .mount(server)
         .await;
     session.refresh().await.unwrap(); // rt-2's save fails
     store.inner.clear().unwrap(); // meanwhile another process signs out

@@ -68,6 +68,17 @@ pub fn refresh_mock() -> wiremock::MockBuilder {
         .and(body_string_contains("grant_type=refresh_token"))
 }
 
+/// How many requests `server` received whose body contains `needle`.
+pub async fn requests_containing(server: &MockServer, needle: &str) -> usize {
+    server
+        .received_requests()
+        .await
+        .expect("the server records requests")
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains(needle))
+        .count()
+}
+
 /// The refresh token a store holds, if any.
 pub fn stored_rt(store: &dyn SecretStore) -> Option<String> {
     store

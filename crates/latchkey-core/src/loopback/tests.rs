@@ -30,6 +30,28 @@ fn accept_code_param(p: &CallbackParams) -> Result<Accepted<String>, CallbackRej
     }
 }
 
+type Waiter = tokio::task::JoinHandle<Result<String, Error>>;
+
+/// A listener on `path` waiting (30 s) for a callback with `state=good`: its port and the wait.
+async fn listening(path: &str) -> (u16, Waiter) {
+    let l = LoopbackListener::bind(path, &[]).await.unwrap();
+    (
+        l.port(),
+        tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param)),
+    )
+}
+
+/// Sends the browser's callback `raw`: it is answered 200 and the wait ends with `code`. Returns
+/// the answer.
+async fn assert_completes(port: u16, v6: bool, raw: &[u8], waiter: Waiter, code: &str) -> String {
+    let answer = send(port, v6, raw).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(waiter.await.unwrap().unwrap(), code);
+    answer
+}
+
+const REAL: &[u8] = b"GET /callback?code=real&state=good HTTP/1.1\r\n\r\n";
+
 #[tokio::test]
 async fn the_redirect_uri_is_an_ip_literal_with_the_bound_port_and_exact_path() {
     let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
@@ -53,14 +75,8 @@ async fn without_ipv4_loopback_the_redirect_names_ipv6_loopback_and_the_callback
         format!("http://[::1]:{port}/callback")
     );
     let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
-    let answer = send(
-        port,
-        true,
-        b"GET /callback?code=c6&state=good HTTP/1.1\r\n\r\n",
-    )
-    .await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert_eq!(waiter.await.unwrap().unwrap(), "c6");
+    let raw = b"GET /callback?code=c6&state=good HTTP/1.1\r\n\r\n";
+    assert_completes(port, true, raw, waiter, "c6").await;
 }
 
 #[tokio::test]
@@ -90,23 +106,15 @@ async fn hostile_requests_get_400_and_the_real_callback_still_completes() {
     big.resize(MAX_REQUEST_HEAD + 100, b'a');
     assert!(send(port, false, &big).await.starts_with("HTTP/1.1 400"));
 
-    let answer = send(
-        port,
-        v6,
-        b"GET /callback?code=the-code&state=good HTTP/1.1\r\n\r\n",
-    )
-    .await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let raw = b"GET /callback?code=the-code&state=good HTTP/1.1\r\n\r\n";
+    let answer = assert_completes(port, v6, raw, waiter, "the-code").await;
     assert!(answer.contains("Signed in"));
     assert!(answer.contains("Content-Security-Policy: default-src 'none'"));
-    assert_eq!(waiter.await.unwrap().unwrap(), "the-code");
 }
 
 #[tokio::test]
 async fn a_browser_with_large_cookies_for_127_0_0_1_still_completes() {
-    let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
-    let port = l.port();
-    let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
+    let (port, waiter) = listening("/callback").await;
     // Cookies ignore ports: every dev server ever run on 127.0.0.1 adds to this header.
     let jar: String = (0..120)
         .map(|i| format!("dev_session_{i}={}; ", "v".repeat(200)))
@@ -117,9 +125,7 @@ async fn a_browser_with_large_cookies_for_127_0_0_1_still_completes() {
          Sec-Fetch-Mode: navigate\r\n\r\n"
     );
     assert!(head.len() > 3 * MAX_REQUEST_HEAD);
-    let answer = send(port, false, head.as_bytes()).await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert_eq!(waiter.await.unwrap().unwrap(), "real");
+    assert_completes(port, false, head.as_bytes(), waiter, "real").await;
 }
 
 #[tokio::test]
@@ -162,21 +168,13 @@ async fn the_browser_request_for_an_advertised_percent_encoded_path_completes_an
         let answer = send(port, false, raw.as_bytes()).await;
         assert!(answer.starts_with("HTTP/1.1 400"), "{look_alike}: {answer}");
     }
-    let answer = send(
-        port,
-        false,
-        b"GET /cb%2Fx%7E?code=real&state=good HTTP/1.1\r\n\r\n",
-    )
-    .await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert_eq!(waiter.await.unwrap().unwrap(), "real");
+    let raw = b"GET /cb%2Fx%7E?code=real&state=good HTTP/1.1\r\n\r\n";
+    assert_completes(port, false, raw, waiter, "real").await;
 }
 
 #[tokio::test]
 async fn the_listener_is_one_shot_and_closes_after_the_callback() {
-    let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
-    let port = l.port();
-    let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
+    let (port, waiter) = listening("/callback").await;
     send(
         port,
         false,
@@ -190,9 +188,7 @@ async fn the_listener_is_one_shot_and_closes_after_the_callback() {
 
 #[tokio::test]
 async fn a_silent_client_does_not_block_the_real_callback() {
-    let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
-    let port = l.port();
-    let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
+    let (port, waiter) = listening("/callback").await;
     // A connection that never sends anything, held open.
     let _idle = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
         .await
@@ -201,21 +197,12 @@ async fn a_silent_client_does_not_block_the_real_callback() {
         .await
         .unwrap();
     partial.write_all(b"GET /callback?code=x").await.unwrap();
-    let answer = send(
-        port,
-        false,
-        b"GET /callback?code=real&state=good HTTP/1.1\r\n\r\n",
-    )
-    .await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert_eq!(waiter.await.unwrap().unwrap(), "real");
+    assert_completes(port, false, REAL, waiter, "real").await;
 }
 
 #[tokio::test]
 async fn more_silent_connections_than_the_limit_close_the_oldest_not_the_browser() {
-    let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
-    let port = l.port();
-    let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
+    let (port, waiter) = listening("/callback").await;
     let mut silent = Vec::new();
     for _ in 0..MAX_CONNECTIONS * 3 {
         silent.push(
@@ -224,14 +211,7 @@ async fn more_silent_connections_than_the_limit_close_the_oldest_not_the_browser
                 .unwrap(),
         );
     }
-    let answer = send(
-        port,
-        false,
-        b"GET /callback?code=real&state=good HTTP/1.1\r\n\r\n",
-    )
-    .await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert_eq!(waiter.await.unwrap().unwrap(), "real");
+    assert_completes(port, false, REAL, waiter, "real").await;
     // The oldest silent connection was closed to make room.
     let mut buf = [0u8; 1];
     assert_eq!(silent[0].read(&mut buf).await.unwrap_or(0), 0);
@@ -282,14 +262,8 @@ async fn a_fixed_port_is_used_and_named_in_the_redirect_uri() {
         format!("http://127.0.0.1:{port}/callback")
     );
     let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
-    let answer = send(
-        port,
-        false,
-        b"GET /callback?code=cf&state=good HTTP/1.1\r\n\r\n",
-    )
-    .await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert_eq!(waiter.await.unwrap().unwrap(), "cf");
+    let raw = b"GET /callback?code=cf&state=good HTTP/1.1\r\n\r\n";
+    assert_completes(port, false, raw, waiter, "cf").await;
 }
 
 #[tokio::test]

@@ -33,6 +33,17 @@ pub(crate) fn new_vault(dir: &Path, p: &str, rt: &str) -> Vault {
     v
 }
 
+/// Flips a byte near the end of the snapshot in `dir` (it no longer decrypts); returns what the
+/// file now holds.
+pub(crate) fn corrupt_snapshot(dir: &Path) -> Vec<u8> {
+    let snap = dir.join(SNAPSHOT);
+    let mut bytes = std::fs::read(&snap).unwrap();
+    let n = bytes.len();
+    bytes[n - 20] ^= 0xff;
+    std::fs::write(&snap, &bytes).unwrap();
+    bytes
+}
+
 #[test]
 fn a_saved_session_reads_back_after_lock_and_unlock_with_the_pin() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,10 +119,7 @@ fn a_corrupt_snapshot_is_a_clear_error_and_is_kept_when_the_user_signs_in_again(
     let v = new_vault(dir.path(), "246810", "RT");
     v.lock();
     let snap = dir.path().join(SNAPSHOT);
-    let mut bytes = std::fs::read(&snap).unwrap();
-    let n = bytes.len();
-    bytes[n - 20] ^= 0xff;
-    std::fs::write(&snap, &bytes).unwrap();
+    let bytes = corrupt_snapshot(dir.path());
 
     let err = v.unlock(&pin("246810")).unwrap_err();
     assert!(matches!(err, VaultError::Unreadable { .. }), "{err:?}");

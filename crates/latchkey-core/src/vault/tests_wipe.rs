@@ -1,6 +1,6 @@
 //! What is wiped: the cached session in memory, every vault file on erase.
 
-use super::tests::{new_vault, pin, session};
+use super::tests::{corrupt_snapshot, new_vault, pin, session};
 use super::*;
 use crate::store::SecretStore;
 
@@ -36,11 +36,7 @@ fn erasing_a_vault_with_a_kept_aside_snapshot_and_temp_files_leaves_no_vault_fil
     let v = new_vault(dir.path(), "246810", "RT");
     v.lock();
     // A snapshot that failed to decrypt, kept aside by a new sign-in.
-    let snap = dir.path().join(SNAPSHOT);
-    let mut bytes = std::fs::read(&snap).unwrap();
-    let n = bytes.len();
-    bytes[n - 20] ^= 0xff;
-    std::fs::write(&snap, &bytes).unwrap();
+    corrupt_snapshot(dir.path());
     assert!(v.unlock(&pin("246810")).is_err());
     v.prepare(&pin("135790")).unwrap();
     v.save(&session("RT-2")).unwrap();
