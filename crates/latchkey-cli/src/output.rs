@@ -137,6 +137,15 @@ fn print_json(value: &serde_json::Value) {
 }
 
 /// Prints a status object (`--json`) or a readable summary.
+/// Who is signed in, in words: the display name, else the subject.
+fn who(status: &SessionStatus) -> &str {
+    status
+        .display_name
+        .as_deref()
+        .or(status.subject.as_deref())
+        .unwrap_or("(unknown user)")
+}
+
 pub fn print_status(status: &SessionStatus, json: bool, heading: &str) {
     if json {
         print_json(&json!({ "status": status }));
@@ -145,11 +154,7 @@ pub fn print_status(status: &SessionStatus, json: bool, heading: &str) {
     match status.state {
         SessionState::SignedOut => println!("{heading}: signed out"),
         SessionState::Locked => {
-            let who = status
-                .display_name
-                .as_deref()
-                .or(status.subject.as_deref())
-                .unwrap_or("(unknown user)");
+            let who = who(status);
             println!("{heading}: locked — {who} at {}", status.issuer);
             println!("  refresh token: stored in the vault; unlock with your PIN to use it");
         }
@@ -162,11 +167,7 @@ pub fn print_status(status: &SessionStatus, json: bool, heading: &str) {
                 .unwrap_or_else(|| "session ended".into())
         ),
         SessionState::SignedIn => {
-            let who = status
-                .display_name
-                .as_deref()
-                .or(status.subject.as_deref())
-                .unwrap_or("(unknown user)");
+            let who = who(status);
             println!("{heading}: {who} at {}", status.issuer);
             if let Some(secs) = status.access_token_expires_in_secs {
                 let lifetime = status
