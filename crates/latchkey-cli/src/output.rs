@@ -136,7 +136,6 @@ fn print_json(value: &serde_json::Value) {
     println!("{value}");
 }
 
-/// Prints a status object (`--json`) or a readable summary.
 /// Who is signed in, in words: the display name, else the subject.
 fn who(status: &SessionStatus) -> &str {
     status
@@ -146,6 +145,7 @@ fn who(status: &SessionStatus) -> &str {
         .unwrap_or("(unknown user)")
 }
 
+/// Prints a status object (`--json`) or a readable summary.
 pub fn print_status(status: &SessionStatus, json: bool, heading: &str) {
     if json {
         print_json(&json!({ "status": status }));
