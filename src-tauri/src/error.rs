@@ -6,7 +6,8 @@ use latchkey_core::ErrorKind;
 use serde::Serialize;
 
 /// `{ kind, message }`; `kind` is latchkey-core's [`ErrorKind`] (snake_case: configuration,
-/// cancelled, reauth_required, not_signed_in, transient, vault_locked, protocol, internal).
+/// cancelled, reauth_required, not_signed_in, transient, vault_locked, protocol, wrong_state,
+/// internal).
 #[derive(Debug, Clone, Serialize)]
 pub struct IpcError {
     /// What to do about it.
@@ -16,6 +17,8 @@ pub struct IpcError {
 }
 
 impl IpcError {
+    /// An error of `kind` (the shell's own errors come from core's; tests build samples).
+    #[cfg(test)]
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,

@@ -10,8 +10,6 @@ use latchkey_core::{Latchkey, PartialConfig, SessionStatus, UnlockMethod};
 use serde::Serialize;
 use tokio::sync::RwLock;
 
-use latchkey_core::ErrorKind;
-
 use crate::error::IpcError;
 
 /// The vault locks itself after this long without user activity.
@@ -33,7 +31,7 @@ pub struct AppState {
     /// Where the files live.
     pub paths: AppPaths,
     protector: Arc<dyn KeyProtector>,
-    latchkey: RwLock<Result<Arc<Latchkey>, String>>,
+    latchkey: RwLock<Result<Arc<Latchkey>, IpcError>>,
     /// Forwards the current facade's status and events to the UI; replaced with the facade.
     forwarder: std::sync::Mutex<Option<crate::events::Forwarder>>,
 }
@@ -67,13 +65,10 @@ impl AppState {
         }
     }
 
-    /// The facade, or a configuration error for the UI.
+    /// The facade, or why there is none (unusable settings, a vault directory that can't be
+    /// opened), with its own kind.
     pub async fn latchkey(&self) -> Result<Arc<Latchkey>, IpcError> {
-        self.latchkey
-            .read()
-            .await
-            .clone()
-            .map_err(|message| IpcError::new(ErrorKind::Configuration, message))
+        self.latchkey.read().await.clone()
     }
 
     /// Keeps `forwarder` running (dropping the previous one, which belonged to a replaced facade).
@@ -114,7 +109,6 @@ impl AppState {
         }
         *slot = open(&self.paths, &self.protector);
         slot.clone()
-            .map_err(|message| IpcError::new(ErrorKind::Configuration, message))
     }
 
     /// The view of the current state.
@@ -129,9 +123,9 @@ impl AppState {
                 unlock_label,
                 has_api: latchkey.config().api_url.is_some(),
             },
-            Err(message) => AppView {
+            Err(e) => AppView {
                 configured: false,
-                config_error: Some(message.clone()),
+                config_error: Some(e.message.clone()),
                 session: None,
                 unlock_method,
                 unlock_label,
@@ -141,15 +135,17 @@ impl AppState {
     }
 }
 
-fn open(paths: &AppPaths, protector: &Arc<dyn KeyProtector>) -> Result<Arc<Latchkey>, String> {
+fn open(paths: &AppPaths, protector: &Arc<dyn KeyProtector>) -> Result<Arc<Latchkey>, IpcError> {
     let file = if paths.settings.exists() {
-        PartialConfig::from_file(&paths.settings).map_err(|e| e.to_string())?
+        PartialConfig::from_file(&paths.settings)?
     } else {
         PartialConfig::default()
     };
-    let env = PartialConfig::from_env(std::env::vars()).map_err(|e| e.to_string())?;
-    let config = file.merge(env).finish().map_err(|e| e.to_string())?;
-    Latchkey::open(config, &paths.vault, protector.clone())
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
+    let env = PartialConfig::from_env(std::env::vars())?;
+    let config = file.merge(env).finish()?;
+    Ok(Arc::new(Latchkey::open(
+        config,
+        &paths.vault,
+        protector.clone(),
+    )?))
 }
