@@ -282,3 +282,5 @@ const MAX_DRAIN: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_browser;
