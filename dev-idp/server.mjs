@@ -14,6 +14,8 @@
 //   DEV_IDP_ROTATE               true (default) | false: rotate refresh tokens on every use
 //   DEV_IDP_CLOCK_TOLERANCE      seconds of clock tolerance (default 15; 0 for expiry tests)
 //   DEV_IDP_QUIET                1 to silence the per-request log on stderr
+//   DEV_IDP_TEST_CLOCK           1 to let tests move this server's clock forward with
+//                                POST /dev/clock?advance=SECONDS (tokens expire without waiting)
 //   DEV_IDP_QUIRKS               comma-separated ways to answer like providers that don't follow
 //                                RFC 6749 to the letter (the client must cope):
 //                                  expires_in_string  token responses quote expires_in ("3600")
@@ -25,6 +27,14 @@
 //
 // GET /dev/stats returns counters for the benchmarks: {"token_requests": N, "grants": {...}} —
 // every POST to the token endpoint, and successful grants by grant_type.
+
+// Test-only: a clock tests can move forward (DEV_IDP_TEST_CLOCK=1). The provider reads the time
+// through Date.now when it checks and computes expiries, so they all follow it.
+let clockOffsetMs = 0;
+if (process.env.DEV_IDP_TEST_CLOCK === '1') {
+  const realNow = Date.now;
+  Date.now = () => realNow() + clockOffsetMs;
+}
 
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -208,6 +218,18 @@ httpServer.on('request', (req, res) => {
   if (req.method === 'POST' && (req.url === '/token' || req.url.startsWith('/token?'))) {
     stats.token_requests += 1;
     if (quirks.size > 0) applyQuirks(res);
+  }
+  if (process.env.DEV_IDP_TEST_CLOCK === '1' && req.method === 'POST' && req.url.startsWith('/dev/clock?')) {
+    const seconds = Number(new URL(req.url, issuer).searchParams.get('advance'));
+    if (!Number.isInteger(seconds) || seconds < 0) {
+      res.writeHead(400);
+      res.end();
+      return;
+    }
+    clockOffsetMs += seconds * 1000;
+    res.writeHead(204, { 'cache-control': 'no-store' });
+    res.end();
+    return;
   }
   if (req.method === 'GET' && req.url === '/dev/stats') {
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });

@@ -1,6 +1,6 @@
 //! The real bundled IdP answering the way some providers do, not to the letter of RFC 6749
-//! (`DEV_IDP_QUIRKS`): the session must keep its rotations, and a dead refresh token must always
-//! end in "sign in again", however the server says it.
+//! (`DEV_IDP_QUIRKS`), and refresh tokens that expire: the session must keep its rotations, and a
+//! dead refresh token must always end in "sign in again", however the server says it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -51,4 +51,22 @@ async fn a_dead_refresh_token_behind_a_bare_400_ends_the_session_with_sign_in_re
         );
     }
     assert!(store.load().unwrap().is_none() && replay_store.load().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_ends_the_session_with_sign_in_required() {
+    let idp = DevIdp::start(&[
+        ("DEV_IDP_REFRESH_TOKEN_TTL", "60"),
+        ("DEV_IDP_CLOCK_TOLERANCE", "0"),
+        ("DEV_IDP_TEST_CLOCK", "1"),
+    ]);
+    let (session, store) = idp.session();
+    session.sign_in(&login_driver("alice")).await.unwrap();
+    session.refresh().await.unwrap();
+    // The next morning, as far as the IdP can tell: the refresh token outlived its 60 s.
+    idp.advance_clock(120);
+    let err = session.refresh().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ReauthRequired, "{err:?}");
+    assert_eq!(session.status().state, SessionState::ReauthRequired);
+    assert!(store.load().unwrap().is_none(), "the dead session is wiped");
 }

@@ -83,6 +83,25 @@ impl DevIdp {
         (session, store)
     }
 
+    /// Moves the IdP's clock `seconds` forward (started with `DEV_IDP_TEST_CLOCK=1`): its tokens
+    /// expire without the test waiting.
+    pub fn advance_clock(&self, seconds: u64) {
+        use std::io::{Read, Write};
+        let authority = self.issuer.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(authority).expect("connect to the dev IdP");
+        write!(
+            stream,
+            "POST /dev/clock?advance={seconds} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 204"),
+            "the clock moved: {answer}"
+        );
+    }
+
     /// A session for `config` over a fresh in-memory store.
     pub fn session_with(&self, config: Config) -> (Session, Arc<MemoryStore>) {
         let store = Arc::new(MemoryStore::new());
