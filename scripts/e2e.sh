@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The window test: builds the UI and the app, then drives it in a real WebKitGTK window under Xvfb
-# with tauri-driver + WebKitWebDriver. Needs the Debian packages scripts/test.sh installs.
-# Screenshots go to target/e2e-screenshots (the committed ones are in docs/screenshots).
+# The window tests: builds the UI and the app, then drives it in a real WebKitGTK window under Xvfb
+# with tauri-driver + WebKitWebDriver: e2e/app.e2e.mjs (the headless login driver as the browser),
+# then e2e/real-browser.e2e.mjs (Debian's Chromium as the browser, started by the app through
+# BROWSER, its IdP forms filled through ChromeDriver). Needs the Debian packages scripts/deps.sh
+# installs. Screenshots go to target/e2e-screenshots (the committed ones are in docs/screenshots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +12,13 @@ if ! command -v tauri-driver >/dev/null 2>&1; then
   cargo install tauri-driver --version '^2' --locked
 fi
 command -v WebKitWebDriver >/dev/null || { echo "WebKitWebDriver missing: install webkit2gtk-driver"; exit 1; }
+for bin in /usr/bin/chromium /usr/bin/chromedriver; do
+  [ -x "$bin" ] || { echo "$bin missing: install chromium chromium-driver (scripts/deps.sh)"; exit 1; }
+done
 
 npm run build:ui
 cargo build --locked -p latchkey-app
+# The binary cargo just built, wherever CARGO_TARGET_DIR puts it.
+export LATCHKEY_APP="${LATCHKEY_APP:-${CARGO_TARGET_DIR:-target}/debug/latchkey-app}"
 xvfb-run -a -s "-screen 0 1280x800x24" node e2e/app.e2e.mjs
+xvfb-run -a -s "-screen 0 1280x800x24" node e2e/real-browser.e2e.mjs
