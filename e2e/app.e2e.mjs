@@ -2,6 +2,9 @@
 // WebKitWebDriver, under Xvfb), against the real dev IdP with a short access-token lifetime.
 // The app's own browser-launch path (BROWSER) runs the headless login driver.
 //
+// First, unconfigured (a fresh data directory, no LATCHKEY_* settings in the environment): the
+// first-run screen → Dev IdP → its issuer → saved → signed out with Sign in. Then, configured
+// through the environment:
 // launch → Sign in (choose a PIN) → signed in as alice → a background refresh on the timeline →
 // Call API shows the userinfo → Lock → quit → relaunch → "Welcome back" → unlock with the PIN →
 // signed in with no browser step → Sign out → vault gone. A screenshot at each state.
@@ -67,6 +70,24 @@ async function startDriver(env) {
   throw new Error('tauri-driver did not start');
 }
 
+async function stopDriver(driver) {
+  try {
+    process.kill(-driver.pid, 'SIGKILL');
+  } catch {
+    driver.kill('SIGKILL');
+  }
+  children.splice(children.indexOf(driver), 1);
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      await fetch('http://127.0.0.1:4444/status');
+    } catch {
+      return; // the port is free for the next driver
+    }
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  throw new Error('tauri-driver did not stop');
+}
+
 function launch() {
   return remote({
     hostname: '127.0.0.1',
@@ -89,6 +110,64 @@ async function step(name, fn) {
 }
 
 const idp = await startIdp();
+
+// Unconfigured: a fresh data directory and no settings in the environment.
+const fresh = mkdtempSync(join(tmpdir(), 'latchkey-e2e-first-run-'));
+const bareEnv = { ...process.env, LATCHKEY_DATA_DIR: fresh };
+for (const key of Object.keys(bareEnv)) {
+  if (key.startsWith('LATCHKEY_') && key !== 'LATCHKEY_DATA_DIR') delete bareEnv[key];
+}
+const firstDriver = await startDriver(bareEnv);
+let firstRun;
+try {
+  firstRun = await launch();
+  await step('unconfigured launch shows the first-run screen', async () => {
+    await firstRun.$('#screen-unconfigured').waitForDisplayed({ timeout: 20000 });
+    await firstRun.$('#provider-dev').waitForDisplayed({ timeout: 5000 });
+    for (const id of ['keycloak', 'okta', 'auth0', 'entra', 'other']) {
+      if (!(await firstRun.$(`#provider-${id}`).isDisplayed())) throw new Error(`no ${id} preset`);
+    }
+    if (await firstRun.$('#settings').isDisplayed()) throw new Error('the settings panel shows on the first-run screen');
+    await firstRun.saveScreenshot(join(shots, '00-first-run.png'));
+  });
+
+  await step('first run: Dev IdP, checked field by field, saved: signed out with Sign in', async () => {
+    await firstRun.$('#provider-dev').click();
+    const client = await firstRun.$('#fr-client_id').getValue();
+    if (client !== 'latchkey-native') throw new Error(`client ID ${client}`);
+    // Nothing typed: the issuer field says so, and nothing is saved.
+    await firstRun.$('#first-run-save').click();
+    await firstRun.waitUntil(async () => (await firstRun.$('#fr-issuer-error').getText()) === 'Enter the issuer URL.', {
+      timeout: 5000,
+      timeoutMsg: 'no message next to the empty issuer',
+    });
+    await firstRun.$('#fr-issuer').setValue('http://idp.example.com');
+    await firstRun.$('#first-run-save').click();
+    await firstRun.waitUntil(async () => (await firstRun.$('#fr-issuer-error').getText()).startsWith('Use https://.'), {
+      timeout: 5000,
+      timeoutMsg: 'no message next to an http issuer',
+    });
+    if (existsSync(join(fresh, 'settings.toml'))) throw new Error('invalid settings were saved');
+    await firstRun.$('#fr-issuer').setValue(idp.issuer);
+    await firstRun.$('#first-run-save').click();
+    await firstRun.$('#screen-signed-out').waitForDisplayed({ timeout: 20000 });
+    const title = await firstRun.$('#signed-out-title').getText();
+    if (title !== 'You are signed out') throw new Error(title);
+    const signIn = firstRun.$('#sign-in');
+    if (!(await signIn.isDisplayed()) || !(await signIn.isEnabled())) throw new Error('Sign in is not available');
+    const saved = readFileSync(join(fresh, 'settings.toml'), 'utf8');
+    for (const want of [idp.issuer, 'latchkey-native', 'consent']) {
+      if (!saved.includes(want)) throw new Error(`settings.toml lacks ${want}: ${saved}`);
+    }
+  });
+} catch {
+  // reported by step()
+} finally {
+  if (firstRun) await firstRun.deleteSession().catch(() => {}); // quit the app
+  await stopDriver(firstDriver);
+  rmSync(fresh, { recursive: true, force: true });
+}
+
 const data = mkdtempSync(join(tmpdir(), 'latchkey-e2e-'));
 const driverLog = join(data, 'browser-opened.log');
 const env = {
@@ -209,4 +288,4 @@ try {
   rmSync(data, { recursive: true, force: true });
 }
 console.log(`e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed === 10 ? 0 : 1);
+process.exit(failed === 0 && passed === 12 ? 0 : 1);

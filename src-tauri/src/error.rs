@@ -1,11 +1,12 @@
-//! The error shape that crosses IPC: `{ kind, message }` with a closed set of kinds (see
-//! `ui/src/ipc/types.ts`). The UI branches on `kind`, never on the message. No message carries a
-//! token: latchkey-core's errors never include one.
+//! The error shape that crosses IPC: `{ kind, message, field }` with a closed set of kinds (see
+//! `ui/src/ipc/types.ts`). The UI branches on `kind` (and shows a settings error next to its
+//! `field`), never on the message. No message carries a token: latchkey-core's errors never
+//! include one.
 
 use latchkey_core::ErrorKind;
 use serde::Serialize;
 
-/// `{ kind, message }`; `kind` is latchkey-core's [`ErrorKind`] (snake_case: configuration,
+/// `{ kind, message, field }`; `kind` is latchkey-core's [`ErrorKind`] (snake_case: configuration,
 /// cancelled, reauth_required, not_signed_in, transient, vault_locked, protocol, wrong_state,
 /// internal).
 #[derive(Debug, Clone, Serialize)]
@@ -14,6 +15,11 @@ pub struct IpcError {
     pub kind: ErrorKind,
     /// A readable sentence.
     pub message: String,
+    /// For a settings problem, the setting at fault as its settings-file key (`issuer`,
+    /// `client_id`, `scopes`, `params.max_age`, `api_url`; latchkey-core's
+    /// [`ConfigError::field`](latchkey_core::ConfigError::field)), so a form can show the message
+    /// next to that field. `null` for every other error.
+    pub field: Option<String>,
 }
 
 impl IpcError {
@@ -23,7 +29,15 @@ impl IpcError {
         Self {
             kind,
             message: message.into(),
+            field: None,
         }
+    }
+
+    /// The same error, naming the setting at fault (tests build samples).
+    #[cfg(test)]
+    pub(crate) fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_owned());
+        self
     }
 }
 
@@ -31,8 +45,16 @@ impl From<latchkey_core::Error> for IpcError {
     fn from(e: latchkey_core::Error) -> Self {
         let kind = e.kind();
         let message = latchkey_core::error::full_message(&e);
-        tracing::warn!(?kind, %message, "command failed");
-        Self { kind, message }
+        let field = match &e {
+            latchkey_core::Error::Config(config) => config.field().map(str::to_owned),
+            _ => None,
+        };
+        tracing::warn!(?kind, %message, ?field, "command failed");
+        Self {
+            kind,
+            message,
+            field,
+        }
     }
 }
 

@@ -77,7 +77,39 @@ fn the_shell_answers_through_ipc_with_views_and_typed_errors_and_grants_no_plugi
     .unwrap_err();
     assert_eq!(err["kind"], "configuration");
     assert!(err["message"].as_str().unwrap().contains("issuer"), "{err}");
+    assert_eq!(
+        err["field"], "issuer",
+        "the form shows it next to the issuer: {err}"
+    );
     assert!(!data.path().join("settings.toml").exists());
+    for (settings, field) in [
+        (serde_json::json!({ "client_id": "x" }), "issuer"),
+        (
+            serde_json::json!({ "issuer": "https://idp.example.com", "client_id": " " }),
+            "client_id",
+        ),
+        (
+            serde_json::json!({ "issuer": "https://idp.example.com", "client_id": "x", "scopes": ["a b"] }),
+            "scopes",
+        ),
+        (
+            serde_json::json!({ "issuer": "https://idp.example.com", "client_id": "x", "params": { "state": "s" } }),
+            "params.state",
+        ),
+    ] {
+        let err = invoke(
+            &webview,
+            "save_settings",
+            serde_json::json!({ "settings": settings }),
+        )
+        .unwrap_err();
+        assert_eq!(err["field"], field, "{err}");
+        assert!(
+            !err["message"].as_str().unwrap().contains("LATCHKEY_"),
+            "{err}"
+        );
+        assert!(!err["message"].as_str().unwrap().contains("--"), "{err}");
+    }
 
     // Valid settings are stored; the command returns nothing (the view is pushed); the view is
     // signed out (nothing stored yet) and token-free.
@@ -114,6 +146,11 @@ fn the_shell_answers_through_ipc_with_views_and_typed_errors_and_grants_no_plugi
     // Calling the API without a session: not signed in, said as a kind.
     let err = invoke(&webview, "call_api", serde_json::json!({})).unwrap_err();
     assert_eq!(err["kind"], "not_signed_in", "{err}");
+    assert_eq!(
+        err["field"],
+        serde_json::Value::Null,
+        "not about a setting: {err}"
+    );
 
     // The capability grants none of the plugins' JS APIs to the WebView.
     for plugin_cmd in ["plugin:biometric|status", "plugin:opener|open_url"] {

@@ -172,10 +172,18 @@ fn section<T: Serialize>(name: &str, ty: &str, samples: &[T]) -> String {
 }
 
 fn generated() -> String {
-    let errors: Vec<IpcError> = KINDS
+    let mut errors: Vec<IpcError> = KINDS
         .into_iter()
         .map(|kind| IpcError::new(kind, "a sentence for the user"))
         .collect();
+    errors.push(
+        IpcError::new(
+            ErrorKind::Configuration,
+            "the issuer must use https (plain http is allowed only on the loopback addresses \
+             127.0.0.1 and [::1])",
+        )
+        .with_field("issuer"),
+    );
     let api_results = vec![
         ApiResult {
             status: 200,

@@ -1,13 +1,39 @@
 // Wires user actions to IPC calls and renders whatever Rust sends back.
 import { api, subscribe, type AppView, type IpcError, type Settings } from './ipc';
-import { appendTimeline, render, showApiResult, showError, showSignOutNote, signOutText } from './render';
+import {
+  buildSettings,
+  initialValues,
+  presetById,
+  sentence,
+  settingToField,
+  type FieldId,
+  type Preset,
+  type Values,
+} from './providers';
+import {
+  appendTimeline,
+  render,
+  renderFirstRun,
+  renderProviders,
+  showApiResult,
+  showConfigProblem,
+  showError,
+  showFieldErrors,
+  showIssuerPreview,
+  showSignOutNote,
+  signOutText,
+} from './render';
 
+// The settings as loaded: the forms edit some fields; the others (redirect ports, timeouts) are
+// kept as they were when they save.
+let loaded: Settings = {};
 let view: AppView | null = null;
 let waiting = false;
 
 function update(next: AppView): void {
   view = next;
   render(next, waiting);
+  showConfigProblem(loaded.issuer || loaded.client_id ? next.config_error : null);
 }
 
 function byId<T extends HTMLElement>(id: string): T {
@@ -99,9 +125,6 @@ byId('call-api').addEventListener('click', () => {
   });
 });
 
-// The settings as loaded: the form edits some fields; the others (redirect ports, timeouts) are
-// kept as they were when it saves.
-let loaded: Settings = {};
 
 async function loadSettings(): Promise<void> {
   try {
@@ -142,10 +165,81 @@ byId<HTMLFormElement>('settings-form').addEventListener('submit', (e) => {
   });
 });
 
+// The first-run screen: a provider preset, its fields, and the settings they make.
+let preset: Preset = presetById('dev');
+let values: Values = initialValues(preset);
+
+function choose(next: Preset, start: Values = initialValues(next)): void {
+  preset = next;
+  values = start;
+  renderProviders(preset.id);
+  renderFirstRun(preset, values);
+}
+
+byId('providers').addEventListener('change', (e) => {
+  const input = e.target as HTMLInputElement;
+  if (input.name === 'provider') choose(presetById(input.value));
+});
+
+byId('first-run-fields').addEventListener('input', (e) => {
+  const input = e.target as HTMLInputElement;
+  values[input.name as FieldId] = input.value;
+  showIssuerPreview(preset, values);
+  // The message was about what was there before.
+  const error = document.getElementById(`fr-${input.name}-error`);
+  if (error) error.hidden = true;
+  input.removeAttribute('aria-invalid');
+});
+
+byId<HTMLFormElement>('first-run-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  void saveFirstRun();
+});
+
+async function saveFirstRun(): Promise<void> {
+  showError(null);
+  const built = buildSettings(preset, values, loaded);
+  if (!built.ok) {
+    showFieldErrors(preset, built.errors, null);
+    return;
+  }
+  showFieldErrors(preset, {}, null);
+  const save = byId<HTMLButtonElement>('first-run-save');
+  save.disabled = true;
+  try {
+    await api.saveSettings(built.settings);
+    loaded = built.settings;
+    await loadSettings(); // the settings panel, for later edits
+  } catch (e) {
+    // Rust refused: its message, next to the field it names when this form has it.
+    const err = e as IpcError;
+    const message = sentence(err.message);
+    const field = err.kind === 'configuration' ? settingToField(preset, err.field) : null;
+    showFieldErrors(preset, field ? { [field]: message } : {}, field ? null : message);
+  } finally {
+    save.disabled = false;
+  }
+}
+
 async function main(): Promise<void> {
+  choose(preset);
   await subscribe(appendTimeline, update);
-  update(await api.view());
   await loadSettings();
+  // Settings that were saved but can't be used: start from them as "Other provider".
+  if (loaded.issuer || loaded.client_id) {
+    const other = presetById('other');
+    choose(other, {
+      ...initialValues(other),
+      issuer: loaded.issuer ?? '',
+      client_id: loaded.client_id ?? '',
+      scopes: (loaded.scopes ?? []).join(' ') || initialValues(other).scopes,
+      params: Object.entries(loaded.params ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join('&'),
+      api_url: loaded.api_url ?? '',
+    });
+  }
+  update(await api.view());
 }
 
 void main();

@@ -2,6 +2,7 @@
 // logic: the access-token bar drains by a CSS animation whose duration is the remaining lifetime
 // Rust reported; each new view restarts it.
 import type { AppView, Revocation, SessionEvent, SessionStatus, SignOutResult } from './ipc/types';
+import { PRESETS, sentence, type FieldErrors, type FieldId, type Preset, type Values } from './providers';
 
 export type Screen = 'unconfigured' | 'signed-out' | 'waiting' | 'locked' | 'signed-in';
 
@@ -58,8 +59,8 @@ export function render(view: AppView, waiting: boolean): void {
   el('pin-setup').dataset.needsPin = String(view.unlock_method === 'pin');
   el('unlock-form').dataset.needsPin = String(view.unlock_method === 'pin');
   el('offline').hidden = !view.session?.offline;
-  el<HTMLDetailsElement>('settings').hidden = screen === 'signed-in' || screen === 'locked' || screen === 'waiting';
-  el('config-error').textContent = view.config_error ?? '';
+  // Unconfigured, the first-run screen is the settings form.
+  el<HTMLDetailsElement>('settings').hidden = screen !== 'signed-out';
 
   const status = view.session;
   if (!status) return;
@@ -164,4 +165,95 @@ export function showApiResult(text: string | null): void {
   const pre = el('api-result');
   pre.hidden = text === null;
   pre.textContent = text ?? '';
+}
+
+/** Why the stored settings are unusable, when there are stored settings (a fresh install has
+ * none, and the first-run screen says what to do). */
+export function showConfigProblem(message: string | null): void {
+  const p = el('config-error');
+  p.hidden = !message;
+  p.textContent = message ? `The saved settings can't be used: ${sentence(message)}` : '';
+}
+
+/** The provider choice: one radio per preset. */
+export function renderProviders(selected: Preset['id']): void {
+  const box = el('providers');
+  box.querySelectorAll('label').forEach((n) => n.remove());
+  for (const preset of PRESETS) {
+    const label = document.createElement('label');
+    label.className = 'provider';
+    const input = document.createElement('input');
+    input.type = 'radio';
+    input.name = 'provider';
+    input.value = preset.id;
+    input.id = `provider-${preset.id}`;
+    input.checked = preset.id === selected;
+    label.append(input, preset.name);
+    box.append(label);
+  }
+}
+
+/** The chosen preset's fields, with `values`; errors cleared. */
+export function renderFirstRun(preset: Preset, values: Values): void {
+  el('provider-register').textContent = preset.register;
+  const fields = el('first-run-fields');
+  fields.replaceChildren();
+  for (const field of preset.fields) {
+    const label = document.createElement('label');
+    label.htmlFor = `fr-${field.id}`;
+    label.append(field.optional ? `${field.label} (optional)` : field.label);
+    const input = document.createElement('input');
+    input.id = `fr-${field.id}`;
+    input.name = field.id;
+    input.value = values[field.id] ?? '';
+    input.placeholder = field.placeholder ?? '';
+    input.spellcheck = false;
+    input.setAttribute('aria-describedby', `fr-${field.id}-error`);
+    label.append(input);
+    if (field.hint) {
+      const hint = document.createElement('span');
+      hint.className = 'hint';
+      hint.textContent = field.hint;
+      label.append(hint);
+    }
+    const error = document.createElement('p');
+    error.className = 'field-error';
+    error.id = `fr-${field.id}-error`;
+    error.hidden = true;
+    label.append(error);
+    fields.append(label);
+  }
+  const docs = el('provider-docs');
+  docs.hidden = !preset.docs;
+  el('provider-docs-url').textContent = preset.docs ?? '';
+  showIssuerPreview(preset, values);
+  showFieldErrors(preset, {}, null);
+}
+
+/** For a preset whose issuer is built from other fields: the issuer they make. */
+export function showIssuerPreview(preset: Preset, values: Values): void {
+  const built = !preset.fields.some((f) => f.id === 'issuer');
+  el('first-run-issuer').hidden = !built;
+  el('first-run-issuer-value').textContent = preset.issuer(values) ?? '(fill in the fields above)';
+}
+
+/** Each field's message next to it (the issuer's under the preview when it is built), and one
+ * for the form as a whole. */
+export function showFieldErrors(preset: Preset, errors: FieldErrors, general: string | null): void {
+  const ids: FieldId[] = preset.fields.map((f) => f.id);
+  for (const id of ids) {
+    const p = document.getElementById(`fr-${id}-error`);
+    const input = document.getElementById(`fr-${id}`);
+    if (!p || !input) continue;
+    p.hidden = !errors[id];
+    p.textContent = errors[id] ?? '';
+    input.setAttribute('aria-invalid', String(Boolean(errors[id])));
+  }
+  const derived = el('fr-issuer-derived-error');
+  const derivedMessage = ids.includes('issuer') ? undefined : errors.issuer;
+  derived.hidden = !derivedMessage;
+  derived.textContent = derivedMessage ?? '';
+  const form = el('first-run-error');
+  form.hidden = !general;
+  form.textContent = general ?? '';
 }

@@ -511,39 +511,53 @@ export const events = [
 export const errors = [
   {
     "kind": "configuration",
-    "message": "a sentence for the user"
+    "message": "a sentence for the user",
+    "field": null
   },
   {
     "kind": "cancelled",
-    "message": "a sentence for the user"
+    "message": "a sentence for the user",
+    "field": null
   },
   {
     "kind": "reauth_required",
-    "message": "a sentence for the user"
+    "message": "a sentence for the user",
+    "field": null
   },
   {
     "kind": "not_signed_in",
-    "message": "a sentence for the user"
+    "message": "a sentence for the user",
+    "field": null
   },
   {
     "kind": "transient",
-    "message": "a sentence for the user"
+    "message": "a sentence for the user",
+    "field": null
   },
   {
     "kind": "vault_locked",
-    "message": "a sentence for the user"
+    "message": "a sentence for the user",
+    "field": null
   },
   {
     "kind": "protocol",
-    "message": "a sentence for the user"
+    "message": "a sentence for the user",
+    "field": null
   },
   {
     "kind": "wrong_state",
-    "message": "a sentence for the user"
+    "message": "a sentence for the user",
+    "field": null
   },
   {
     "kind": "internal",
-    "message": "a sentence for the user"
+    "message": "a sentence for the user",
+    "field": null
+  },
+  {
+    "kind": "configuration",
+    "message": "the issuer must use https (plain http is allowed only on the loopback addresses 127.0.0.1 and [::1])",
+    "field": "issuer"
   }
 ] satisfies IpcError[];
 

@@ -68,6 +68,9 @@ export type IpcErrorKind =
 export interface IpcError {
   kind: IpcErrorKind;
   message: string;
+  /** For a settings problem, the setting at fault as its settings-file key (`issuer`,
+   * `client_id`, `scopes`, `params.max_age`, `api_url`); null otherwise. */
+  field?: string | null;
 }
 
 export interface ApiResult {
