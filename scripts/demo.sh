@@ -12,23 +12,34 @@
 #   DEMO_PIN=...         the PIN the demo uses (default demo-pin-2468)
 #   BROWSER=...          how to open the sign-in page; without it and without a display, the
 #                        headless login driver signs in as alice (LATCHKEY_DEV_USER to change)
+#   DEMO_DRY_RUN=1       print the set-up and build steps it would take ("step: COMMAND", in
+#                        order), then stop: nothing is installed, built or started
+#                        (scripts/check-demo-setup.sh checks the order)
 # The demo's vault lives in target/demo-data, not in your real data directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund
+dry_run="${DEMO_DRY_RUN:-}"
+# Each set-up and build step goes through here, so a dry run lists exactly what a real run does.
+step() {
+  if [ "$dry_run" = 1 ]; then echo "step: $*"; else "$@"; fi
+}
+
 mode="${DEMO:-}"
 if [ -z "$mode" ]; then
   if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || [ "$(uname)" = Darwin ]; then mode=app; else mode=cli; fi
 fi
+[ "$dry_run" = 1 ] && echo "mode: $mode"
+[ -d node_modules/oidc-provider ] || step npm ci --no-audit --no-fund
 if [ "$mode" = app ]; then
   # WebKitGTK and friends, as the test command installs them (skips what is there).
-  bash scripts/deps.sh
-  npm run build:ui
-  cargo build --locked -p latchkey-app
+  step bash scripts/deps.sh
+  step npm run build:ui
+  step cargo build --locked -p latchkey-app
 else
-  cargo build --locked -p latchkey-cli
+  step cargo build --locked -p latchkey-cli
 fi
+[ "$dry_run" = 1 ] && exit 0
 bin=target/debug/latchkey
 pin="${DEMO_PIN:-demo-pin-2468}"
 

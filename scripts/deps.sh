@@ -2,14 +2,22 @@
 # Installs the Debian/Ubuntu packages the app build, the window tests and the app benchmark need
 # (WebKitGTK and friends, Xvfb, WebKitWebDriver, Chromium and ChromeDriver), skipping what is
 # already installed.
+#   bash scripts/deps.sh --list   prints the packages, one a line, and installs nothing
 set -euo pipefail
 
 packages=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev
   libsoup-3.0-dev build-essential pkg-config libssl-dev xvfb xauth webkit2gtk-driver
   chromium chromium-driver)
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
+# Installed means dpkg's status says so ("dpkg -s" also succeeds for a removed package whose
+# configuration files remain).
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 missing=()
 for p in "${packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   printf '\n==> apt-get install %s\n' "${missing[*]}"

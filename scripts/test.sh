@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): installs what the suite needs, then runs every check.
-# Works on a fresh Debian/Ubuntu machine with Node 20+ and a Rust toolchain; CI runs exactly this.
+# Works on a fresh Debian/Ubuntu machine with Node.js 20 (or a later LTS) and a Rust toolchain; CI
+# runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,9 @@ disk
 
 # WebKitGTK and friends for the Tauri app, Xvfb and WebKitWebDriver for the window test.
 bash scripts/deps.sh
+# The demo's set-up path: deps.sh runs before the app build, a second run installs nothing, and the
+# app build's prerequisites are present (seconds; no second app build).
+bash scripts/check-demo-setup.sh
 
 step "npm ci (dev IdP, UI tooling, Tauri CLI, WebDriver client)"
 npm ci --no-audit --no-fund
