@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "sign_out",
     "get_settings",
     "save_settings",
+    "find_dev_idp",
 ];
 
 fn main() {

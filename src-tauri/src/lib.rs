@@ -50,6 +50,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::sign_out,
             commands::get_settings,
             commands::save_settings,
+            commands::find_dev_idp,
         ])
         .setup(|app| initialize(app.handle()))
         .on_window_event(|window, event| {

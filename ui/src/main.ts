@@ -240,6 +240,19 @@ async function main(): Promise<void> {
     });
   }
   update(await api.view());
+  void offerRunningDevIdp();
+}
+
+/** A dev IdP running on this machine (`npm run dev-idp`, its default port): offered filled in. */
+async function offerRunningDevIdp(): Promise<void> {
+  if (loaded.issuer || loaded.client_id) return;
+  const issuer = await api.findDevIdp().catch(() => null);
+  if (!issuer || preset.id !== 'dev' || values.issuer) return;
+  const dev = presetById('dev');
+  choose(dev, { ...initialValues(dev), issuer });
+  const found = byId('first-run-found');
+  found.textContent = `A dev IdP is running on this computer at ${issuer}: its issuer is filled in.`;
+  found.hidden = false;
 }
 
 void main();

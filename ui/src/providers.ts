@@ -109,7 +109,7 @@ export const PRESETS: Preset[] = [
     id: 'dev',
     name: 'Dev IdP',
     register:
-      'The bundled development provider: run "npm run dev-idp" in the project and copy the issuer it prints. Its client "latchkey-native" is already registered.',
+      'The bundled development provider: run "npm run dev-idp" in the project (it listens on 127.0.0.1:9440 and is then filled in here), or copy the issuer it prints. Its client "latchkey-native" is already registered.',
     docs: null,
     fields: [
       {
@@ -118,7 +118,7 @@ export const PRESETS: Preset[] = [
         noun: 'the issuer URL',
         check: 'url',
         placeholder: 'http://127.0.0.1:PORT',
-        hint: 'As printed by "npm run dev-idp", like http://127.0.0.1:41234.',
+        hint: 'As printed by "npm run dev-idp", like http://127.0.0.1:9440.',
       },
       clientId('latchkey-native'),
       scopes('The dev IdP grants offline_access (a refresh token) after consent, which Latchkey asks for.'),

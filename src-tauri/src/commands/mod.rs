@@ -96,6 +96,13 @@ pub async fn sign_out<R: Runtime>(
     Ok(latchkey.sign_out_with(browser.as_deref()).await?)
 }
 
+/// The bundled dev IdP's issuer when one runs on this machine at its default port (the first-run
+/// screen offers it filled in); nothing secret, and only that loopback port is asked.
+#[tauri::command]
+pub async fn find_dev_idp() -> Result<Option<String>, IpcError> {
+    Ok(latchkey_core::app::verbs::find_dev_idp(latchkey_core::app::verbs::DEV_IDP_PORT).await)
+}
+
 /// The stored settings (no secrets: a public client has none).
 #[tauri::command]
 pub async fn get_settings(state: State<'_, AppState>) -> Result<PartialConfig, IpcError> {

@@ -46,6 +46,7 @@ export const api = {
   signOut: (everywhere = false) => call<SignOutResult>('sign_out', { everywhere }),
   getSettings: () => call<Settings>('get_settings'),
   saveSettings: (settings: Settings) => call<void>('save_settings', { settings }),
+  findDevIdp: () => call<string | null>('find_dev_idp'),
 };
 
 /**

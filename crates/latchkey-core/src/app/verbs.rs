@@ -6,6 +6,7 @@
 //! [`crate::Vault`] behind it: every user action is one facade call, with the facade's checks.
 
 use std::path::Path;
+use std::time::Duration;
 
 use url::Url;
 
@@ -14,6 +15,32 @@ use crate::session::{ApiResponse, SessionState, SessionStatus};
 use crate::vault::{Vault, KEY_FILE};
 
 use super::Latchkey;
+
+/// The port `npm run dev-idp` listens on by default, so a first-run screen can find it.
+pub const DEV_IDP_PORT: u16 = 9440;
+
+/// The issuer of the bundled dev IdP when one is running on this machine at `port` (loopback
+/// only, a second at most): for a first-run screen that offers it filled in. It must answer as
+/// the dev IdP does — its discovery document naming `http://127.0.0.1:PORT` and its `/dev/stats`
+/// counters — so another server on that port is not mistaken for it.
+pub async fn find_dev_idp(port: u16) -> Option<String> {
+    let issuer = format!("http://127.0.0.1:{port}");
+    let http = crate::http::HttpClient::new(Duration::from_secs(1), 64 * 1024).ok()?;
+    let get = |path: &str| {
+        let url = Url::parse(&format!("{issuer}{path}")).ok();
+        let http = http.clone();
+        async move {
+            let response = http.get_document(&url?).await.ok()?;
+            (response.status == 200)
+                .then(|| serde_json::from_slice::<serde_json::Value>(&response.body).ok())
+                .flatten()
+        }
+    };
+    let metadata = get("/.well-known/openid-configuration").await?;
+    let stats = get("/dev/stats").await?;
+    (metadata["issuer"] == issuer.as_str() && stats.get("token_requests").is_some())
+        .then_some(issuer)
+}
 
 /// The provider a stored session belongs to. Not secret: read from the vault's metadata without
 /// the key.
