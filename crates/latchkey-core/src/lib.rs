@@ -49,6 +49,7 @@ pub mod applink;
 pub mod authorize;
 pub mod config;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;

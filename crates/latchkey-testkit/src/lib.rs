@@ -17,6 +17,7 @@ use std::path::PathBuf;
 pub mod browsers;
 pub mod cli;
 pub mod dev_idp;
+pub mod dpop;
 pub mod drip;
 pub mod fake_idp;
 pub mod log_capture;

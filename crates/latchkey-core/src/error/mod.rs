@@ -131,6 +131,10 @@ pub enum Error {
     #[error("unsupported token_type {0:?} (this client uses Bearer tokens)")]
     UnsupportedTokenType(String),
 
+    /// DPoP (sender-constrained tokens) failed: see [`crate::dpop::DpopError`].
+    #[error(transparent)]
+    Dpop(#[from] crate::dpop::DpopError),
+
     /// The ID token failed validation (signature, iss, aud, exp/iat, nonce, sub).
     #[error("the ID token is invalid: {0}")]
     IdTokenInvalid(String),
@@ -233,6 +237,7 @@ impl Error {
             | Error::AuthorizationRefused { .. }
             | Error::TokenRefused { .. }
             | Error::UnsupportedTokenType(_)
+            | Error::Dpop(_)
             | Error::IdTokenInvalid(_)
             | Error::IdTokenMissing
             | Error::UserInfoSubjectMismatch => ErrorKind::Protocol,
