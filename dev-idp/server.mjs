@@ -21,9 +21,16 @@
 //                                  expires_in_string  token responses quote expires_in ("3600")
 //                                  bare_token_errors  token-endpoint errors come as a bare 400
 //                                                     with an empty body, no OAuth error
+//   DEV_IDP_DPOP_NONCE           off (default) | token | api | both: demand a server-provided DPoP
+//                                nonce (RFC 9449 §8, §9) at the token endpoint, at the demo API,
+//                                or both
 //   DEV_IDP_RECORD_SECRETS       a file to append every issued authorization code, access token
 //                                and refresh token to, one JSON line each (tests use it to prove
 //                                that none of them leaks from the app; never set it otherwise)
+//
+// DPoP (RFC 9449) is on: a client that sends a proof gets DPoP-bound tokens (a public client's
+// refresh token is bound to its key), and the demo API then checks the proof (signature, htm,
+// htu, ath, the token's cnf.jkt, the nonce when one is demanded).
 //
 // GET /dev/stats returns counters for the benchmarks: {"token_requests": N, "grants": {...}} —
 // every POST to the token endpoint, and successful grants by grant_type.
@@ -37,7 +44,7 @@ if (process.env.DEV_IDP_TEST_CLOCK === '1') {
 }
 
 import { createServer } from 'node:http';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes, verify as verifySignature } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
@@ -70,6 +77,7 @@ const clockTolerance = intEnv('DEV_IDP_CLOCK_TOLERANCE', 15);
 const refreshPolicy = choiceEnv('DEV_IDP_REFRESH_POLICY', ['offline_access', 'always', 'never'], 'offline_access');
 const rotate = choiceEnv('DEV_IDP_ROTATE', ['true', 'false'], 'true') === 'true';
 const quiet = process.env.DEV_IDP_QUIET === '1';
+const dpopNonce = choiceEnv('DEV_IDP_DPOP_NONCE', ['off', 'token', 'api', 'both'], 'off');
 const quirks = new Set((process.env.DEV_IDP_QUIRKS || '').split(',').map((q) => q.trim()).filter(Boolean));
 for (const quirk of quirks) {
   if (!['expires_in_string', 'bare_token_errors'].includes(quirk)) {
@@ -129,6 +137,11 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
+    dPoP: {
+      enabled: true,
+      nonceSecret: randomBytes(32),
+      requireNonce: () => dpopNonce === 'token' || dpopNonce === 'both',
+    },
     userinfo: { enabled: true },
     rpInitiatedLogout: { enabled: true },
   },
@@ -152,15 +165,34 @@ async function demoApi(req, res) {
     res.end(JSON.stringify(body));
   };
   if (req.method !== 'GET') return send(405, { error: 'method_not_allowed' });
-  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(req.headers.authorization || '');
+  const match = /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/.exec(req.headers.authorization || '');
   if (!match) {
-    return send(401, { error: 'invalid_request' }, { 'www-authenticate': 'Bearer realm="latchkey-demo"' });
+    return send(401, { error: 'invalid_request' }, { 'www-authenticate': 'Bearer realm="latchkey-demo", DPoP algs="ES256"' });
   }
-  const token = await provider.AccessToken.find(match[1]);
+  const [, scheme, value] = match;
+  const token = await provider.AccessToken.find(value);
   if (!token) {
-    return send(401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer realm="latchkey-demo", error="invalid_token"' });
+    return send(401, { error: 'invalid_token' }, { 'www-authenticate': `${scheme} realm="latchkey-demo", error="invalid_token"` });
+  }
+  // A DPoP-bound token (cnf.jkt) is only good with a proof by its key (RFC 9449 §7).
+  if (token.jkt || scheme === 'DPoP') {
+    const problem = scheme !== 'DPoP'
+      ? 'a DPoP-bound token must be sent with the DPoP scheme'
+      : checkDpopProof(req, value, token.jkt);
+    if (problem === 'use_dpop_nonce') {
+      return send(401, { error: 'use_dpop_nonce' }, {
+        'www-authenticate': 'DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"',
+        'dpop-nonce': apiNonce(),
+      });
+    }
+    if (problem) {
+      return send(401, { error: 'invalid_token', error_description: problem }, {
+        'www-authenticate': `DPoP realm="latchkey-demo", error="invalid_token", algs="ES256"`,
+      });
+    }
   }
   return send(200, {
+    token_type: token.jkt ? 'DPoP' : 'Bearer',
     message: `Hello, ${token.accountId}! This response came from a protected API.`,
     sub: token.accountId,
     client_id: token.clientId,
@@ -168,6 +200,69 @@ async function demoApi(req, res) {
     token_expires_at: new Date(token.exp * 1000).toISOString(),
     served_at: new Date().toISOString(),
   });
+}
+
+// The demo API's own DPoP nonces: a fresh one every 5 minutes (the previous one still accepted).
+let apiNonces = [randomBytes(16).toString('base64url')];
+let apiNonceAt = Date.now();
+function apiNonce() {
+  if (Date.now() - apiNonceAt > 300_000) {
+    apiNonces = [randomBytes(16).toString('base64url'), apiNonces[0]];
+    apiNonceAt = Date.now();
+  }
+  return apiNonces[0];
+}
+
+// RFC 9449 §4.3 and §7.1 for the demo API: the proof's signature by its embedded public key,
+// typ, alg, jti, iat, htm, htu, ath, the key's thumbprint equal to the token's cnf.jkt, and the
+// nonce when this API demands one. Returns a problem, 'use_dpop_nonce', or null.
+const seenJti = new Map();
+function checkDpopProof(req, accessToken, jkt) {
+  const proof = req.headers.dpop;
+  if (typeof proof !== 'string') return 'DPoP proof missing';
+  const parts = proof.split('.');
+  if (parts.length !== 3) return 'DPoP proof is not a compact JWS';
+  let header;
+  let claims;
+  try {
+    header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+    claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    return 'DPoP proof is not JSON';
+  }
+  if (header.typ !== 'dpop+jwt') return 'DPoP proof typ';
+  if (header.alg !== 'ES256') return 'DPoP proof alg';
+  const jwk = header.jwk;
+  if (!jwk || jwk.kty !== 'EC' || jwk.crv !== 'P-256' || jwk.d !== undefined) return 'DPoP proof jwk';
+  let ok = false;
+  try {
+    const key = createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, format: 'jwk' });
+    ok = verifySignature('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(parts[2], 'base64url'));
+  } catch {
+    ok = false;
+  }
+  if (!ok) return 'DPoP proof signature';
+  const thumbprint = createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })).digest('base64url');
+  if (!jkt || thumbprint !== jkt) return 'DPoP proof key is not the one the token is bound to';
+  if (claims.htm !== req.method) return 'DPoP proof htm';
+  const expected = new URL(req.url, issuer);
+  expected.search = '';
+  if (claims.htu !== expected.href) return 'DPoP proof htu';
+  const ath = createHash('sha256').update(accessToken).digest('base64url');
+  if (claims.ath !== ath) return 'DPoP proof ath';
+  if (typeof claims.jti !== 'string' || !claims.jti) return 'DPoP proof jti';
+  const now = Math.floor(Date.now() / 1000);
+  if (typeof claims.iat !== 'number') return 'DPoP proof iat';
+  // Freshness: the nonce when there is a valid one; else iat, and a client whose clock is off
+  // (or a test that moved this server's clock) is given a nonce instead, like oidc-provider does.
+  apiNonce();
+  const nonceOk = typeof claims.nonce === 'string' && apiNonces.includes(claims.nonce);
+  const nonceDemanded = dpopNonce === 'api' || dpopNonce === 'both';
+  if (!nonceOk && (nonceDemanded || Math.abs(now - claims.iat) > 300)) return 'use_dpop_nonce';
+  for (const [jti, at] of seenJti) if (at < now - 600) seenJti.delete(jti);
+  if (seenJti.has(claims.jti)) return 'DPoP proof replayed';
+  seenJti.set(claims.jti, now);
+  return null;
 }
 
 // Counters for the benchmarks (GET /dev/stats): e.g. how many refresh requests 100 concurrent

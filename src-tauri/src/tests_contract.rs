@@ -28,6 +28,7 @@ fn status(state: SessionState, reauth_reason: Option<ReauthReason>) -> SessionSt
         display_name: Some("Alice Example".into()),
         scopes: vec!["openid".into(), "offline_access".into()],
         has_refresh_token: true,
+        key_bound: true,
         access_token_expires_in_secs: Some(8),
         access_token_expires_at: Some(1_790_000_000),
         access_token_lifetime_secs: Some(10),

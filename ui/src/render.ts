@@ -83,7 +83,7 @@ export function render(view: AppView, waiting: boolean): void {
     fill.classList.remove('draining');
     void fill.offsetWidth;
     fill.classList.add('draining');
-    el('token-meta').textContent = `valid for ${remaining} s of ${lifetime} s · ${status.refresh_count} refreshes, ${status.rotation_count} rotations`;
+    el('token-meta').textContent = `valid for ${remaining} s of ${lifetime} s · ${status.refresh_count} refreshes, ${status.rotation_count} rotations${status.key_bound ? ' · key-bound (DPoP)' : ''}`;
   } else {
     fill.classList.remove('draining');
     el('token-meta').textContent = status.state === 'signed_in' ? 'obtained on first use' : '';
@@ -101,9 +101,9 @@ export function timelineText(event: SessionEvent, now: Date): string | null {
   const t = now.toLocaleTimeString();
   switch (event.event) {
     case 'signed_in':
-      return `${t} signed in`;
+      return `${t} signed in${event.status.key_bound ? ' · key-bound (DPoP)' : ''}`;
     case 'refreshed':
-      return `${t} refreshed (${event.trigger.replace('_', ' ')})${event.rotated ? ' · refresh token rotated' : ''}`;
+      return `${t} refreshed (${event.trigger.replace('_', ' ')})${event.rotated ? ' · refresh token rotated' : ''}${event.status.key_bound ? ' · key-bound (DPoP)' : ''}`;
     case 'refresh_failed':
       return `${t} refresh failed: ${event.message}${event.retry_in_secs !== null ? ` · retry in ${event.retry_in_secs} s` : ''}`;
     case 'session_ended':

@@ -53,6 +53,7 @@ fn stored(rt: &str) -> StoredSession {
         subject: Some("alice".into()),
         display_name: Some("Alice Example".into()),
         auth_time: None,
+        dpop_key: None,
     }
 }
 

@@ -180,10 +180,10 @@ pub fn print_status(status: &SessionStatus, json: bool, heading: &str) {
             }
             println!(
                 "  refresh token: {}",
-                if status.has_refresh_token {
-                    "held"
-                } else {
-                    "none issued"
+                match (status.has_refresh_token, status.key_bound) {
+                    (true, true) => "held, bound to this device's DPoP key",
+                    (true, false) => "held",
+                    (false, _) => "none issued",
                 }
             );
             if let Some(next) = status.next_refresh_in_secs {

@@ -58,6 +58,18 @@ impl PendingAuthorization {
     /// Builds the authorization URL with a fresh 256-bit PKCE verifier (S256), `state` and
     /// `nonce`, the configured scopes and extra parameters.
     pub fn new(provider: &Provider, config: &Config, redirect_uri: Url) -> Self {
+        Self::with_dpop_jkt(provider, config, redirect_uri, None)
+    }
+
+    /// [`PendingAuthorization::new`], binding the authorization code to a DPoP key: `dpop_jkt`
+    /// (RFC 9449 §10) is its thumbprint, and the server refuses the code exchange unless the
+    /// proof is signed by that key.
+    pub fn with_dpop_jkt(
+        provider: &Provider,
+        config: &Config,
+        redirect_uri: Url,
+        dpop_jkt: Option<&str>,
+    ) -> Self {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let redirect_uri = RedirectUrl::from_url(redirect_uri);
         let mut request = provider
@@ -75,6 +87,9 @@ impl PendingAuthorization {
         }
         for (key, value) in &config.extra_params {
             request = request.add_extra_param(key.clone(), value.clone());
+        }
+        if let Some(jkt) = dpop_jkt {
+            request = request.add_extra_param("dpop_jkt", jkt.to_owned());
         }
         let (url, state, nonce) = request.url();
         Self {

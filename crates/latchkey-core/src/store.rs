@@ -37,6 +37,10 @@ pub struct StoredSession {
     /// if it carries any (OIDC Core §12.2). Absent in vaults written before it was kept.
     #[serde(default)]
     pub auth_time: Option<i64>,
+    /// The private DPoP key the tokens are bound to (RFC 9449), when the session uses DPoP:
+    /// released by the same unlock as the refresh token, erased with it. `Debug` redacts it.
+    #[serde(default)]
+    pub dpop_key: Option<crate::dpop::DpopKeyMaterial>,
 }
 
 impl StoredSession {
@@ -47,6 +51,7 @@ impl StoredSession {
         token.into_secret().zeroize();
         self.id_token = None;
         self.nonce = None;
+        self.dpop_key = None;
     }
 }
 
@@ -220,6 +225,10 @@ mod tests {
             subject: Some("alice".into()),
             display_name: None,
             auth_time: None,
+            dpop_key: Some(crate::dpop::DpopKeyMaterial {
+                alg: "ES256".into(),
+                d: SecretString::new("DPOP-KEY-SECRET".into()),
+            }),
         };
         let printed = format!("{s:?}");
         assert!(!printed.contains("SECRET"), "{printed}");
@@ -240,6 +249,7 @@ mod tests {
             subject: None,
             display_name: None,
             auth_time: None,
+            dpop_key: None,
         };
         store.save(&s).unwrap();
         assert_eq!(store.load().unwrap().unwrap().refresh_token.secret(), "rt");

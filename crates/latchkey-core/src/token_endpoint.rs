@@ -14,6 +14,12 @@
 //!   (`"3600"`) or with a fraction is a number; negative, absent-but-malformed or non-numeric is
 //!   an error; `token_type` must be Bearer (case-insensitive, RFC 6749 §5.1); the access token must
 //!   be a non-empty string.
+//! - **DPoP** (RFC 9449): when the session has a key, [`Capture`] adds a `DPoP` proof to each
+//!   request, remembers any `DPoP-Nonce`, and answers a `use_dpop_nonce` 400 with exactly one
+//!   retry. The `token_type` must then be `DPoP`; a Bearer token where a bound one was asked for
+//!   (or the reverse) is a [`DpopError::TokenTypeMismatch`], not a token to use. A second
+//!   `use_dpop_nonce` and `invalid_dpop_proof` are DPoP errors, not refusals of the grant: they
+//!   don't end a session.
 //! - **Secrets are ours to wipe.** Token strings are moved (not copied) out of the parsed JSON
 //!   into zeroizing [`SecretString`]s, and the raw body is zeroized when dropped.
 //! - **Errors are classified by status.** RFC 6749 §5.2 errors come with 400 or 401 (403 from
@@ -29,8 +35,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
+use crate::dpop::{DpopError, DpopKey, NonceCache, Proof};
 use crate::error::{Endpoint, Error};
-use crate::http::{HttpClient, HttpError};
+use crate::http::{BodyResponse, HttpClient, HttpError};
 use crate::secret::SecretString;
 
 /// What the token endpoint answered.
@@ -86,9 +93,9 @@ struct WireError {
 /// # Errors
 /// Transient (`HttpError::ServerUnavailable`) for 5xx, 429 and 408; `InvalidResponse` for any
 /// status that is neither 200 nor a refusal (404, a redirect, which the client never follows).
-pub(crate) fn read(status: u16, body: &[u8]) -> Result<TokenAnswer, Error> {
+pub(crate) fn read(status: u16, body: &[u8], dpop: bool) -> Result<TokenAnswer, Error> {
     match status {
-        200 => Ok(read_issued(body)),
+        200 => Ok(read_issued(body, dpop)),
         408 | 429 | 500..=599 => Err(Error::http(
             Endpoint::Token,
             HttpError::ServerUnavailable { status },
@@ -101,6 +108,22 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<TokenAnswer, Error> {
                 ),
                 Err(_) => (None, None),
             };
+            match error.as_deref() {
+                Some("use_dpop_nonce") => {
+                    return Err(DpopError::NonceDemandedAgain {
+                        endpoint: Endpoint::Token,
+                    }
+                    .into())
+                }
+                Some("invalid_dpop_proof") => {
+                    return Err(DpopError::ProofRejected {
+                        endpoint: Endpoint::Token,
+                        description,
+                    }
+                    .into())
+                }
+                _ => {}
+            }
             Ok(TokenAnswer::Refused {
                 status,
                 error,
@@ -114,7 +137,7 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<TokenAnswer, Error> {
     }
 }
 
-fn read_issued(body: &[u8]) -> TokenAnswer {
+fn read_issued(body: &[u8], dpop: bool) -> TokenAnswer {
     let wire = match serde_json::from_slice::<Wire>(body) {
         Ok(wire) => wire,
         Err(e) => {
@@ -128,7 +151,7 @@ fn read_issued(body: &[u8]) -> TokenAnswer {
         }
     };
     let refresh_token = take_secret(wire.refresh_token);
-    let fields = check_fields(wire.access_token, wire.token_type, wire.expires_in).map(
+    let fields = check_fields(wire.access_token, wire.token_type, wire.expires_in, dpop).map(
         |(access_token, expires_in)| IssuedFields {
             access_token,
             expires_in,
@@ -149,13 +172,24 @@ fn check_fields(
     access_token: Option<Value>,
     token_type: Option<Value>,
     expires_in: Option<Value>,
+    dpop: bool,
 ) -> Result<(SecretString, Option<Duration>), Error> {
     let invalid = |problem: &str| Error::InvalidResponse {
         endpoint: Endpoint::Token,
         problem: problem.to_owned(),
     };
+    let asked = if dpop { "DPoP" } else { "Bearer" };
     match token_type {
-        Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
+        Some(Value::String(t)) if t.eq_ignore_ascii_case(asked) => {}
+        Some(Value::String(t))
+            if t.eq_ignore_ascii_case("bearer") || t.eq_ignore_ascii_case("dpop") =>
+        {
+            return Err(DpopError::TokenTypeMismatch {
+                asked,
+                issued: printable(&t, 32),
+            }
+            .into());
+        }
         Some(Value::String(other)) => {
             return Err(Error::UnsupportedTokenType(printable(&other, 32)));
         }
@@ -226,6 +260,7 @@ pub(crate) enum CaptureError {
 /// zeroizing body) and ends oauth2's part there.
 pub(crate) struct Capture<'a> {
     http: &'a HttpClient,
+    dpop: Option<(&'a DpopKey, &'a NonceCache)>,
     response: Mutex<Option<(u16, Zeroizing<Vec<u8>>)>>,
 }
 
@@ -233,7 +268,61 @@ impl<'a> Capture<'a> {
     pub(crate) fn new(http: &'a HttpClient) -> Self {
         Self {
             http,
+            dpop: None,
             response: Mutex::new(None),
+        }
+    }
+
+    /// Sends each request with a DPoP proof signed by `key`, using and remembering the server's
+    /// nonces in `nonces`.
+    pub(crate) fn with_dpop(mut self, key: Option<&'a DpopKey>, nonces: &'a NonceCache) -> Self {
+        self.dpop = key.map(|k| (k, nonces));
+        self
+    }
+
+    /// One request with a proof; a `use_dpop_nonce` answer that brings a new nonce gets exactly
+    /// one retry with it.
+    async fn send_with_proof(
+        &self,
+        request: HttpRequest,
+        key: &DpopKey,
+        nonces: &NonceCache,
+    ) -> Result<BodyResponse, HttpError> {
+        let (parts, body) = request.into_parts();
+        let body = Zeroizing::new(body);
+        let url = url::Url::parse(&parts.uri.to_string())
+            .map_err(|e| HttpError::BadRequest(format!("invalid URL: {e}")))?;
+        let mut retried = false;
+        loop {
+            let nonce = nonces.get(&url);
+            let proof = Proof::new(parts.method.as_str(), &url)
+                .nonce(nonce.as_deref())
+                .sign(key)
+                .map_err(|e| HttpError::BadRequest(e.to_string()))?;
+            let mut builder = http::Request::builder()
+                .method(parts.method.clone())
+                .uri(parts.uri.clone());
+            for (name, value) in &parts.headers {
+                builder = builder.header(name, value);
+            }
+            let request = builder
+                .header("DPoP", proof)
+                .body(body.to_vec())
+                .map_err(|e| HttpError::BadRequest(e.to_string()))?;
+            let response = self.http.send_oauth(request).await?;
+            let new_nonce = response
+                .dpop_nonce
+                .as_deref()
+                .is_some_and(|n| nonce.as_deref() != Some(n) && nonces.remember(&url, n));
+            let challenged = matches!(response.status, 400 | 401)
+                && serde_json::from_slice::<WireError>(&response.body)
+                    .is_ok_and(|e| e.error == "use_dpop_nonce");
+            if challenged && new_nonce && !retried {
+                tracing::debug!("the token endpoint asked for a DPoP nonce; retrying once");
+                retried = true;
+                continue;
+            }
+            return Ok(response);
         }
     }
 
@@ -263,7 +352,7 @@ impl<'a> Capture<'a> {
             .into_inner()
             .unwrap_or_else(|p| p.into_inner());
         match captured {
-            Some((status, body)) => read(status, &body),
+            Some((status, body)) => read(status, &body, self.dpop.is_some()),
             None => Err(Error::Internal("no token response was captured".into())),
         }
     }
@@ -277,7 +366,10 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Capture<'_> {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let response = self.http.send_oauth(request).await?;
+            let response = match self.dpop {
+                Some((key, nonces)) => self.send_with_proof(request, key, nonces).await?,
+                None => self.http.send_oauth(request).await?,
+            };
             let mut slot = self.response.lock().unwrap_or_else(|p| p.into_inner());
             *slot = Some((response.status, Zeroizing::new(response.body)));
             Err(CaptureError::Captured)
@@ -290,7 +382,7 @@ mod tests {
     use super::*;
 
     fn issued(body: &str) -> (Option<String>, Result<IssuedFields, Error>) {
-        match read(200, body.as_bytes()).unwrap() {
+        match read(200, body.as_bytes(), false).unwrap() {
             TokenAnswer::Issued {
                 refresh_token,
                 fields,
@@ -339,7 +431,15 @@ mod tests {
         let (_, ok) = issued(r#"{"access_token":"at","token_type":"bearer"}"#);
         assert!(ok.is_ok());
         let (_, dpop) = issued(r#"{"access_token":"at","token_type":"DPoP"}"#);
-        assert!(matches!(dpop, Err(Error::UnsupportedTokenType(t)) if t == "DPoP"));
+        assert!(matches!(
+            dpop,
+            Err(Error::Dpop(DpopError::TokenTypeMismatch {
+                asked: "Bearer",
+                ..
+            }))
+        ));
+        let (_, mac) = issued(r#"{"access_token":"at","token_type":"mac"}"#);
+        assert!(matches!(mac, Err(Error::UnsupportedTokenType(t)) if t == "mac"));
     }
 
     #[test]
@@ -353,11 +453,11 @@ mod tests {
     #[test]
     fn refusals_are_told_apart_from_transient_statuses() {
         for status in [408, 429, 500, 503] {
-            let e = read(status, b"").unwrap_err();
+            let e = read(status, b"", false).unwrap_err();
             assert!(e.is_transient(), "{status}");
         }
         for (status, body) in [(400, ""), (401, "<html>no</html>"), (403, "{}")] {
-            match read(status, body.as_bytes()).unwrap() {
+            match read(status, body.as_bytes(), false).unwrap() {
                 TokenAnswer::Refused { error: None, .. } => {}
                 other => panic!("{status}: {other:?}"),
             }
@@ -365,6 +465,7 @@ mod tests {
         match read(
             400,
             br#"{"error":"invalid_grant","error_description":"gone"}"#,
+            false,
         )
         .unwrap()
         {
@@ -375,6 +476,9 @@ mod tests {
             } => assert_eq!((e.as_str(), d.as_str()), ("invalid_grant", "gone")),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(read(302, b""), Err(Error::InvalidResponse { .. })));
+        assert!(matches!(
+            read(302, b"", false),
+            Err(Error::InvalidResponse { .. })
+        ));
     }
 }

@@ -48,6 +48,9 @@ pub(crate) struct Tokens {
     /// set whenever the session reads the store or saves to it. A `refresh` that differs from it
     /// is a rotation whose save failed, and is saved again before the next refresh.
     pub synced: Option<[u8; 32]>,
+    /// The key the tokens are bound to (RFC 9449), when the session uses DPoP. Stored with the
+    /// refresh token; its `Debug` shows only the thumbprint.
+    pub dpop: Option<crate::dpop::DpopKey>,
 }
 
 impl Drop for Tokens {
@@ -194,6 +197,7 @@ mod tests {
             scopes: vec![],
             auth_time: None,
             synced: None,
+            dpop: None,
         }
     }
 

@@ -11,6 +11,7 @@ const status: SessionStatus = {
   display_name: 'Alice Example',
   scopes: ['openid'],
   has_refresh_token: true,
+  key_bound: true,
   access_token_expires_in_secs: 4,
   access_token_expires_at: 1,
   access_token_lifetime_secs: 5,
@@ -107,6 +108,9 @@ describe('rendering decisions', () => {
     const line = timelineText({ event: 'refreshed', trigger: 'scheduled', rotated: true, status }, new Date(0));
     expect(line).toContain('refreshed (scheduled)');
     expect(line).toContain('refresh token rotated');
+    expect(line).toContain('key-bound (DPoP)');
+    const bearer = timelineText({ event: 'refreshed', trigger: 'scheduled', rotated: false, status: { ...status, key_bound: false } }, new Date(0));
+    expect(bearer).not.toContain('key-bound');
     expect(timelineText({ event: 'signed_out' }, new Date(0))).toBeNull();
   });
 });

@@ -21,6 +21,8 @@ export interface SessionStatus {
   display_name: string | null;
   scopes: string[];
   has_refresh_token: boolean;
+  /** The tokens are bound to the session's DPoP key (RFC 9449); the key itself never leaves the engine. */
+  key_bound: boolean;
   access_token_expires_in_secs: number | null;
   access_token_expires_at: number | null;
   access_token_lifetime_secs: number | null;

@@ -80,6 +80,7 @@ impl PartialConfig {
                     layer.redirect_ports = Some(parse_ports(&key, &value)?)
                 }
                 "LATCHKEY_API_URL" => layer.api_url = Some(value),
+                "LATCHKEY_DPOP" => layer.dpop = Some(value.parse()?),
                 "LATCHKEY_HTTP_TIMEOUT_SECS" => {
                     layer.http_timeout_secs = Some(parse_number(&key, &value)?)
                 }
@@ -109,6 +110,7 @@ impl PartialConfig {
         self.login_timeout_secs = other.login_timeout_secs.or(self.login_timeout_secs);
         self.max_response_bytes = other.max_response_bytes.or(self.max_response_bytes);
         self.api_url = other.api_url.or(self.api_url);
+        self.dpop = other.dpop.or(self.dpop);
         self
     }
 }

@@ -16,6 +16,8 @@
 //! login_timeout_secs = 300
 //! # Only for providers that match loopback redirect URIs exactly; tried in order.
 //! redirect_ports = [8765, 8766]
+//! # DPoP-bound tokens: "auto" (default: when the provider offers them), "required", "off".
+//! dpop = "auto"
 //!
 //! [params]
 //! prompt = "consent"
@@ -81,6 +83,36 @@ pub struct Config {
     /// The protected API the app's "Call API" button calls (configuration, never the WebView,
     /// decides where the access token goes).
     pub api_url: Option<Url>,
+    /// Whether tokens are bound to a DPoP key (RFC 9449).
+    pub dpop: DpopPolicy,
+}
+
+/// When the session binds its tokens to a DPoP key (RFC 9449).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DpopPolicy {
+    /// When the provider's metadata offers ES256 DPoP proofs (the default).
+    #[default]
+    Auto,
+    /// Always: a provider that doesn't offer DPoP is refused at discovery.
+    Required,
+    /// Never: plain bearer tokens.
+    Off,
+}
+
+impl std::str::FromStr for DpopPolicy {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s.trim() {
+            "auto" => Ok(Self::Auto),
+            "required" => Ok(Self::Required),
+            "off" => Ok(Self::Off),
+            _ => Err(ConfigError::invalid(
+                "dpop",
+                format!("must be \"auto\", \"required\" or \"off\", got {s:?}"),
+            )),
+        }
+    }
 }
 
 impl Config {
@@ -135,6 +167,8 @@ pub struct PartialConfig {
     pub max_response_bytes: Option<usize>,
     /// See [`Config::api_url`].
     pub api_url: Option<String>,
+    /// See [`Config::dpop`].
+    pub dpop: Option<DpopPolicy>,
 }
 
 impl PartialConfig {
@@ -176,6 +210,7 @@ impl PartialConfig {
 
         Ok(Config {
             api_url,
+            dpop: self.dpop.unwrap_or_default(),
             issuer,
             client_id,
             scopes,

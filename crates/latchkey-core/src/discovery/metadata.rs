@@ -36,6 +36,39 @@ pub struct ServerMetadata {
     /// RFC 9207: when true, every authorization response must carry `iss`.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 9449 §5.1: the JWS algorithms the server accepts in DPoP proofs.
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
+}
+
+impl ServerMetadata {
+    /// Whether sessions with this provider bind their tokens to a DPoP key under `policy`:
+    /// only when it offers ES256, the one algorithm implemented here.
+    ///
+    /// # Errors
+    /// [`crate::dpop::DpopError::NotOffered`] when `policy` is `Required` and it doesn't.
+    pub fn uses_dpop(
+        &self,
+        policy: crate::config::DpopPolicy,
+    ) -> std::result::Result<bool, crate::dpop::DpopError> {
+        use crate::config::DpopPolicy;
+        let offered = self
+            .dpop_signing_alg_values_supported
+            .as_ref()
+            .is_some_and(|algs| algs.iter().any(|a| a == "ES256"));
+        match (policy, offered) {
+            (DpopPolicy::Off, _) => Ok(false),
+            (_, true) => Ok(true),
+            (DpopPolicy::Auto, false) => Ok(false),
+            (DpopPolicy::Required, false) => Err(crate::dpop::DpopError::NotOffered {
+                offered: self
+                    .dpop_signing_alg_values_supported
+                    .as_ref()
+                    .filter(|a| !a.is_empty())
+                    .map_or_else(|| "none".to_owned(), |a| a.join(", ")),
+            }),
+        }
+    }
 }
 
 pub(super) async fn fetch_metadata(http: &HttpClient, issuer: &str) -> Result<ServerMetadata> {
@@ -89,6 +122,7 @@ pub fn validate_metadata(metadata: &ServerMetadata, config: &Config) -> Result<(
     if !s256 {
         return Err(Error::PkceS256Unsupported);
     }
+    metadata.uses_dpop(config.dpop)?;
     let endpoints: [(&'static str, Option<&Url>); 6] = [
         (
             "authorization_endpoint",

@@ -35,7 +35,8 @@
 //! handles.
 //!
 //! # Nonces
-//! [`NonceCache`] remembers the latest `DPoP-Nonce` per origin. A `use_dpop_nonce` challenge
+//! [`NonceCache`] remembers the latest `DPoP-Nonce` per endpoint (see its module for why not
+//! per origin). A `use_dpop_nonce` challenge
 //! (400 from the token endpoint, 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"` from a
 //! resource server) is answered with exactly one retry; a second challenge in a row is
 //! [`DpopError::NonceDemandedAgain`], never a loop.

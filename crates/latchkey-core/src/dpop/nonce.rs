@@ -1,24 +1,30 @@
-//! Server-provided DPoP nonces (RFC 9449 §8, §9), remembered per origin.
+//! Server-provided DPoP nonces (RFC 9449 §8, §9), remembered per endpoint.
+//!
+//! Keyed by the endpoint (the proof's `htu`: origin and path), not by the origin alone: an
+//! authorization server and a resource server may share an origin and keep separate nonces (the
+//! dev IdP and its demo API do), and one's nonce sent to the other would cost a challenge on
+//! every alternation. The price is one extra challenge per endpoint on a server whose endpoints
+//! share nonces.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use url::Url;
 
-/// The latest `DPoP-Nonce` each server (origin) sent. Shared by all of a session's requests.
+/// The latest `DPoP-Nonce` each endpoint sent. Shared by all of a session's requests.
 #[derive(Debug, Default)]
 pub struct NonceCache {
     by_origin: Mutex<HashMap<String, String>>,
 }
 
 impl NonceCache {
-    /// The nonce last received from `url`'s origin.
+    /// The nonce last received from `url`'s endpoint (its query and fragment don't count).
     pub fn get(&self, url: &Url) -> Option<String> {
         let map = self.by_origin.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(&url.origin().ascii_serialization()).cloned()
+        map.get(&super::htu(url)).cloned()
     }
 
-    /// Remembers a `DPoP-Nonce` header value from `url`'s origin; a value that isn't a valid
+    /// Remembers a `DPoP-Nonce` header value from `url`'s endpoint; a value that isn't a valid
     /// nonce (RFC 9449 §8.1: 1*NQCHAR, bounded here at 512) is ignored. Returns whether it was
     /// kept.
     pub fn remember(&self, url: &Url, nonce: &str) -> bool {
@@ -29,7 +35,7 @@ impl NonceCache {
                 .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
         if valid {
             let mut map = self.by_origin.lock().unwrap_or_else(|p| p.into_inner());
-            map.insert(url.origin().ascii_serialization(), nonce.to_owned());
+            map.insert(super::htu(url), nonce.to_owned());
         }
         valid
     }
@@ -47,13 +53,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nonces_are_kept_per_origin_and_invalid_ones_are_ignored() {
+    fn nonces_are_kept_per_endpoint_and_invalid_ones_are_ignored() {
         let cache = NonceCache::default();
         let a = Url::parse("https://as.example/token").unwrap();
-        let a2 = Url::parse("https://as.example/me?x=1").unwrap();
+        let a2 = Url::parse("https://as.example/token?x=1").unwrap();
+        let same_origin_api = Url::parse("https://as.example/api/hello").unwrap();
         let b = Url::parse("https://api.example/v1").unwrap();
         assert!(cache.remember(&a, "n-1"));
         assert_eq!(cache.get(&a2).as_deref(), Some("n-1"));
+        assert_eq!(cache.get(&same_origin_api), None);
         assert_eq!(cache.get(&b), None);
         assert!(!cache.remember(&a, "has space"));
         assert!(!cache.remember(&a, "quo\"te"));

@@ -66,6 +66,8 @@ pub struct BodyResponse {
     pub content_type: Option<String>,
     /// The `WWW-Authenticate` header, if any.
     pub www_authenticate: Option<String>,
+    /// The `DPoP-Nonce` header (RFC 9449 §8), if any.
+    pub dpop_nonce: Option<String>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -118,6 +120,30 @@ impl HttpClient {
             .inner
             .get(url.clone())
             .bearer_auth(access_token)
+            .header(reqwest::header::ACCEPT, "application/json, */*;q=0.5")
+            .build()
+            .map_err(|e| HttpError::BadRequest(e.without_url().to_string()))?;
+        self.execute(request).await
+    }
+
+    /// GET `url` with a DPoP-bound access token: `Authorization: DPoP <token>` and the `DPoP`
+    /// proof header (RFC 9449 §7.1); any status is returned as is.
+    pub async fn get_with_dpop(
+        &self,
+        url: &Url,
+        access_token: &str,
+        proof: &str,
+    ) -> Result<BodyResponse, HttpError> {
+        let mut authorization = reqwest::header::HeaderValue::from_str(&format!(
+            "DPoP {access_token}"
+        ))
+        .map_err(|_| HttpError::BadRequest("the access token is not a header value".into()))?;
+        authorization.set_sensitive(true);
+        let request = self
+            .inner
+            .get(url.clone())
+            .header(reqwest::header::AUTHORIZATION, authorization)
+            .header("DPoP", proof)
             .header(reqwest::header::ACCEPT, "application/json, */*;q=0.5")
             .build()
             .map_err(|e| HttpError::BadRequest(e.without_url().to_string()))?;
@@ -185,6 +211,7 @@ impl HttpClient {
         };
         let content_type = header(reqwest::header::CONTENT_TYPE);
         let www_authenticate = header(reqwest::header::WWW_AUTHENTICATE);
+        let dpop_nonce = header(reqwest::header::HeaderName::from_static("dpop-nonce"));
         let status = response.status().as_u16();
         let mut body = Vec::new();
         while let Some(chunk) = response
@@ -203,6 +230,7 @@ impl HttpClient {
             status,
             content_type,
             www_authenticate,
+            dpop_nonce,
             body,
         })
     }

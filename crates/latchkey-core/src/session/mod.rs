@@ -81,6 +81,7 @@ struct View {
     subject: Option<String>,
     scopes: Vec<String>,
     has_refresh: bool,
+    key_bound: bool,
     expires_at: Option<Instant>,
     lifetime: Option<Duration>,
     next_refresh: Option<Instant>,
@@ -93,6 +94,8 @@ struct Inner {
     provider: OnceCell<Arc<Provider>>,
     tokens: Arc<Mutex<TokenState>>,
     attempts: AtomicU64,
+    /// The latest DPoP nonce from each server.
+    dpop_nonces: crate::dpop::NonceCache,
     last_failure: StdMutex<Option<(u64, Arc<Error>)>>,
     /// The one route state takes to front ends: every transition is published here.
     meta: watch::Sender<Meta>,
@@ -135,6 +138,7 @@ impl Session {
                 provider: OnceCell::new(),
                 tokens: Arc::new(Mutex::new(TokenState::SignedOut)),
                 attempts: AtomicU64::new(0),
+                dpop_nonces: crate::dpop::NonceCache::default(),
                 last_failure: StdMutex::new(None),
                 meta: watch::Sender::new(Meta::default()),
                 events,
@@ -201,6 +205,7 @@ impl Meta {
                     subject: t.subject.clone(),
                     scopes: t.scopes.clone(),
                     has_refresh: t.refresh.is_some(),
+                    key_bound: t.dpop.is_some(),
                     expires_at: t.expires_at,
                     lifetime: t.lifetime,
                     next_refresh: t.refresh_due(),
@@ -248,6 +253,11 @@ fn tokens_from_stored(mut stored: StoredSession) -> Tokens {
         subject: stored.subject.take(),
         scopes: std::mem::take(&mut stored.scopes),
         auth_time: stored.auth_time,
+        dpop: stored.dpop_key.take().and_then(|material| {
+            crate::dpop::DpopKey::from_material(&material)
+                .map_err(|e| tracing::warn!(error = %e, "the stored DPoP key is unusable"))
+                .ok()
+        }),
     }
 }
 

@@ -90,7 +90,8 @@ impl Session {
         let sent_at = Instant::now();
         let sent_wall = SystemTime::now();
         tracing::debug!(?trigger, "refreshing the access token");
-        let capture = Capture::new(&self.inner.http);
+        let capture =
+            Capture::new(&self.inner.http).with_dpop(tokens.dpop.as_ref(), &self.inner.dpop_nonces);
         let result = provider
             .client
             .exchange_refresh_token(&refresh_token)

@@ -1,8 +1,14 @@
 //! Calls with the access token: protected APIs (401 → one refresh, one retry) and userinfo.
+//!
+//! A DPoP-bound session sends `Authorization: DPoP <token>` with a proof bound to the token
+//! (`ath`) and the resource server's latest nonce; a `WWW-Authenticate: DPoP
+//! error="use_dpop_nonce"` challenge gets exactly one retry with the new nonce, a second one is
+//! [`DpopError::NonceDemandedAgain`].
 
 use openidconnect::AccessToken;
 use url::Url;
 
+use crate::dpop::{is_nonce_challenge, DpopError, DpopKey, Proof};
 use crate::error::{Endpoint, Error, Result};
 use crate::http::{is_secure_or_loopback, BodyResponse};
 
@@ -50,28 +56,82 @@ impl Session {
         self.send(url, &token, endpoint).await
     }
 
+    /// The session's DPoP key, if its tokens are bound to one.
+    async fn dpop_key(&self) -> Option<DpopKey> {
+        match &*self.inner.tokens.lock().await {
+            TokenState::Active(t) => t.dpop.clone(),
+            _ => None,
+        }
+    }
+
     pub(super) async fn send(
         &self,
         url: &Url,
         token: &AccessToken,
         endpoint: Endpoint,
     ) -> Result<ApiResponse> {
+        let key = self.dpop_key().await;
         let BodyResponse {
             status,
             content_type,
             body,
             ..
-        } = self
-            .inner
-            .http
-            .get_with_bearer(url, token.secret())
-            .await
-            .map_err(|e| Error::http(endpoint, e))?;
+        } = match key {
+            Some(key) => self.send_with_proof(url, token, &key, endpoint).await?,
+            None => self
+                .inner
+                .http
+                .get_with_bearer(url, token.secret())
+                .await
+                .map_err(|e| Error::http(endpoint, e))?,
+        };
         Ok(ApiResponse {
             status,
             content_type,
             body,
         })
+    }
+
+    /// GET with a DPoP proof; one retry when the server asks for a (new) nonce.
+    async fn send_with_proof(
+        &self,
+        url: &Url,
+        token: &AccessToken,
+        key: &DpopKey,
+        endpoint: Endpoint,
+    ) -> Result<BodyResponse> {
+        let nonces = &self.inner.dpop_nonces;
+        let mut retried = false;
+        loop {
+            let nonce = nonces.get(url);
+            let proof = Proof::new("GET", url)
+                .access_token(token.secret())
+                .nonce(nonce.as_deref())
+                .sign(key)?;
+            let response = self
+                .inner
+                .http
+                .get_with_dpop(url, token.secret(), &proof)
+                .await
+                .map_err(|e| Error::http(endpoint, e))?;
+            let new_nonce = response
+                .dpop_nonce
+                .as_deref()
+                .is_some_and(|n| nonce.as_deref() != Some(n) && nonces.remember(url, n));
+            let challenged = response.status == 401
+                && response
+                    .www_authenticate
+                    .as_deref()
+                    .is_some_and(is_nonce_challenge);
+            match (challenged, new_nonce && !retried) {
+                (false, _) => return Ok(response),
+                (true, true) => {
+                    tracing::debug!(%endpoint, "DPoP nonce challenge; retrying once");
+                    retried = true;
+                }
+                (true, false) => return Err(DpopError::NonceDemandedAgain { endpoint }.into()),
+            }
+        }
     }
 
     /// Calls the userinfo endpoint, checks that its `sub` is the ID token's (OIDC Core §5.3.2),

@@ -42,12 +42,23 @@ impl Session {
     ) -> Result<SessionStatus> {
         let provider = self.provider().await?;
         let config = &self.inner.config;
+        // A new key per sign-in when the tokens are to be DPoP-bound; it goes into the store
+        // with the refresh token.
+        let dpop = match provider.metadata.uses_dpop(config.dpop)? {
+            true => Some(crate::dpop::DpopKey::generate()?),
+            false => None,
+        };
+        let jkt = dpop.as_ref().map(crate::dpop::DpopKey::thumbprint);
         let (pending, outcome) = match redirect {
             Redirect::Loopback => {
                 let listener =
                     LoopbackListener::bind(&config.redirect_path, &config.redirect_ports).await?;
-                let pending =
-                    PendingAuthorization::new(&provider, config, listener.redirect_uri()?);
+                let pending = PendingAuthorization::with_dpop_jkt(
+                    &provider,
+                    config,
+                    listener.redirect_uri()?,
+                    jkt,
+                );
                 user_agent.open(pending.url())?;
                 tracing::info!(port = listener.port(), "waiting for the browser to return");
                 let outcome = listener
@@ -61,8 +72,12 @@ impl Session {
                 (pending, outcome)
             }
             Redirect::AppLink(link) => {
-                let pending =
-                    PendingAuthorization::new(&provider, config, link.redirect_uri().clone());
+                let pending = PendingAuthorization::with_dpop_jkt(
+                    &provider,
+                    config,
+                    link.redirect_uri().clone(),
+                    jkt,
+                );
                 user_agent.open(pending.url())?;
                 tracing::info!("waiting for the app link to return");
                 let outcome = link
@@ -85,7 +100,8 @@ impl Session {
         let nonce = pending.nonce().clone();
         let sent_at = Instant::now();
         let sent_wall = SystemTime::now();
-        let capture = Capture::new(&self.inner.http);
+        let capture =
+            Capture::new(&self.inner.http).with_dpop(dpop.as_ref(), &self.inner.dpop_nonces);
         let result = provider
             .client
             .exchange_code(code)
@@ -152,6 +168,7 @@ impl Session {
             scopes: issued.scopes.unwrap_or_else(|| config.scopes.clone()),
             auth_time,
             synced: None,
+            dpop,
         };
 
         // Persist before the session is usable; a new sign-in replaces whatever was stored.

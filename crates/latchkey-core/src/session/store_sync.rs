@@ -283,6 +283,7 @@ impl Session {
             subject: t.subject.clone(),
             display_name: display_name.or_else(|| self.meta().display_name.clone()),
             auth_time: t.auth_time,
+            dpop_key: t.dpop.as_ref().and_then(crate::dpop::DpopKey::export),
         })
     }
 }

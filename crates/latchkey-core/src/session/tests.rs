@@ -68,6 +68,7 @@ impl Transport for Script {
                 (status, text.to_owned())
             };
             Ok(BodyResponse {
+                dpop_nonce: None,
                 status,
                 content_type: Some("application/json".into()),
                 www_authenticate: None,
@@ -103,6 +104,7 @@ async fn resumed(script: &Arc<Script>) -> (Session, Arc<MemoryStore>) {
             subject: Some("alice".into()),
             display_name: None,
             auth_time: None,
+            dpop_key: None,
         })
         .unwrap();
     let http = HttpClient::new(Duration::from_secs(10), 64 * 1024)

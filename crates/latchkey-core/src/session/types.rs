@@ -48,6 +48,9 @@ pub struct SessionStatus {
     pub scopes: Vec<String>,
     /// Whether a refresh token is held.
     pub has_refresh_token: bool,
+    /// Whether the tokens are bound to the session's DPoP key (RFC 9449): a copied refresh or
+    /// access token is useless without it. False while locked (not known until unlocked).
+    pub key_bound: bool,
     /// Seconds until the access token expires (None: no token or no expiry given).
     pub access_token_expires_in_secs: Option<u64>,
     /// When the access token expires, as Unix seconds.

@@ -23,6 +23,7 @@ pub(crate) fn session(rt: &str) -> StoredSession {
         subject: Some("alice".into()),
         display_name: Some("Alice Example".into()),
         auth_time: None,
+        dpop_key: None,
     }
 }
 
