@@ -32,8 +32,9 @@
 // refresh token is bound to its key), and the demo API then checks the proof (signature, htm,
 // htu, ath, the token's cnf.jkt, the nonce when one is demanded).
 //
-// GET /dev/stats returns counters for the benchmarks: {"token_requests": N, "grants": {...}} —
-// every POST to the token endpoint, and successful grants by grant_type.
+// GET /dev/stats returns counters for the benchmarks and tests: {"token_requests": N,
+// "api_requests": N, "grants": {...}} — every POST to the token endpoint, every request to the
+// demo API, and successful grants by grant_type.
 
 // Test-only: a clock tests can move forward (DEV_IDP_TEST_CLOCK=1). The provider reads the time
 // through Date.now when it checks and computes expiries, so they all follow it.
@@ -164,6 +165,7 @@ async function demoApi(req, res) {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
     res.end(JSON.stringify(body));
   };
+  stats.api_requests += 1;
   if (req.method !== 'GET') return send(405, { error: 'method_not_allowed' });
   const match = /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/.exec(req.headers.authorization || '');
   if (!match) {
@@ -267,7 +269,7 @@ function checkDpopProof(req, accessToken, jkt) {
 
 // Counters for the benchmarks (GET /dev/stats): e.g. how many refresh requests 100 concurrent
 // API calls on an expired access token really sent.
-const stats = { token_requests: 0, grants: {} };
+const stats = { token_requests: 0, api_requests: 0, grants: {} };
 provider.on('grant.success', (ctx) => {
   const grant = ctx.oidc.params.grant_type;
   stats.grants[grant] = (stats.grants[grant] || 0) + 1;

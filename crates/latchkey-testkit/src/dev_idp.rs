@@ -102,6 +102,41 @@ impl DevIdp {
         );
     }
 
+    /// The server's counters (`GET /dev/stats`): `token_requests`, `api_requests`, `grants`.
+    pub async fn stats(&self) -> serde_json::Value {
+        let body = reqwest::get(format!("{}/dev/stats", self.issuer))
+            .await
+            .expect("GET /dev/stats")
+            .bytes()
+            .await
+            .expect("the stats");
+        serde_json::from_slice(&body).expect("the stats are JSON")
+    }
+
+    /// POSTs a refresh grant for `refresh_token` straight to the token endpoint, with `dpop` as
+    /// the `DPoP` header when given, as someone holding a copy of the token would: the status
+    /// and the JSON body.
+    pub async fn raw_refresh(
+        &self,
+        refresh_token: &str,
+        dpop: Option<String>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/token", self.issuer))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("client_id", "latchkey-native"),
+            ]);
+        if let Some(proof) = dpop {
+            request = request.header("DPoP", proof);
+        }
+        let response = request.send().await.expect("POST /token");
+        let status = response.status().as_u16();
+        let body = response.bytes().await.unwrap_or_default();
+        (status, serde_json::from_slice(&body).unwrap_or_default())
+    }
+
     /// A session for `config` over a fresh in-memory store.
     pub fn session_with(&self, config: Config) -> (Session, Arc<MemoryStore>) {
         let store = Arc::new(MemoryStore::new());
