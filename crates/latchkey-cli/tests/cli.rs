@@ -60,6 +60,9 @@ fn the_next_day_journey_one_pin_no_browser() {
     let unlocked: serde_json::Value = stdout_json(&out);
     assert_eq!(unlocked["status"]["state"], "signed_in");
     assert_eq!(unlocked["status"]["refresh_count"], 1);
+    // The DPoP key came out of the vault with the refresh token: the refresh in this new
+    // process was bound to it (the dev IdP refuses a bound refresh token without its key).
+    assert_eq!(unlocked["status"]["key_bound"], true);
 
     let out = m.with_pin(&["call", &userinfo]);
     assert_exit(&out, 0);

@@ -55,7 +55,14 @@ fn no_secret_appears_in_files_output_or_trace_logs() {
     secrets.add("id_token", stored.id_token.as_ref().unwrap().expose());
     secrets.add_key("vault_key", key.expose());
     secrets.add("pin", PIN);
+    secrets.add_dpop_key(
+        stored
+            .dpop_key
+            .as_ref()
+            .expect("the dev IdP session is DPoP-bound"),
+    );
     for kind in [
+        "dpop_private_key",
         "authorization_code",
         "access_token",
         "refresh_token",

@@ -1,5 +1,5 @@
 //! A whole journey against the real dev IdP with logging at trace level: no token, code
-//! companion (`state`, nonce, challenge) or ID token may appear in the log.
+//! companion (`state`, nonce, challenge), ID token or DPoP private key may appear in the log.
 //!
 //! This is the only test in its binary, with a process-wide subscriber: tracing caches per-callsite
 //! interest globally, so a thread-local subscriber in a binary whose other tests run in parallel
@@ -30,6 +30,19 @@ async fn a_whole_journey_logged_at_trace_level_never_logs_a_secret() {
     let first = store.load().unwrap().unwrap();
     secrets.push(first.refresh_token.secret().clone());
     secrets.push(first.id_token.as_ref().unwrap().expose().to_owned());
+    // The DPoP private key, as stored (base64url) and as hex.
+    let dpop = first.dpop_key.as_ref().expect("the session is DPoP-bound");
+    secrets.push(dpop.d.expose().to_owned());
+    secrets.push(
+        base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            dpop.d.expose(),
+        )
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect(),
+    );
     secrets.push(session.fresh_access_token().await.unwrap().secret().clone());
     session.refresh().await.unwrap();
     secrets.push(

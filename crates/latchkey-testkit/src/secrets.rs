@@ -59,6 +59,17 @@ impl Secrets {
         self.keys.push((kind.to_owned(), key.to_vec()));
     }
 
+    /// Adds a session's DPoP private key (kind `dpop_private_key`): its 32-byte scalar, found
+    /// in any of [`Secrets::add_key`]'s encodings (the stored form is base64url).
+    pub fn add_dpop_key(&mut self, material: &latchkey_core::dpop::DpopKeyMaterial) {
+        use base64::Engine;
+        let scalar = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(material.d.expose())
+            .expect("the stored DPoP key is base64url");
+        assert_eq!(scalar.len(), 32, "a P-256 scalar");
+        self.add_key("dpop_private_key", &scalar);
+    }
+
     /// How many secrets of each kind are known (a scan that knows none proves nothing).
     pub fn count(&self, kind: &str) -> usize {
         match kind {
