@@ -25,6 +25,7 @@ export const views = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -52,6 +53,7 @@ export const views = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -79,6 +81,7 @@ export const views = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -106,6 +109,7 @@ export const views = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -136,6 +140,7 @@ export const views = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -166,6 +171,7 @@ export const views = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -195,6 +201,7 @@ export const views = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -224,6 +231,7 @@ export const views = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -253,6 +261,7 @@ export const views = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -284,6 +293,7 @@ export const events = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -309,6 +319,7 @@ export const events = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -334,6 +345,7 @@ export const events = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -359,6 +371,7 @@ export const events = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -384,6 +397,7 @@ export const events = [
         "offline_access"
       ],
       "has_refresh_token": true,
+      "key_bound": true,
       "access_token_expires_in_secs": 8,
       "access_token_expires_at": 1790000000,
       "access_token_lifetime_secs": 10,
@@ -605,7 +619,8 @@ export const settings = [
     "http_timeout_secs": null,
     "login_timeout_secs": null,
     "max_response_bytes": null,
-    "api_url": null
+    "api_url": null,
+    "dpop": null
   },
   {
     "issuer": "https://login.example.com",
@@ -625,6 +640,7 @@ export const settings = [
     "http_timeout_secs": 10,
     "login_timeout_secs": 300,
     "max_response_bytes": 1048576,
-    "api_url": "https://api.example.com/me"
+    "api_url": "https://api.example.com/me",
+    "dpop": null
   }
 ] satisfies Settings[];

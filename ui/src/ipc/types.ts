@@ -101,6 +101,8 @@ export interface Settings {
   login_timeout_secs?: number | null;
   max_response_bytes?: number | null;
   api_url?: string | null;
+  /** DPoP-bound tokens: 'auto' (the default: when the provider offers them), 'required', 'off'. */
+  dpop?: 'auto' | 'required' | 'off' | null;
 }
 
 export const EVENT = 'latchkey://event';
