@@ -33,7 +33,7 @@ pub async fn figures() {
     let http = reqwest::Client::new();
     let store = Arc::new(MemoryStore::new());
     // No background refresher: the callers find the token expired and must refresh themselves.
-    let session = Arc::new(Session::new(idp.config(), store.clone()).unwrap());
+    let session = Arc::new(Session::new(idp.bearer_config(), store.clone()).unwrap());
     session.sign_in(&login_driver("alice")).await.unwrap();
 
     let mut sent = Vec::new();

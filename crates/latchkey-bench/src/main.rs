@@ -1,4 +1,4 @@
-//! `latchkey-bench [vault|resume|signin|concurrent|all]` and
+//! `latchkey-bench [vault|resume|signin|concurrent|dpop|all]` and
 //! `latchkey-bench app <app-binary> <minimal-window-binary>` (under an X display): measured
 //! figures, each a median over repeated runs, each next to a reference measured in the same run.
 //! Figures, not assertions: nothing here fails on a slow machine. `scripts/bench.sh` (`npm run
@@ -8,6 +8,7 @@
 
 mod app;
 mod concurrent;
+mod dpop;
 mod signin;
 
 use std::path::PathBuf;
@@ -175,7 +176,7 @@ async fn resume_figures() {
     let vault = Arc::new(Vault::open(data.path(), Arc::new(Released)).unwrap());
     let prompt = || Credential::Prompt("bench".into());
     vault.prepare(&prompt()).unwrap();
-    let session = Session::new(idp.config(), vault.clone()).unwrap();
+    let session = Session::new(idp.bearer_config(), vault.clone()).unwrap();
     session.sign_in(&login_driver("alice")).await.unwrap();
     drop(session);
 
@@ -184,7 +185,7 @@ async fn resume_figures() {
     let mut totals = Vec::new();
     for _ in 0..N {
         vault.lock();
-        let session = Session::new(idp.config(), vault.clone()).unwrap();
+        let session = Session::new(idp.bearer_config(), vault.clone()).unwrap();
         session.provider().await.unwrap(); // discovery is done once per app run, not per resume
         let start = Instant::now();
         vault.unlock(&prompt()).unwrap(); // key released → vault open (decrypt + verify)
@@ -272,6 +273,9 @@ async fn main() {
     }
     if what == "concurrent" || what == "all" {
         concurrent::figures().await;
+    }
+    if what == "dpop" || what == "all" {
+        dpop::figures().await;
     }
     if what == "app" {
         let mut paths = std::env::args().skip(2).map(PathBuf::from);

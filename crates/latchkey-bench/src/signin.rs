@@ -162,7 +162,7 @@ pub async fn figures() {
     let data = tempfile::tempdir().unwrap();
     let vault = Arc::new(Vault::open(data.path(), Arc::new(Released)).unwrap());
     vault.prepare(&Credential::Prompt("bench".into())).unwrap();
-    let config = idp.config();
+    let config = idp.bearer_config();
     let store = Arc::new(TimedVault {
         vault: vault.clone(),
         marks: Mutex::default(),

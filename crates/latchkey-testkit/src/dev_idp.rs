@@ -53,6 +53,14 @@ impl DevIdp {
         self.config_with(&[("prompt", "consent")])
     }
 
+    /// [`DevIdp::config`] with DPoP off: plain bearer tokens, for measurements whose reference
+    /// replays the stored refresh token with bare HTTP (a bound one would need a proof).
+    pub fn bearer_config(&self) -> Config {
+        let mut config = self.config();
+        config.dpop = latchkey_core::config::DpopPolicy::Off;
+        config
+    }
+
     /// A client configuration with the given extra authorization parameters.
     pub fn config_with(&self, params: &[(&str, &str)]) -> Config {
         PartialConfig {

@@ -80,7 +80,14 @@ impl PartialConfig {
                     layer.redirect_ports = Some(parse_ports(&key, &value)?)
                 }
                 "LATCHKEY_API_URL" => layer.api_url = Some(value),
-                "LATCHKEY_DPOP" => layer.dpop = Some(value.parse()?),
+                "LATCHKEY_DPOP" => {
+                    layer.dpop = Some(value.parse().map_err(|_| {
+                        ConfigError::invalid(
+                            key.as_str(),
+                            format!("must be auto, required or off, got {value:?}"),
+                        )
+                    })?)
+                }
                 "LATCHKEY_HTTP_TIMEOUT_SECS" => {
                     layer.http_timeout_secs = Some(parse_number(&key, &value)?)
                 }

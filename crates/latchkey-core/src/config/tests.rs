@@ -355,3 +355,23 @@ fn redirect_ports_survive_a_save() {
     p.save_to_file(&path).unwrap();
     assert_eq!(PartialConfig::from_file(&path).unwrap(), p);
 }
+
+#[test]
+fn dpop_defaults_to_auto_and_is_read_from_the_file_and_the_environment() {
+    assert_eq!(base().finish().unwrap().dpop, DpopPolicy::Auto);
+    let file: PartialConfig = toml::from_str(
+        r#"
+        issuer = "https://login.example.com"
+        client_id = "app"
+        dpop = "required"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(file.clone().finish().unwrap().dpop, DpopPolicy::Required);
+    let env = PartialConfig::from_env([("LATCHKEY_DPOP".to_string(), "off".to_string())]).unwrap();
+    assert_eq!(file.merge(env).finish().unwrap().dpop, DpopPolicy::Off);
+    assert!(toml::from_str::<PartialConfig>("dpop = \"sometimes\"").is_err());
+    let err =
+        PartialConfig::from_env([("LATCHKEY_DPOP".to_string(), "yes".to_string())]).unwrap_err();
+    assert_eq!(err.field(), Some("LATCHKEY_DPOP"));
+}
