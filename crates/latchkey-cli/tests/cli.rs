@@ -63,6 +63,9 @@ fn the_next_day_journey_one_pin_no_browser() {
     // The DPoP key came out of the vault with the refresh token: the refresh in this new
     // process was bound to it (the dev IdP refuses a bound refresh token without its key).
     assert_eq!(unlocked["status"]["key_bound"], true);
+    let out = m.with_pin(&["unlock"]);
+    assert_exit(&out, 0);
+    assert_stdout_has(&out, "refresh token: held, bound to this device's DPoP key");
 
     let out = m.with_pin(&["call", &userinfo]);
     assert_exit(&out, 0);
