@@ -4,8 +4,8 @@
 //! command's answer, each pushed event and view), every file under the app's data directory and
 //! the trace log are scanned for every secret of the journey: each authorization code, access
 //! token and refresh token the IdP issued (its own record), each `state`, nonce and PKCE verifier
-//! the app used (the login driver's record; the verifier is found by its hash), the vault key and
-//! the PIN. None may appear.
+//! the app used (the login driver's record; the verifier is found by its hash), the vault key,
+//! the session's DPoP private key and the PIN. None may appear.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -83,6 +83,7 @@ fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_
     call("unlock", json!({ "pin": PIN })).unwrap();
     let view = call("app_view", json!({})).unwrap();
     assert_eq!(view["session"]["state"], "signed_in", "{view}");
+    assert_eq!(view["session"]["key_bound"], true, "{view}");
     assert_eq!(call("call_api", json!({})).unwrap()["status"], 200);
 
     // The vault key, released the way the app does it (the PIN), before sign-out erases it.
@@ -95,9 +96,26 @@ fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_
             &Credential::Pin(PIN.to_owned().into()),
         )
         .unwrap();
+    // The session's DPoP private key, read from the vault with the same PIN.
+    let vault = latchkey_core::Vault::open(
+        &data.path().join("vault"),
+        Arc::new(PinProtector::default()),
+    )
+    .unwrap();
+    vault
+        .unlock(&Credential::Pin(PIN.to_owned().into()))
+        .unwrap();
+    let dpop_key = latchkey_core::SecretStore::load(&vault)
+        .unwrap()
+        .unwrap()
+        .dpop_key
+        .clone()
+        .expect("the session is DPoP-bound");
+    drop(vault);
     let mut secrets = Secrets::from_records(&idp_record, &driver_record);
     secrets.add_key("vault_key", key.expose());
     secrets.add("pin", PIN);
+    secrets.add_dpop_key(&dpop_key);
     let files_while_signed_in = secrets.found_in_dir(data.path());
 
     call("sign_out", json!({})).unwrap();
@@ -106,6 +124,7 @@ fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_
     let mut secrets_after = Secrets::from_records(&idp_record, &driver_record);
     secrets_after.add_key("vault_key", key.expose());
     secrets_after.add("pin", PIN);
+    secrets_after.add_dpop_key(&dpop_key);
 
     // The scan knows what it is looking for: at least two of each token (sign-in + unlock's
     // refresh), one code, one state/nonce/verifier.
@@ -117,6 +136,7 @@ fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_
         ("nonce", 1),
         ("code_verifier", 1),
         ("vault_key", 1),
+        ("dpop_private_key", 1),
     ] {
         assert!(
             secrets_after.count(kind) >= at_least,
