@@ -27,18 +27,20 @@
 //!   408 are transient. Any other status (404, a redirect, which the client never follows) is a
 //!   misbehaving endpoint: an invalid response, not a verdict on the grant.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
-use openidconnect::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::dpop::{DpopError, DpopKey, NonceCache, Proof};
+use crate::dpop::DpopError;
 use crate::error::{Endpoint, Error};
-use crate::http::{BodyResponse, HttpClient, HttpError};
+use crate::http::HttpError;
 use crate::secret::SecretString;
+
+mod capture;
+
+pub(crate) use capture::Capture;
 
 /// What the token endpoint answered.
 #[derive(Debug)]
@@ -83,8 +85,8 @@ struct Wire {
 }
 
 #[derive(Deserialize)]
-struct WireError {
-    error: String,
+pub(super) struct WireError {
+    pub(super) error: String,
     error_description: Option<String>,
 }
 
@@ -243,138 +245,6 @@ fn printable(s: &str, max: usize) -> String {
         .filter(|c| c.is_ascii_graphic() || *c == ' ')
         .take(max)
         .collect()
-}
-
-/// Why [`Capture`] ended oauth2's part of a request.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum CaptureError {
-    /// The request failed in transport.
-    #[error(transparent)]
-    Http(#[from] HttpError),
-    /// The response was kept for [`read`]; oauth2 does not parse it.
-    #[error("the response was captured")]
-    Captured,
-}
-
-/// The HTTP client oauth2 sends token requests through: it keeps the raw response (status and a
-/// zeroizing body) and ends oauth2's part there.
-pub(crate) struct Capture<'a> {
-    http: &'a HttpClient,
-    dpop: Option<(&'a DpopKey, &'a NonceCache)>,
-    response: Mutex<Option<(u16, Zeroizing<Vec<u8>>)>>,
-}
-
-impl<'a> Capture<'a> {
-    pub(crate) fn new(http: &'a HttpClient) -> Self {
-        Self {
-            http,
-            dpop: None,
-            response: Mutex::new(None),
-        }
-    }
-
-    /// Sends each request with a DPoP proof signed by `key`, using and remembering the server's
-    /// nonces in `nonces`.
-    pub(crate) fn with_dpop(mut self, key: Option<&'a DpopKey>, nonces: &'a NonceCache) -> Self {
-        self.dpop = key.map(|k| (k, nonces));
-        self
-    }
-
-    /// One request with a proof; a `use_dpop_nonce` answer that brings a new nonce gets exactly
-    /// one retry with it.
-    async fn send_with_proof(
-        &self,
-        request: HttpRequest,
-        key: &DpopKey,
-        nonces: &NonceCache,
-    ) -> Result<BodyResponse, HttpError> {
-        let (parts, body) = request.into_parts();
-        let body = Zeroizing::new(body);
-        let url = url::Url::parse(&parts.uri.to_string())
-            .map_err(|e| HttpError::BadRequest(format!("invalid URL: {e}")))?;
-        let mut retried = false;
-        loop {
-            let nonce = nonces.get(&url);
-            let proof = Proof::new(parts.method.as_str(), &url)
-                .nonce(nonce.as_deref())
-                .sign(key)
-                .map_err(|e| HttpError::BadRequest(e.to_string()))?;
-            let mut builder = http::Request::builder()
-                .method(parts.method.clone())
-                .uri(parts.uri.clone());
-            for (name, value) in &parts.headers {
-                builder = builder.header(name, value);
-            }
-            let request = builder
-                .header("DPoP", proof)
-                .body(body.to_vec())
-                .map_err(|e| HttpError::BadRequest(e.to_string()))?;
-            let response = self.http.send_oauth(request).await?;
-            let new_nonce = response
-                .dpop_nonce
-                .as_deref()
-                .is_some_and(|n| nonce.as_deref() != Some(n) && nonces.remember(&url, n));
-            let challenged = matches!(response.status, 400 | 401)
-                && serde_json::from_slice::<WireError>(&response.body)
-                    .is_ok_and(|e| e.error == "use_dpop_nonce");
-            if challenged && new_nonce && !retried {
-                tracing::debug!("the token endpoint asked for a DPoP nonce; retrying once");
-                retried = true;
-                continue;
-            }
-            return Ok(response);
-        }
-    }
-
-    /// The captured response, or what went wrong before there was one: a transport failure, or
-    /// oauth2 refusing to build the request.
-    pub(crate) fn finish<T, E: openidconnect::ErrorResponse + 'static>(
-        self,
-        result: Result<T, openidconnect::RequestTokenError<CaptureError, E>>,
-    ) -> Result<TokenAnswer, Error> {
-        use openidconnect::RequestTokenError;
-        match result {
-            Err(RequestTokenError::Request(CaptureError::Captured)) => {}
-            Err(RequestTokenError::Request(CaptureError::Http(e))) => {
-                return Err(Error::http(Endpoint::Token, e))
-            }
-            Err(RequestTokenError::Other(problem)) => {
-                return Err(Error::Internal(format!("token request: {problem}")))
-            }
-            Ok(_) | Err(_) => {
-                return Err(Error::Internal(
-                    "the token response reached oauth2's parser".into(),
-                ))
-            }
-        }
-        let captured = self
-            .response
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner());
-        match captured {
-            Some((status, body)) => read(status, &body, self.dpop.is_some()),
-            None => Err(Error::Internal("no token response was captured".into())),
-        }
-    }
-}
-
-impl<'c> openidconnect::AsyncHttpClient<'c> for Capture<'_> {
-    type Error = CaptureError;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<HttpResponse, CaptureError>> + Send + 'c>,
-    >;
-
-    fn call(&'c self, request: HttpRequest) -> Self::Future {
-        Box::pin(async move {
-            let response = match self.dpop {
-                Some((key, nonces)) => self.send_with_proof(request, key, nonces).await?,
-                None => self.http.send_oauth(request).await?,
-            };
-            let mut slot = self.response.lock().unwrap_or_else(|p| p.into_inner());
-            *slot = Some((response.status, Zeroizing::new(response.body)));
-            Err(CaptureError::Captured)
-        })
-    }
 }
 
 #[cfg(test)]
