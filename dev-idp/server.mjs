@@ -23,7 +23,8 @@
 //                                                     with an empty body, no OAuth error
 //   DEV_IDP_DPOP_NONCE           off (default) | token | api | both: demand a server-provided DPoP
 //                                nonce (RFC 9449 §8, §9) at the token endpoint, at the demo API,
-//                                or both
+//                                or both; token_forever | api_forever: a broken server (for tests)
+//                                that answers every request there with a new nonce challenge
 //   DEV_IDP_RECORD_SECRETS       a file to append every issued authorization code, access token
 //                                and refresh token to, one JSON line each (tests use it to prove
 //                                that none of them leaks from the app; never set it otherwise)
@@ -78,7 +79,7 @@ const clockTolerance = intEnv('DEV_IDP_CLOCK_TOLERANCE', 15);
 const refreshPolicy = choiceEnv('DEV_IDP_REFRESH_POLICY', ['offline_access', 'always', 'never'], 'offline_access');
 const rotate = choiceEnv('DEV_IDP_ROTATE', ['true', 'false'], 'true') === 'true';
 const quiet = process.env.DEV_IDP_QUIET === '1';
-const dpopNonce = choiceEnv('DEV_IDP_DPOP_NONCE', ['off', 'token', 'api', 'both'], 'off');
+const dpopNonce = choiceEnv('DEV_IDP_DPOP_NONCE', ['off', 'token', 'api', 'both', 'token_forever', 'api_forever'], 'off');
 const quirks = new Set((process.env.DEV_IDP_QUIRKS || '').split(',').map((q) => q.trim()).filter(Boolean));
 for (const quirk of quirks) {
   if (!['expires_in_string', 'bare_token_errors'].includes(quirk)) {
@@ -181,10 +182,10 @@ async function demoApi(req, res) {
     const problem = scheme !== 'DPoP'
       ? 'a DPoP-bound token must be sent with the DPoP scheme'
       : checkDpopProof(req, value, token.jkt);
-    if (problem === 'use_dpop_nonce') {
+    if (problem === 'use_dpop_nonce' || (!problem && dpopNonce === 'api_forever')) {
       return send(401, { error: 'use_dpop_nonce' }, {
         'www-authenticate': 'DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"',
-        'dpop-nonce': apiNonce(),
+        'dpop-nonce': dpopNonce === 'api_forever' ? randomBytes(16).toString('base64url') : apiNonce(),
       });
     }
     if (problem) {
@@ -314,6 +315,11 @@ const callback = provider.callback();
 httpServer.on('request', (req, res) => {
   if (req.method === 'POST' && (req.url === '/token' || req.url.startsWith('/token?'))) {
     stats.token_requests += 1;
+    if (dpopNonce === 'token_forever') {
+      res.writeHead(400, { 'content-type': 'application/json', 'cache-control': 'no-store', 'dpop-nonce': randomBytes(16).toString('base64url') });
+      res.end(JSON.stringify({ error: 'use_dpop_nonce', error_description: 'a new nonce, every time' }));
+      return;
+    }
     if (quirks.size > 0) applyQuirks(res);
   }
   if (process.env.DEV_IDP_TEST_CLOCK === '1' && req.method === 'POST' && req.url.startsWith('/dev/clock?')) {

@@ -3,8 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use latchkey_core::dpop::{DpopKey, Proof};
-use latchkey_core::{RevocationOutcome, SecretStore, SignOutOptions};
+use latchkey_core::dpop::{DpopError, DpopKey, Proof};
+use latchkey_core::error::Endpoint;
+use latchkey_core::{Error, RevocationOutcome, SecretStore, SessionState, SignOutOptions};
 use latchkey_testkit::fake_idp::stored_rt;
 use latchkey_testkit::{login_driver, DevIdp};
 use url::Url;
@@ -158,4 +159,40 @@ async fn nonce_challenges_at_the_token_endpoint_and_the_api_each_cost_exactly_on
     let stats = idp.stats().await;
     assert_eq!(stats["token_requests"], 3, "{stats}");
     assert_eq!(stats["grants"]["refresh_token"], 1, "{stats}");
+}
+
+#[tokio::test]
+async fn a_dev_idp_demanding_new_nonces_forever_gets_one_retry_then_a_typed_error() {
+    // The token endpoint: the code exchange gives up after one retry.
+    let idp = DevIdp::start(&[("DEV_IDP_DPOP_NONCE", "token_forever")]);
+    let (session, store) = idp.session();
+    let err = session.sign_in(&login_driver("alice")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Dpop(DpopError::NonceDemandedAgain {
+                endpoint: Endpoint::Token
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(idp.stats().await["token_requests"], 2);
+    assert!(store.load().unwrap().is_none());
+
+    // The API: one retry, then the error; the session stays.
+    let idp = DevIdp::start(&[("DEV_IDP_DPOP_NONCE", "api_forever")]);
+    let (session, _) = idp.session();
+    session.sign_in(&login_driver("alice")).await.unwrap();
+    let err = session.get(&idp.api.parse().unwrap()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Dpop(DpopError::NonceDemandedAgain {
+                endpoint: Endpoint::Api
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(idp.stats().await["api_requests"], 2);
+    assert_eq!(session.status().state, SessionState::SignedIn);
 }
