@@ -209,6 +209,14 @@ try {
       async () => (await browser.$('#timeline-events').getText()).includes('refreshed (scheduled) · refresh token rotated'),
       { timeout: 20000, timeoutMsg: 'no scheduled refresh on the timeline' },
     );
+    // The dev IdP offers DPoP: the tokens are bound to the session's key, and the UI says so.
+    const timeline = await browser.$('#timeline-events').getText();
+    if (!timeline.includes('refresh token rotated · key-bound (DPoP)')) {
+      throw new Error(`the timeline does not say the tokens are key-bound: ${timeline}`);
+    }
+    if (!(await browser.$('#token-meta').getText()).includes('key-bound (DPoP)')) {
+      throw new Error('the token meta does not say key-bound');
+    }
     await shot('03-signed-in-timeline');
   });
 
