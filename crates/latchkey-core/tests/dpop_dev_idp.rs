@@ -196,3 +196,29 @@ async fn a_dev_idp_demanding_new_nonces_forever_gets_one_retry_then_a_typed_erro
     assert_eq!(idp.stats().await["api_requests"], 2);
     assert_eq!(session.status().state, SessionState::SignedIn);
 }
+
+#[tokio::test]
+async fn a_session_whose_key_is_lost_or_unreadable_ends_at_its_next_refresh() {
+    let idp = DevIdp::start(&[("DEV_IDP_ROTATE", "false")]);
+    let (session, store) = idp.session();
+    session.sign_in(&login_driver("alice")).await.unwrap();
+    let stored = store.load().unwrap().unwrap();
+    let unreadable = latchkey_core::dpop::DpopKeyMaterial {
+        alg: "ES256".into(),
+        d: latchkey_core::secret::SecretString::new("not-a-key".into()),
+    };
+    for key in [None, Some(unreadable)] {
+        let mut copy = stored.clone();
+        copy.dpop_key = key;
+        let (resumed, copy_store) = idp.session();
+        copy_store.save(&copy).unwrap();
+        // Without its key the bound refresh token is useless: the server refuses it and the
+        // session ends with "sign in again" instead of failing every call.
+        assert!(!resumed.resume().await.unwrap().key_bound);
+        let err = resumed.refresh().await.unwrap_err();
+        assert!(err.requires_reauthentication(), "{err:?}");
+        assert_eq!(resumed.status().state, SessionState::ReauthRequired);
+    }
+    // The original, with its key, still works (nothing above touched the grant).
+    session.refresh().await.unwrap();
+}
