@@ -25,6 +25,8 @@
 //                                nonce (RFC 9449 §8, §9) at the token endpoint, at the demo API,
 //                                or both; token_forever | api_forever: a broken server (for tests)
 //                                that answers every request there with a new nonce challenge
+//   DEV_IDP_DPOP_ALGS            comma-separated DPoP proof algorithms to offer (default: the
+//                                provider's, ES256 and EdDSA), e.g. EdDSA
 //   DEV_IDP_RECORD_SECRETS       a file to append every issued authorization code, access token
 //                                and refresh token to, one JSON line each (tests use it to prove
 //                                that none of them leaks from the app; never set it otherwise)
@@ -79,6 +81,7 @@ const clockTolerance = intEnv('DEV_IDP_CLOCK_TOLERANCE', 15);
 const refreshPolicy = choiceEnv('DEV_IDP_REFRESH_POLICY', ['offline_access', 'always', 'never'], 'offline_access');
 const rotate = choiceEnv('DEV_IDP_ROTATE', ['true', 'false'], 'true') === 'true';
 const quiet = process.env.DEV_IDP_QUIET === '1';
+const dpopAlgs = (process.env.DEV_IDP_DPOP_ALGS || '').split(',').map((a) => a.trim()).filter(Boolean);
 const dpopNonce = choiceEnv('DEV_IDP_DPOP_NONCE', ['off', 'token', 'api', 'both', 'token_forever', 'api_forever'], 'off');
 const quirks = new Set((process.env.DEV_IDP_QUIRKS || '').split(',').map((q) => q.trim()).filter(Boolean));
 for (const quirk of quirks) {
@@ -136,6 +139,7 @@ const provider = new Provider(issuer, {
     Grant: 14 * 24 * 3600,
   },
   clockTolerance,
+  ...(dpopAlgs.length > 0 ? { enabledJWA: { dPoPSigningAlgValues: dpopAlgs } } : {}),
   features: {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
@@ -234,18 +238,29 @@ function checkDpopProof(req, accessToken, jkt) {
     return 'DPoP proof is not JSON';
   }
   if (header.typ !== 'dpop+jwt') return 'DPoP proof typ';
-  if (header.alg !== 'ES256') return 'DPoP proof alg';
   const jwk = header.jwk;
-  if (!jwk || jwk.kty !== 'EC' || jwk.crv !== 'P-256' || jwk.d !== undefined) return 'DPoP proof jwk';
+  if (!jwk || typeof jwk !== 'object' || jwk.d !== undefined) return 'DPoP proof jwk';
+  const ec = header.alg === 'ES256' && jwk.kty === 'EC' && jwk.crv === 'P-256';
+  const ed = header.alg === 'EdDSA' && jwk.kty === 'OKP' && jwk.crv === 'Ed25519';
+  if (!ec && !ed) return 'DPoP proof alg';
   let ok = false;
   try {
-    const key = createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, format: 'jwk' });
-    ok = verifySignature('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(parts[2], 'base64url'));
+    const data = Buffer.from(`${parts[0]}.${parts[1]}`);
+    const signature = Buffer.from(parts[2], 'base64url');
+    if (ec) {
+      const key = createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, format: 'jwk' });
+      ok = verifySignature('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
+    } else {
+      const key = createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x }, format: 'jwk' });
+      ok = verifySignature(null, data, key, signature);
+    }
   } catch {
     ok = false;
   }
   if (!ok) return 'DPoP proof signature';
-  const thumbprint = createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })).digest('base64url');
+  // RFC 7638: the required members in lexicographic order.
+  const members = ec ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  const thumbprint = createHash('sha256').update(JSON.stringify(members)).digest('base64url');
   if (!jkt || thumbprint !== jkt) return 'DPoP proof key is not the one the token is bound to';
   if (claims.htm !== req.method) return 'DPoP proof htm';
   const expected = new URL(req.url, issuer);

@@ -222,3 +222,35 @@ async fn a_session_whose_key_is_lost_or_unreadable_ends_at_its_next_refresh() {
     // The original, with its key, still works (nothing above touched the grant).
     session.refresh().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_provider_offering_only_eddsa_binds_the_session_to_an_ed25519_key() {
+    let idp = DevIdp::start(&[("DEV_IDP_DPOP_ALGS", "EdDSA")]);
+    let (session, store) = idp.session();
+    assert!(
+        session
+            .sign_in(&login_driver("alice"))
+            .await
+            .unwrap()
+            .key_bound
+    );
+    assert_eq!(
+        store
+            .load()
+            .unwrap()
+            .unwrap()
+            .dpop_key
+            .as_ref()
+            .unwrap()
+            .alg,
+        "EdDSA"
+    );
+    let api: Url = idp.api.parse().unwrap();
+    let hello = session.get(&api).await.unwrap();
+    assert_eq!(hello.status, 200);
+    let body: serde_json::Value = serde_json::from_slice(&hello.body).unwrap();
+    assert_eq!(body["token_type"], "DPoP");
+    assert_eq!(session.refresh().await.unwrap().rotation_count, 1);
+    assert_eq!(session.get(&api).await.unwrap().status, 200);
+    assert_eq!(session.userinfo().await.unwrap()["sub"], "alice");
+}

@@ -303,11 +303,12 @@ async fn a_bearer_answer_to_a_bound_refresh_stores_the_rotated_token_first_and_k
 }
 
 #[tokio::test]
-async fn dpop_required_refuses_a_provider_that_does_not_offer_es256_and_auto_goes_without() {
+async fn dpop_required_refuses_a_provider_that_offers_neither_es256_nor_eddsa_and_auto_goes_without(
+) {
     let server = MockServer::start().await;
     mount_discovery(
         &server,
-        json!({"dpop_signing_alg_values_supported": ["EdDSA"]}),
+        json!({"dpop_signing_alg_values_supported": ["RS256", "PS256"]}),
     )
     .await;
     Mock::given(method("POST"))
@@ -323,7 +324,7 @@ async fn dpop_required_refuses_a_provider_that_does_not_offer_es256_and_auto_goe
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Dpop(DpopError::NotOffered { offered }) if offered == "EdDSA"),
+        matches!(&err, Error::Dpop(DpopError::NotOffered { offered }) if offered == "RS256, PS256"),
         "{err:?}"
     );
 
@@ -432,4 +433,47 @@ async fn an_api_demanding_nonces_forever_gets_one_retry_then_a_typed_error() {
     );
     assert_eq!(session.status().state, SessionState::SignedIn);
     server.verify().await;
+}
+
+#[tokio::test]
+async fn a_provider_offering_only_eddsa_gets_ed25519_proofs_that_verify() {
+    let server = MockServer::start().await;
+    mount_discovery(
+        &server,
+        json!({"dpop_signing_alg_values_supported": ["EdDSA"]}),
+    )
+    .await;
+    let seen = Arc::default();
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(checked(
+            &server,
+            "POST",
+            "/token",
+            None,
+            ResponseTemplate::new(200).set_body_json(dpop_token("at-1", Some("rt-1"))),
+            &seen,
+        ))
+        .mount(&server)
+        .await;
+    let (session, store) = session_for(&server, DpopPolicy::Required);
+    let browser = InstantApproval::new(&server.uri());
+    assert!(session.sign_in(&browser).await.unwrap().key_bound);
+    session.refresh().await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let jkt = seen[0].clone().unwrap();
+    assert_eq!(seen[1].clone().unwrap(), jkt);
+    assert_eq!(browser.param("dpop_jkt"), Some(jkt));
+    assert_eq!(
+        store
+            .load()
+            .unwrap()
+            .unwrap()
+            .dpop_key
+            .as_ref()
+            .unwrap()
+            .alg,
+        "EdDSA"
+    );
 }

@@ -120,3 +120,27 @@ fn every_proof_has_a_fresh_jti() {
         .collect();
     assert_eq!(jtis.len(), 50);
 }
+
+#[test]
+fn an_ed25519_proof_verifies_with_its_embedded_key_and_not_with_another_signature() {
+    let key = DpopKey::generate_for("EdDSA").unwrap();
+    let other = DpopKey::generate_for("EdDSA").unwrap();
+    let url = Url::parse("https://as.example/token").unwrap();
+    let expect = Expect {
+        htm: "POST",
+        htu: "https://as.example/token",
+        max_skew_secs: 5,
+        ..Default::default()
+    };
+    let jws = Proof::new("POST", &url).sign(&key).unwrap();
+    let proof = verify(&jws, &expect).unwrap();
+    assert_eq!(proof.header["alg"], "EdDSA");
+    assert_eq!(proof.jkt, key.thumbprint());
+    let (head, _) = jws.rsplit_once('.').unwrap();
+    let other_jws = Proof::new("POST", &url).sign(&other).unwrap();
+    let (_, other_sig) = other_jws.rsplit_once('.').unwrap();
+    assert_eq!(
+        verify(&format!("{head}.{other_sig}"), &expect).unwrap_err(),
+        "bad signature"
+    );
+}

@@ -34,8 +34,9 @@ pub struct Expect<'a> {
     pub max_skew_secs: i64,
 }
 
-/// Verifies a compact DPoP proof: `typ`, `alg` ES256, a public (no `d`) P-256 `jwk`, the
-/// signature, a `jti`, `htm`, `htu`, `iat`, `ath` and `nonce` as [`Expect`] says.
+/// Verifies a compact DPoP proof: `typ`, `alg` ES256 with a public (no `d`) P-256 `jwk` or
+/// EdDSA with an Ed25519 one, the signature, a `jti`, `htm`, `htu`, `iat`, `ath` and `nonce` as
+/// [`Expect`] says.
 pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<VerifiedProof, String> {
     let parts: Vec<&str> = proof.split('.').collect();
     let [h, c, s] = parts.as_slice() else {
@@ -50,28 +51,51 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<VerifiedProof, String>
     if header["typ"] != "dpop+jwt" {
         return Err(format!("typ {}", header["typ"]));
     }
-    if header["alg"] != "ES256" {
-        return Err(format!("alg {}", header["alg"]));
-    }
     let jwk = &header["jwk"];
     if jwk.get("d").is_some() {
         return Err("the jwk carries the private key".into());
-    }
-    if jwk["kty"] != "EC" || jwk["crv"] != "P-256" {
-        return Err(format!("jwk {jwk}"));
     }
     let coord = |k: &str| -> Result<Vec<u8>, String> {
         B64.decode(jwk[k].as_str().ok_or(format!("jwk.{k}"))?)
             .map_err(|e| e.to_string())
     };
-    let mut sec1 = vec![4u8];
-    sec1.extend(coord("x")?);
-    sec1.extend(coord("y")?);
-    let key = VerifyingKey::from_sec1_bytes(&sec1).map_err(|e| e.to_string())?;
-    let sig = Signature::from_slice(&B64.decode(s).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    key.verify(format!("{h}.{c}").as_bytes(), &sig)
-        .map_err(|_| "bad signature".to_string())?;
+    let signature = B64.decode(s).map_err(|e| e.to_string())?;
+    let signing_input = format!("{h}.{c}");
+    let canonical = match (
+        header["alg"].as_str(),
+        jwk["kty"].as_str(),
+        jwk["crv"].as_str(),
+    ) {
+        (Some("ES256"), Some("EC"), Some("P-256")) => {
+            let mut sec1 = vec![4u8];
+            sec1.extend(coord("x")?);
+            sec1.extend(coord("y")?);
+            let key = VerifyingKey::from_sec1_bytes(&sec1).map_err(|e| e.to_string())?;
+            let sig = Signature::from_slice(&signature).map_err(|e| e.to_string())?;
+            key.verify(signing_input.as_bytes(), &sig)
+                .map_err(|_| "bad signature".to_string())?;
+            format!(
+                r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+                jwk["x"].as_str().unwrap_or_default(),
+                jwk["y"].as_str().unwrap_or_default()
+            )
+        }
+        (Some("EdDSA"), Some("OKP"), Some("Ed25519")) => {
+            let x: [u8; 32] = coord("x")?
+                .try_into()
+                .map_err(|_| "jwk.x is not 32 bytes".to_string())?;
+            let key = ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|e| e.to_string())?;
+            let sig =
+                ed25519_dalek::Signature::from_slice(&signature).map_err(|e| e.to_string())?;
+            key.verify_strict(signing_input.as_bytes(), &sig)
+                .map_err(|_| "bad signature".to_string())?;
+            format!(
+                r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+                jwk["x"].as_str().unwrap_or_default()
+            )
+        }
+        _ => return Err(format!("alg {} with jwk {jwk}", header["alg"])),
+    };
     if claims["jti"].as_str().is_none_or(|j| j.len() < 16) {
         return Err("jti missing or short".into());
     }
@@ -99,11 +123,6 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<VerifiedProof, String>
         (Some(n), Some(Value::String(got))) if got == n => {}
         (want, got) => return Err(format!("nonce {got:?}, wanted {want:?}")),
     }
-    let canonical = format!(
-        r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-        jwk["x"].as_str().unwrap_or_default(),
-        jwk["y"].as_str().unwrap_or_default()
-    );
     let jkt = B64.encode(sha2::Sha256::digest(canonical.as_bytes()));
     Ok(VerifiedProof {
         header,

@@ -42,25 +42,28 @@ pub struct ServerMetadata {
 }
 
 impl ServerMetadata {
-    /// Whether sessions with this provider bind their tokens to a DPoP key under `policy`:
-    /// only when it offers ES256, the one algorithm implemented here.
+    /// The algorithm of the DPoP key sessions with this provider bind their tokens to under
+    /// `policy`, if any: ES256 when offered (what hardware key stores hold, and what most
+    /// providers accept), else EdDSA (Ed25519) when offered, else none.
     ///
     /// # Errors
-    /// [`crate::dpop::DpopError::NotOffered`] when `policy` is `Required` and it doesn't.
-    pub fn uses_dpop(
+    /// [`crate::dpop::DpopError::NotOffered`] when `policy` is `Required` and neither is.
+    pub fn dpop_alg(
         &self,
         policy: crate::config::DpopPolicy,
-    ) -> std::result::Result<bool, crate::dpop::DpopError> {
+    ) -> std::result::Result<Option<&'static str>, crate::dpop::DpopError> {
         use crate::config::DpopPolicy;
-        let offered = self
-            .dpop_signing_alg_values_supported
-            .as_ref()
-            .is_some_and(|algs| algs.iter().any(|a| a == "ES256"));
-        match (policy, offered) {
-            (DpopPolicy::Off, _) => Ok(false),
-            (_, true) => Ok(true),
-            (DpopPolicy::Auto, false) => Ok(false),
-            (DpopPolicy::Required, false) => Err(crate::dpop::DpopError::NotOffered {
+        let offers = |alg: &str| {
+            self.dpop_signing_alg_values_supported
+                .as_ref()
+                .is_some_and(|algs| algs.iter().any(|a| a == alg))
+        };
+        let chosen = ["ES256", "EdDSA"].into_iter().find(|a| offers(a));
+        match (policy, chosen) {
+            (DpopPolicy::Off, _) => Ok(None),
+            (_, Some(alg)) => Ok(Some(alg)),
+            (DpopPolicy::Auto, None) => Ok(None),
+            (DpopPolicy::Required, None) => Err(crate::dpop::DpopError::NotOffered {
                 offered: self
                     .dpop_signing_alg_values_supported
                     .as_ref()
@@ -122,7 +125,7 @@ pub fn validate_metadata(metadata: &ServerMetadata, config: &Config) -> Result<(
     if !s256 {
         return Err(Error::PkceS256Unsupported);
     }
-    metadata.uses_dpop(config.dpop)?;
+    metadata.dpop_alg(config.dpop)?;
     let endpoints: [(&'static str, Option<&Url>); 6] = [
         (
             "authorization_endpoint",

@@ -56,6 +56,25 @@ impl std::fmt::Debug for DpopKey {
 }
 
 impl DpopKey {
+    /// A fresh software key for `alg` (`ES256` or `EdDSA`, Ed25519), from the operating
+    /// system's random source.
+    ///
+    /// # Errors
+    /// [`DpopError::Key`] for another algorithm.
+    pub fn generate_for(alg: &str) -> Result<Self, DpopError> {
+        match alg {
+            "ES256" => Self::generate(),
+            "EdDSA" => {
+                use rand::RngCore as _;
+                let mut bytes = Zeroizing::new([0u8; 32]);
+                rand::rngs::OsRng.fill_bytes(bytes.as_mut());
+                let key = ed25519_dalek::SigningKey::from_bytes(&bytes);
+                Ok(Self::from_signer(Arc::new(SoftwareEd25519::new(key))))
+            }
+            _ => Err(DpopError::Key("be generated for that algorithm")),
+        }
+    }
+
     /// A fresh software ES256 key from the operating system's random source.
     ///
     /// # Errors
@@ -83,13 +102,21 @@ impl DpopKey {
     /// # Errors
     /// [`DpopError::BadStoredKey`] for an unknown algorithm or a malformed scalar.
     pub fn from_material(material: &DpopKeyMaterial) -> Result<Self, DpopError> {
-        if material.alg != "ES256" {
+        if material.alg != "ES256" && material.alg != "EdDSA" {
             return Err(DpopError::BadStoredKey("unknown algorithm"));
         }
         let bytes = Zeroizing::new(
             B64.decode(material.d.expose())
                 .map_err(|_| DpopError::BadStoredKey("not base64url"))?,
         );
+        if material.alg == "EdDSA" {
+            let seed: &[u8; 32] = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| DpopError::BadStoredKey("not an Ed25519 private key"))?;
+            let key = ed25519_dalek::SigningKey::from_bytes(seed);
+            return Ok(Self::from_signer(Arc::new(SoftwareEd25519::new(key))));
+        }
         let key = SigningKey::from_slice(&bytes)
             .map_err(|_| DpopError::BadStoredKey("not a P-256 private key"))?;
         Ok(Self::from_signer(Arc::new(SoftwareEs256::new(key))))
@@ -178,17 +205,61 @@ impl DpopSigner for SoftwareEs256 {
     }
 }
 
+/// An Ed25519 key in this process's memory (zeroized on drop by ed25519-dalek).
+struct SoftwareEd25519 {
+    key: ed25519_dalek::SigningKey,
+    jwk: Value,
+}
+
+impl SoftwareEd25519 {
+    fn new(key: ed25519_dalek::SigningKey) -> Self {
+        let x = B64.encode(key.verifying_key().to_bytes());
+        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": x});
+        Self { key, jwk }
+    }
+}
+
+impl DpopSigner for SoftwareEd25519 {
+    fn alg(&self) -> &'static str {
+        "EdDSA"
+    }
+
+    fn public_jwk(&self) -> &Value {
+        &self.jwk
+    }
+
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, DpopError> {
+        use ed25519_dalek::Signer as _;
+        let signature = self
+            .key
+            .try_sign(signing_input)
+            .map_err(|_| DpopError::Key("sign"))?;
+        Ok(signature.to_bytes().to_vec())
+    }
+
+    fn export(&self) -> Option<DpopKeyMaterial> {
+        let seed = Zeroizing::new(self.key.to_bytes());
+        Some(DpopKeyMaterial {
+            alg: "EdDSA".into(),
+            d: SecretString::new(B64.encode(seed.as_slice())),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_key_survives_the_round_trip_through_the_stored_session() {
-        let key = DpopKey::generate().unwrap();
-        let material = key.export().unwrap();
-        let back = DpopKey::from_material(&material).unwrap();
-        assert_eq!(key.thumbprint(), back.thumbprint());
-        assert_eq!(key.signer().public_jwk(), back.signer().public_jwk());
+        for alg in ["ES256", "EdDSA"] {
+            let key = DpopKey::generate_for(alg).unwrap();
+            let material = key.export().unwrap();
+            assert_eq!(material.alg, alg);
+            let back = DpopKey::from_material(&material).unwrap();
+            assert_eq!(key.thumbprint(), back.thumbprint());
+            assert_eq!(key.signer().public_jwk(), back.signer().public_jwk());
+        }
     }
 
     #[test]

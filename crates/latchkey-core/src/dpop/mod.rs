@@ -5,10 +5,12 @@
 //! - **Created at sign-in**, one per session, and stored *with* the session in the
 //!   [`crate::store::SecretStore`] (the vault): the same unlock that releases the refresh token
 //!   releases the key; sign-out clears the store and with it the key. Nothing else persists it.
-//! - **ES256** (P-256 ECDSA), chosen from the provider's `dpop_signing_alg_values_supported`:
-//!   it is what nearly every provider accepts, and what Secure Enclave and Android Keystore can
-//!   hold. A provider that doesn't list ES256 gets no DPoP under `dpop = "auto"` and a
-//!   configuration error under `"required"`. EdDSA is not implemented (designed, not built).
+//! - **ES256** (P-256 ECDSA) first, chosen from the provider's
+//!   `dpop_signing_alg_values_supported`: it is what nearly every provider accepts, and what
+//!   Secure Enclave and Android Keystore can hold, so a hardware key can replace the software one
+//!   without the provider noticing. **EdDSA** (Ed25519: smaller, faster signatures, and what
+//!   Stronghold can hold) when the provider offers it and not ES256. A provider that offers
+//!   neither gets no DPoP under `dpop = "auto"` and an error under `"required"`.
 //! - **Behind a trait** ([`DpopSigner`]): the software key ([`DpopKey::generate`]) is the only
 //!   implementation here. A non-exportable hardware key (Secure Enclave / Android Keystore
 //!   P-256, an Ed25519 key held inside Stronghold) implements the same trait and returns `None`
@@ -54,8 +56,8 @@ pub use proof::{ath, htu, Proof};
 #[non_exhaustive]
 pub enum DpopError {
     /// `dpop = "required"`, but the provider's metadata advertises no DPoP algorithm this client
-    /// implements (ES256).
-    #[error("DPoP is required by the configuration, but the provider does not offer ES256 DPoP proofs (it offers: {offered})")]
+    /// implements (ES256, EdDSA).
+    #[error("DPoP is required by the configuration, but the provider offers neither ES256 nor EdDSA DPoP proofs (it offers: {offered})")]
     NotOffered {
         /// What `dpop_signing_alg_values_supported` listed ("none" when absent).
         offered: String,

@@ -44,9 +44,9 @@ impl Session {
         let config = &self.inner.config;
         // A new key per sign-in when the tokens are to be DPoP-bound; it goes into the store
         // with the refresh token.
-        let dpop = match provider.metadata.uses_dpop(config.dpop)? {
-            true => Some(crate::dpop::DpopKey::generate()?),
-            false => None,
+        let dpop = match provider.metadata.dpop_alg(config.dpop)? {
+            Some(alg) => Some(crate::dpop::DpopKey::generate_for(alg)?),
+            None => None,
         };
         let jkt = dpop.as_ref().map(crate::dpop::DpopKey::thumbprint);
         let (pending, outcome) = match redirect {
