@@ -297,7 +297,7 @@ mod tests {
     }
 
     #[test]
-    fn token_type_is_case_insensitive_and_must_be_bearer() {
+    fn token_type_is_case_insensitive_and_must_be_the_one_asked_for() {
         let (_, ok) = issued(r#"{"access_token":"at","token_type":"bearer"}"#);
         assert!(ok.is_ok());
         let (_, dpop) = issued(r#"{"access_token":"at","token_type":"DPoP"}"#);
