@@ -30,11 +30,18 @@
 //!
 //! # Proofs
 //! `typ: dpop+jwt`, the public `jwk` in the header, a random 128-bit `jti`, `htm`, `htu` (the
-//! request URL without query and fragment, RFC 9449 §4.2), `iat` from this machine's clock,
-//! `ath` (base64url SHA-256 of the access token) on resource requests, and the server's `nonce`
-//! once it has sent one. The engine keeps no estimate of the server's clock offset: a server
-//! that finds `iat` too far off answers `use_dpop_nonce` (RFC 9449 §8), which the nonce retry
-//! handles.
+//! request URL without query and fragment, RFC 9449 §4.2), `iat`, `ath` (base64url SHA-256 of
+//! the access token) on resource requests, and the server's `nonce` once it has sent one.
+//!
+//! # `iat` and the server's clock
+//! `iat` is this machine's time corrected by the receiving server's clock offset, which
+//! [`ServerClocks`] learns per origin from the `Date` header of every response to a proof
+//! (bounded to a day either way; a missing or garbled `Date` teaches nothing; in memory only;
+//! see its module for why). Until an origin has answered once, `iat` is local time. A server
+//! that still finds `iat` too far off answers `use_dpop_nonce` (RFC 9449 §8), which the nonce
+//! retry handles, and whose `Date` dates the retry. A server lying about its time can only make
+//! its own proofs fail. Access-token expiry doesn't use the offset: it counts the relative
+//! `expires_in` on this machine's clock.
 //!
 //! # Nonces
 //! [`NonceCache`] remembers the latest `DPoP-Nonce` per endpoint (see its module for why not
@@ -43,10 +50,12 @@
 //! resource server) is answered with exactly one retry; a second challenge in a row is
 //! [`DpopError::NonceDemandedAgain`], never a loop.
 
+mod clock;
 mod key;
 mod nonce;
 mod proof;
 
+pub use clock::{DateSample, ServerClocks, MAX_OFFSET_SECS, NOISE_SECS};
 pub use key::{DpopKey, DpopKeyMaterial, DpopSigner};
 pub use nonce::{is_nonce_challenge, NonceCache};
 pub use proof::{ath, htu, Proof};

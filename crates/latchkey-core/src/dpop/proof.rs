@@ -18,7 +18,9 @@ pub struct Proof<'a> {
 }
 
 impl<'a> Proof<'a> {
-    /// A proof for `method` on `url`, issued now.
+    /// A proof for `method` on `url`, issued now by this machine's clock (see
+    /// [`super::ServerClocks::iat_for`] for the receiving server's time, and
+    /// [`Proof::issued_at`]).
     pub fn new(method: &'a str, url: &Url) -> Self {
         Self {
             htm: method,
@@ -41,7 +43,8 @@ impl<'a> Proof<'a> {
         self
     }
 
-    /// Overrides `iat` (tests, benchmarks).
+    /// Sets `iat`: the receiving server's time ([`super::ServerClocks::iat_for`]), or a fixed
+    /// one in tests and benchmarks.
     pub fn issued_at(mut self, iat: i64) -> Self {
         self.iat = iat;
         self

@@ -68,6 +68,8 @@ pub struct BodyResponse {
     pub www_authenticate: Option<String>,
     /// The `DPoP-Nonce` header (RFC 9449 §8), if any.
     pub dpop_nonce: Option<String>,
+    /// The `Date` header (RFC 9110 §6.6.1), if any: the server's clock, for DPoP `iat`.
+    pub date: Option<String>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -212,6 +214,7 @@ impl HttpClient {
         let content_type = header(reqwest::header::CONTENT_TYPE);
         let www_authenticate = header(reqwest::header::WWW_AUTHENTICATE);
         let dpop_nonce = header(reqwest::header::HeaderName::from_static("dpop-nonce"));
+        let date = header(reqwest::header::DATE);
         let status = response.status().as_u16();
         let mut body = Vec::new();
         while let Some(chunk) = response
@@ -231,6 +234,7 @@ impl HttpClient {
             content_type,
             www_authenticate,
             dpop_nonce,
+            date,
             body,
         })
     }

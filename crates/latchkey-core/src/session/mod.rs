@@ -96,6 +96,8 @@ struct Inner {
     attempts: AtomicU64,
     /// The latest DPoP nonce from each server.
     dpop_nonces: crate::dpop::NonceCache,
+    /// Each origin's clock offset, for proof `iat` (in memory only).
+    dpop_clocks: crate::dpop::ServerClocks,
     last_failure: StdMutex<Option<(u64, Arc<Error>)>>,
     /// The one route state takes to front ends: every transition is published here.
     meta: watch::Sender<Meta>,
@@ -139,6 +141,7 @@ impl Session {
                 tokens: Arc::new(Mutex::new(TokenState::SignedOut)),
                 attempts: AtomicU64::new(0),
                 dpop_nonces: crate::dpop::NonceCache::default(),
+                dpop_clocks: crate::dpop::ServerClocks::default(),
                 last_failure: StdMutex::new(None),
                 meta: watch::Sender::new(Meta::default()),
                 events,

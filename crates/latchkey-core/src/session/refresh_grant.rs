@@ -91,7 +91,11 @@ impl Session {
         let sent_wall = SystemTime::now();
         tracing::debug!(?trigger, "refreshing the access token");
         let capture =
-            Capture::new(&self.inner.http).with_dpop(tokens.dpop.as_ref(), &self.inner.dpop_nonces);
+            Capture::new(&self.inner.http).with_dpop(
+                tokens.dpop.as_ref(),
+                &self.inner.dpop_nonces,
+                &self.inner.dpop_clocks,
+            );
         let result = provider
             .client
             .exchange_refresh_token(&refresh_token)

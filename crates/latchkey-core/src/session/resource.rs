@@ -3,7 +3,8 @@
 //! A DPoP-bound session sends `Authorization: DPoP <token>` with a proof bound to the token
 //! (`ath`) and the resource server's latest nonce; a `WWW-Authenticate: DPoP
 //! error="use_dpop_nonce"` challenge gets exactly one retry with the new nonce, a second one is
-//! [`DpopError::NonceDemandedAgain`].
+//! [`DpopError::NonceDemandedAgain`]. The proof's `iat` is the resource server's time as its
+//! `Date` headers tell it ([`crate::dpop::ServerClocks`], per origin).
 
 use openidconnect::AccessToken;
 use url::Url;
@@ -101,19 +102,28 @@ impl Session {
         endpoint: Endpoint,
     ) -> Result<BodyResponse> {
         let nonces = &self.inner.dpop_nonces;
+        let clocks = &self.inner.dpop_clocks;
         let mut retried = false;
         loop {
             let nonce = nonces.get(url);
             let proof = Proof::new("GET", url)
+                .issued_at(clocks.iat_for(url))
                 .access_token(token.secret())
                 .nonce(nonce.as_deref())
                 .sign(key)?;
+            let sent = std::time::SystemTime::now();
             let response = self
                 .inner
                 .http
                 .get_with_dpop(url, token.secret(), &proof)
                 .await
                 .map_err(|e| Error::http(endpoint, e))?;
+            clocks.observe(
+                url,
+                response.date.as_deref(),
+                sent,
+                std::time::SystemTime::now(),
+            );
             let new_nonce = response
                 .dpop_nonce
                 .as_deref()

@@ -69,6 +69,7 @@ impl Transport for Script {
             };
             Ok(BodyResponse {
                 dpop_nonce: None,
+                date: None,
                 status,
                 content_type: Some("application/json".into()),
                 www_authenticate: None,

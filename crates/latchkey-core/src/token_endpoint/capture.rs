@@ -1,6 +1,6 @@
 //! [`Capture`]: the HTTP client oauth2 sends token requests through. It keeps the raw response
 //! for [`super::read`], and adds the DPoP proof (with one retry on a nonce challenge) when the
-//! session has a key.
+//! session has a key, dated by the server's clock as its `Date` headers tell it.
 
 use std::sync::Mutex;
 
@@ -8,7 +8,7 @@ use openidconnect::{HttpRequest, HttpResponse};
 use zeroize::Zeroizing;
 
 use super::{read, TokenAnswer, WireError};
-use crate::dpop::{DpopKey, NonceCache, Proof};
+use crate::dpop::{DpopKey, NonceCache, Proof, ServerClocks};
 use crate::error::{Endpoint, Error};
 use crate::http::{BodyResponse, HttpClient, HttpError};
 
@@ -23,11 +23,19 @@ pub(crate) enum CaptureError {
     Captured,
 }
 
+/// What a DPoP-bound request needs: the key, and the session's nonces and server clocks.
+#[derive(Clone, Copy)]
+struct Dpop<'a> {
+    key: &'a DpopKey,
+    nonces: &'a NonceCache,
+    clocks: &'a ServerClocks,
+}
+
 /// The HTTP client oauth2 sends token requests through: it keeps the raw response (status and a
 /// zeroizing body) and ends oauth2's part there.
 pub(crate) struct Capture<'a> {
     http: &'a HttpClient,
-    dpop: Option<(&'a DpopKey, &'a NonceCache)>,
+    dpop: Option<Dpop<'a>>,
     response: Mutex<Option<(u16, Zeroizing<Vec<u8>>)>>,
 }
 
@@ -41,9 +49,18 @@ impl<'a> Capture<'a> {
     }
 
     /// Sends each request with a DPoP proof signed by `key`, using and remembering the server's
-    /// nonces in `nonces`.
-    pub(crate) fn with_dpop(mut self, key: Option<&'a DpopKey>, nonces: &'a NonceCache) -> Self {
-        self.dpop = key.map(|k| (k, nonces));
+    /// nonces in `nonces` and its clock offset in `clocks`.
+    pub(crate) fn with_dpop(
+        mut self,
+        key: Option<&'a DpopKey>,
+        nonces: &'a NonceCache,
+        clocks: &'a ServerClocks,
+    ) -> Self {
+        self.dpop = key.map(|key| Dpop {
+            key,
+            nonces,
+            clocks,
+        });
         self
     }
 
@@ -52,8 +69,11 @@ impl<'a> Capture<'a> {
     async fn send_with_proof(
         &self,
         request: HttpRequest,
-        key: &DpopKey,
-        nonces: &NonceCache,
+        Dpop {
+            key,
+            nonces,
+            clocks,
+        }: Dpop<'_>,
     ) -> Result<BodyResponse, HttpError> {
         let (parts, body) = request.into_parts();
         let body = Zeroizing::new(body);
@@ -63,6 +83,7 @@ impl<'a> Capture<'a> {
         loop {
             let nonce = nonces.get(&url);
             let proof = Proof::new(parts.method.as_str(), &url)
+                .issued_at(clocks.iat_for(&url))
                 .nonce(nonce.as_deref())
                 .sign(key)
                 .map_err(|e| HttpError::BadRequest(e.to_string()))?;
@@ -76,7 +97,14 @@ impl<'a> Capture<'a> {
                 .header("DPoP", proof)
                 .body(body.to_vec())
                 .map_err(|e| HttpError::BadRequest(e.to_string()))?;
+            let sent = std::time::SystemTime::now();
             let response = self.http.send_oauth(request).await?;
+            clocks.observe(
+                &url,
+                response.date.as_deref(),
+                sent,
+                std::time::SystemTime::now(),
+            );
             let new_nonce = response
                 .dpop_nonce
                 .as_deref()
@@ -134,7 +162,7 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Capture<'_> {
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
             let response = match self.dpop {
-                Some((key, nonces)) => self.send_with_proof(request, key, nonces).await?,
+                Some(dpop) => self.send_with_proof(request, dpop).await?,
                 None => self.http.send_oauth(request).await?,
             };
             let mut slot = self.response.lock().unwrap_or_else(|p| p.into_inner());
