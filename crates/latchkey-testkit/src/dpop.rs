@@ -36,8 +36,18 @@ pub struct Expect<'a> {
 
 /// Verifies a compact DPoP proof: `typ`, `alg` ES256 with a public (no `d`) P-256 `jwk` or
 /// EdDSA with an Ed25519 one, the signature, a `jti`, `htm`, `htu`, `iat`, `ath` and `nonce` as
-/// [`Expect`] says.
+/// [`Expect`] says, with `iat` judged by this machine's clock.
 pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<VerifiedProof, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    verify_at(proof, expect, now)
+}
+
+/// [`verify`] by a server whose clock reads `now` (seconds since the epoch): `iat` must be
+/// within [`Expect::max_skew_secs`] of it.
+pub fn verify_at(proof: &str, expect: &Expect<'_>, now: i64) -> Result<VerifiedProof, String> {
     let parts: Vec<&str> = proof.split('.').collect();
     let [h, c, s] = parts.as_slice() else {
         return Err("not a compact JWS".into());
@@ -106,10 +116,6 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<VerifiedProof, String>
         return Err(format!("htu {}", claims["htu"]));
     }
     let iat = claims["iat"].as_i64().ok_or("iat missing")?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
     if (iat - now).abs() > expect.max_skew_secs.max(5) {
         return Err(format!("iat {iat} vs now {now}"));
     }
