@@ -15,7 +15,9 @@
 //   DEV_IDP_CLOCK_TOLERANCE      seconds of clock tolerance (default 15; 0 for expiry tests)
 //   DEV_IDP_QUIET                1 to silence the per-request log on stderr
 //   DEV_IDP_TEST_CLOCK           1 to let tests move this server's clock forward with
-//                                POST /dev/clock?advance=SECONDS (tokens expire without waiting)
+//                                POST /dev/clock?advance=SECONDS (tokens expire without waiting;
+//                                a negative SECONDS moves it back); every response's Date header
+//                                then follows that clock too
 //   DEV_IDP_QUIRKS               comma-separated ways to answer like providers that don't follow
 //                                RFC 6749 to the letter (the client must cope):
 //                                  expires_in_string  token responses quote expires_in ("3600")
@@ -328,6 +330,8 @@ function applyQuirks(res) {
 
 const callback = provider.callback();
 httpServer.on('request', (req, res) => {
+  // Node writes Date from new Date(), which doesn't read the moved Date.now: follow the test clock.
+  if (process.env.DEV_IDP_TEST_CLOCK === '1') res.setHeader('date', new Date(Date.now()).toUTCString());
   if (req.method === 'POST' && (req.url === '/token' || req.url.startsWith('/token?'))) {
     stats.token_requests += 1;
     if (dpopNonce === 'token_forever') {
@@ -339,7 +343,7 @@ httpServer.on('request', (req, res) => {
   }
   if (process.env.DEV_IDP_TEST_CLOCK === '1' && req.method === 'POST' && req.url.startsWith('/dev/clock?')) {
     const seconds = Number(new URL(req.url, issuer).searchParams.get('advance'));
-    if (!Number.isInteger(seconds) || seconds < 0) {
+    if (!Number.isInteger(seconds)) {
       res.writeHead(400);
       res.end();
       return;

@@ -293,3 +293,42 @@ impl<R: Respond> Respond for SharedResponder<R> {
         self.0.respond(request)
     }
 }
+
+/// The dev IdP's counter `name` (`token_requests`, `api_requests`).
+async fn count(idp: &DevIdp, name: &str) -> u64 {
+    idp.stats().await[name].as_u64().unwrap()
+}
+
+/// The dev IdP with its clock moved ten minutes *behind* ours. Its demo API (same origin as its
+/// token endpoint) sends no nonce until it challenges a proof, and judges `iat` within 300 s.
+///
+/// Not shown here: the same with the clock *ahead*. The dev IdP's ID tokens would then be issued
+/// ten minutes in the future, beyond the engine's two-minute ID-token clock skew, and the
+/// refresh would be refused before DPoP mattered. Nor at the token endpoint: oidc-provider sends
+/// a `DPoP-Nonce` with every token response, the engine sends it back, and after the clock moves
+/// that nonce is stale and challenged whatever the proof's `iat`.
+#[tokio::test]
+async fn with_the_dev_idps_clock_ten_minutes_off_a_session_that_heard_its_date_calls_its_api_without_a_nonce_round_trip(
+) {
+    let idp = DevIdp::start(&[("DEV_IDP_TEST_CLOCK", "1")]);
+    let api: Url = idp.api.parse().unwrap();
+    // Two sessions signed in while the clocks agree.
+    let (heard, _) = idp.session();
+    heard.sign_in(&login_driver("alice")).await.unwrap();
+    let (unaware, _) = idp.session();
+    unaware.sign_in(&login_driver("alice")).await.unwrap();
+
+    idp.move_clock(-TEN_MINUTES);
+    // One of them refreshes: the token endpoint's answers carry its (moved) Date.
+    heard.refresh().await.unwrap();
+
+    // Its first call to the API is dated by the server's clock: one request, no challenge.
+    let before = count(&idp, "api_requests").await;
+    assert_eq!(heard.get(&api).await.unwrap().status, 200);
+    assert_eq!(count(&idp, "api_requests").await - before, 1);
+
+    // The session that never heard the server's time is challenged once (and succeeds).
+    let before = count(&idp, "api_requests").await;
+    assert_eq!(unaware.get(&api).await.unwrap().status, 200);
+    assert_eq!(count(&idp, "api_requests").await - before, 2);
+}

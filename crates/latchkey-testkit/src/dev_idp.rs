@@ -94,6 +94,12 @@ impl DevIdp {
     /// Moves the IdP's clock `seconds` forward (started with `DEV_IDP_TEST_CLOCK=1`): its tokens
     /// expire without the test waiting.
     pub fn advance_clock(&self, seconds: u64) {
+        self.move_clock(i64::try_from(seconds).expect("a representable number of seconds"));
+    }
+
+    /// Moves the IdP's clock `seconds` forward, or back when negative (started with
+    /// `DEV_IDP_TEST_CLOCK=1`); its `Date` headers follow.
+    pub fn move_clock(&self, seconds: i64) {
         use std::io::{Read, Write};
         let authority = self.issuer.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(authority).expect("connect to the dev IdP");
