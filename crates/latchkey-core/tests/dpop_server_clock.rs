@@ -86,7 +86,11 @@ async fn dated_server(clock: Clock, proofs: &Arc<Mutex<Vec<String>>>) -> MockSer
             "/token",
             ResponseTemplate::new(200).set_body_json(dpop_token("at-1", "rt-1")),
         ),
-        ("GET", "/api", ResponseTemplate::new(200).set_body_string("ok")),
+        (
+            "GET",
+            "/api",
+            ResponseTemplate::new(200).set_body_string("ok"),
+        ),
     ] {
         Mock::given(method(verb))
             .and(path(route))
@@ -154,7 +158,10 @@ async fn a_server_ten_minutes_ahead_gets_proofs_dated_by_its_clock_once_it_has_a
     assert!(verify(&proofs[1], &token).is_err(), "not local time");
     // Access-token expiry still counts expires_in on this machine's clock.
     let expires_at = session.status().access_token_expires_at.unwrap() as i64;
-    assert!((expires_at - (local_now() + 3600)).abs() <= 5, "{expires_at}");
+    assert!(
+        (expires_at - (local_now() + 3600)).abs() <= 5,
+        "{expires_at}"
+    );
 }
 
 #[tokio::test]
@@ -232,7 +239,11 @@ impl Respond for LyingWithNonces {
         let claims: serde_json::Value = proof
             .split('.')
             .nth(1)
-            .and_then(|c| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).ok())
+            .and_then(|c| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(c)
+                    .ok()
+            })
             .and_then(|c| serde_json::from_slice(&c).ok())
             .unwrap_or_default();
         let htu = self.htu.as_str();
@@ -243,8 +254,7 @@ impl Respond for LyingWithNonces {
         let fresh = match claims["nonce"].as_str() {
             // Fresh by the nonce: every other check, iat judged against itself.
             Some(_) => verify_at(proof, &with_nonce, claims["iat"].as_i64().unwrap_or(0)).is_ok(),
-            None => verify(proof, &expect("POST", htu, None))
-                .is_ok(),
+            None => verify(proof, &expect("POST", htu, None)).is_ok(),
         };
         let answer = if fresh {
             ResponseTemplate::new(200).set_body_json(dpop_token("at-2", "rt-2"))

@@ -164,12 +164,7 @@ mod tests {
         let clocks = ServerClocks::default();
         let token = url("https://as.example/token");
         // Sent at T0, answered 800 ms later; the server said T0 + 600 s.
-        let sample = clocks.observe(
-            &token,
-            Some(&http_date(T0 + 600)),
-            at(T0, 0),
-            at(T0, 800),
-        );
+        let sample = clocks.observe(&token, Some(&http_date(T0 + 600)), at(T0, 0), at(T0, 800));
         assert_eq!(sample, DateSample::Offset(600_000 + 500 - 400));
         assert_eq!(clocks.iat_at(&token, at(T0 + 10, 0)), (T0 + 610) as i64);
         // Another endpoint of the same origin shares the clock, another origin doesn't.

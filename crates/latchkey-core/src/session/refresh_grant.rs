@@ -90,12 +90,11 @@ impl Session {
         let sent_at = Instant::now();
         let sent_wall = SystemTime::now();
         tracing::debug!(?trigger, "refreshing the access token");
-        let capture =
-            Capture::new(&self.inner.http).with_dpop(
-                tokens.dpop.as_ref(),
-                &self.inner.dpop_nonces,
-                &self.inner.dpop_clocks,
-            );
+        let capture = Capture::new(&self.inner.http).with_dpop(
+            tokens.dpop.as_ref(),
+            &self.inner.dpop_nonces,
+            &self.inner.dpop_clocks,
+        );
         let result = provider
             .client
             .exchange_refresh_token(&refresh_token)

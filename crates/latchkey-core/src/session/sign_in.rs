@@ -100,12 +100,11 @@ impl Session {
         let nonce = pending.nonce().clone();
         let sent_at = Instant::now();
         let sent_wall = SystemTime::now();
-        let capture =
-            Capture::new(&self.inner.http).with_dpop(
-                dpop.as_ref(),
-                &self.inner.dpop_nonces,
-                &self.inner.dpop_clocks,
-            );
+        let capture = Capture::new(&self.inner.http).with_dpop(
+            dpop.as_ref(),
+            &self.inner.dpop_nonces,
+            &self.inner.dpop_clocks,
+        );
         let result = provider
             .client
             .exchange_code(code)
