@@ -12,6 +12,8 @@
 //!   challenge has a `Date` too, so its retry is already dated right). The local time of the
 //!   sample is the midpoint of send and receive; the server time is the `Date` plus half a
 //!   second (the header is truncated to the second).
+//!   Not from the ID token's `iat`: it comes from the same server in the same response as a
+//!   `Date`, so it adds nothing, and only at sign-in and refresh.
 //! - **Ignored**: a missing or unparseable `Date` (the previous estimate stays); an offset of
 //!   more than [`MAX_OFFSET_SECS`] either way (a broken server, a stale cached response, or a
 //!   lie: no honest server is a day off, and clamping would only produce proofs nobody
