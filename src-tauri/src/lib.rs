@@ -18,8 +18,18 @@ use tauri::{AppHandle, Manager, Runtime, WindowEvent};
 use crate::error::IpcError;
 use crate::state::{AppPaths, AppState, IDLE_LOCK};
 
+/// The iOS/Android entry point. Tauri's macro emits the `start_app` C symbol (and Android's JNI
+/// bindings) that the Xcode and Gradle projects call; it sits in a private module because that
+/// symbol is the native projects' entry, not part of this crate's Rust API.
+#[cfg(mobile)]
+mod mobile_entry {
+    #[tauri::mobile_entry_point]
+    fn main() {
+        super::run();
+    }
+}
+
 /// Runs the app.
-#[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
