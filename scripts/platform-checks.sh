@@ -17,6 +17,23 @@ bash scripts/deps.sh
 # tauri::generate_context! embeds the built UI: build it when the test command hasn't yet.
 [ -f ui/dist/index.html ] || npm run build:ui
 
+step "the mobile redirect scheme agrees in tauri.conf.json, Info.ios.plist and the app's code"
+node - <<'JS'
+const fs = require('fs');
+const conf = JSON.parse(fs.readFileSync('tauri.conf.json', 'utf8'));
+const fromConf = conf.plugins['deep-link'].mobile.flatMap((d) => d.scheme).sort();
+const plist = fs.readFileSync('Info.ios.plist', 'utf8');
+const schemes = plist.match(/<key>CFBundleURLSchemes<\/key>\s*<array>([\s\S]*?)<\/array>/);
+const fromPlist = schemes ? [...schemes[1].matchAll(/<string>([^<]+)<\/string>/g)].map((m) => m[1]).sort() : [];
+const code = fs.readFileSync('src-tauri/src/platform/mobile_redirect.rs', 'utf8');
+const uri = code.match(/MOBILE_REDIRECT_URI: &str = "([^"]+)"/)[1];
+const fromCode = [new URL(uri).protocol.replace(/:$/, '')];
+const all = { 'tauri.conf.json': fromConf, 'Info.ios.plist': fromPlist, 'mobile_redirect.rs': fromCode };
+const same = Object.values(all).every((v) => JSON.stringify(v) === JSON.stringify(fromCode));
+console.log(same ? `scheme ${fromCode[0]} everywhere` : `schemes differ: ${JSON.stringify(all)}`);
+process.exit(same ? 0 : 1);
+JS
+
 targets=(${PLATFORM_TARGETS:-aarch64-linux-android aarch64-apple-ios aarch64-apple-darwin x86_64-pc-windows-gnu})
 step "rustup targets: ${targets[*]}"
 rustup target add "${targets[@]}" x86_64-pc-windows-gnu 2>&1 | grep -v 'is up to date' || true
@@ -59,15 +76,14 @@ for t in "${targets[@]}"; do
   check "$t"
 done
 
-# The mobile crate types (staticlib + cdylib) are switched on by scripts/platform/mobile-crate-type.sh
-# for a device build; a check of the app's lib with them proves the switch compiles.
+# The mobile crate types (staticlib + cdylib) are switched on by scripts/platform/mobile-crate-types.sh
+# for a device build (Cargo.toml keeps desktop builds rlib-only); the app's lib is checked with them.
 if [[ " ${targets[*]} " == *" aarch64-linux-android "* ]]; then
   step "mobile crate types (staticlib, cdylib) for aarch64-linux-android (check only)"
   (
     mobile_env aarch64-linux-android
     cargo rustc --locked --target aarch64-linux-android -p latchkey-app --lib \
-      --crate-type staticlib --crate-type cdylib --profile check -- -D warnings 2>/dev/null ||
-      cargo check --locked --target aarch64-linux-android -p latchkey-app --lib
+      --crate-type staticlib --crate-type cdylib --profile check -- -D warnings
   )
 fi
 

@@ -11,4 +11,7 @@ shim="${LATCHKEY_PRNG_SHIM:?LATCHKEY_PRNG_SHIM names the shim DLL}"
 for d in "$dir" "$dir/.."; do
   cmp -s "$shim" "$d/bcryptprimitives.dll" 2>/dev/null || cp "$shim" "$d/bcryptprimitives.dll"
 done
-exec wine64 "$exe" "$@"
+# Debian's wine64 package installs the loader under /usr/lib/wine (the `wine` wrapper package is
+# not needed).
+wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
+exec "$wine" "$exe" "$@"

@@ -46,6 +46,8 @@ pub fn run() {
 
 /// The app's builder, generic over the runtime so tests can use `tauri::test::mock_builder()`.
 pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    #[cfg(mobile)]
+    let builder = platform::mobile_redirect::plugins(builder);
     builder
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_biometric::init())
@@ -64,6 +66,10 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         ])
         .setup(|app| initialize(app.handle()))
         .on_window_event(|window, event| {
+            #[cfg(mobile)]
+            if let WindowEvent::Resumed = event {
+                platform::mobile_redirect::poll_current(window.app_handle());
+            }
             if let WindowEvent::CloseRequested { api, .. } = event {
                 // Lock on exit: forget the key and tokens before the process goes. Never on the
                 // main thread: locking waits for a refresh in flight (its rotated token must
@@ -87,6 +93,8 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 
 /// Manages the app state and starts the session in the background (the body of `setup`).
 pub(crate) fn initialize<R: Runtime>(app: &AppHandle<R>) -> Result<(), Box<dyn std::error::Error>> {
+    #[cfg(mobile)]
+    platform::mobile_redirect::init(app)?;
     let paths = app_paths(app)?;
     app.manage(instance::InstanceLock::claim(&paths.base)?);
     app.manage(AppState::new(paths, platform::protector(app)));
