@@ -8,12 +8,15 @@
 #   PLATFORM_TARGETS="aarch64-apple-ios ..."   limits the type-check targets (default: all four)
 #   PLATFORM_SKIP_WINE=1                        skips the Windows link and Wine test run
 set -euo pipefail
+
+# One function, so bash has read the whole script before it runs any of it.
+main() {
 cd "$(dirname "$0")/.."
 root="$PWD"
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
-bash scripts/deps.sh
+bash scripts/deps.sh --platform
 # tauri::generate_context! embeds the built UI: build it when the test command hasn't yet.
 [ -f ui/dist/index.html ] || npm run build:ui
 
@@ -36,7 +39,7 @@ JS
 
 targets=(${PLATFORM_TARGETS:-aarch64-linux-android aarch64-apple-ios aarch64-apple-darwin x86_64-pc-windows-gnu})
 step "rustup targets: ${targets[*]}"
-rustup target add "${targets[@]}" x86_64-pc-windows-gnu 2>&1 | grep -v 'is up to date' || true
+rustup target add "${targets[@]}" x86_64-pc-windows-gnu
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 work="$target_dir/platform"
@@ -118,3 +121,6 @@ if [ -z "${PLATFORM_SKIP_WINE:-}" ]; then
 fi
 
 step "platform checks passed in $((SECONDS - started)) s"
+}
+
+main "$@"
