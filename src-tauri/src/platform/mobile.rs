@@ -1,4 +1,4 @@
-//! iOS and Android — DESIGNED, NOT BUILT OR TESTED HERE (this machine has no mobile toolchain).
+//! iOS and Android — type-checked here (scripts/platform-checks.sh), not built, linked or run.
 //! The seams are tested on desktop through latchkey-core's traits with fake platforms.
 //!
 //! - Android: the vault key is encrypted by the biometric plugin's `biometric_cipher`, an AES-GCM
