@@ -3,11 +3,17 @@
 # (WebKitGTK and friends, Xvfb, WebKitWebDriver, Chromium and ChromeDriver), skipping what is
 # already installed.
 #   bash scripts/deps.sh --list   prints the packages, one a line, and installs nothing
+#   bash scripts/deps.sh --platform [--list]   also the platform checks' packages (clang/llvm for
+#     ring's C on the mobile and Apple targets, mingw-w64 for Windows, Wine to run its tests)
 set -euo pipefail
 
 packages=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev
   libsoup-3.0-dev build-essential pkg-config libssl-dev xvfb xauth webkit2gtk-driver
   chromium chromium-driver)
+if [ "${1:-}" = "--platform" ]; then
+  packages+=(clang-22 llvm-22 gcc-mingw-w64-x86-64 wine64)
+  shift
+fi
 if [ "${1:-}" = "--list" ]; then
   printf '%s\n' "${packages[@]}"
   exit 0

@@ -18,8 +18,18 @@ use tauri::{AppHandle, Manager, Runtime, WindowEvent};
 use crate::error::IpcError;
 use crate::state::{AppPaths, AppState, IDLE_LOCK};
 
+/// The iOS/Android entry point. Tauri's macro emits the `start_app` C symbol (and Android's JNI
+/// bindings) that the Xcode and Gradle projects call; it sits in a private module because that
+/// symbol is the native projects' entry, not part of this crate's Rust API.
+#[cfg(mobile)]
+mod mobile_entry {
+    #[tauri::mobile_entry_point]
+    fn main() {
+        super::run();
+    }
+}
+
 /// Runs the app.
-#[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -36,6 +46,8 @@ pub fn run() {
 
 /// The app's builder, generic over the runtime so tests can use `tauri::test::mock_builder()`.
 pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    #[cfg(mobile)]
+    let builder = platform::mobile_redirect::plugins(builder);
     builder
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_biometric::init())
@@ -54,6 +66,10 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         ])
         .setup(|app| initialize(app.handle()))
         .on_window_event(|window, event| {
+            #[cfg(mobile)]
+            if let WindowEvent::Resumed = event {
+                platform::mobile_redirect::poll_current(window.app_handle());
+            }
             if let WindowEvent::CloseRequested { api, .. } = event {
                 // Lock on exit: forget the key and tokens before the process goes. Never on the
                 // main thread: locking waits for a refresh in flight (its rotated token must
@@ -77,6 +93,8 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 
 /// Manages the app state and starts the session in the background (the body of `setup`).
 pub(crate) fn initialize<R: Runtime>(app: &AppHandle<R>) -> Result<(), Box<dyn std::error::Error>> {
+    #[cfg(mobile)]
+    platform::mobile_redirect::init(app)?;
     let paths = app_paths(app)?;
     app.manage(instance::InstanceLock::claim(&paths.base)?);
     app.manage(AppState::new(paths, platform::protector(app)));

@@ -18,6 +18,9 @@ use crate::config::ConfigError;
 use crate::error::{CallbackRejection, Error};
 use crate::redirect::{parse_query, CallbackParams};
 
+mod router;
+pub use router::{AppLinkRouter, Delivery};
+
 /// How many delivered URLs may wait unjudged; more are dropped (a flood can't grow memory).
 const INBOX: usize = 32;
 

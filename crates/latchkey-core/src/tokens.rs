@@ -123,7 +123,13 @@ impl Tokens {
             (Some(_), Some(at)) => {
                 let margin = refresh_margin(self.lifetime.unwrap_or_default());
                 let due = at.checked_sub(margin).unwrap_or(at).max(floor);
-                Some(due.checked_sub(self.time_asleep()).unwrap_or(due))
+                // Before the monotonic clock's origin (the machine booted less than the time
+                // asleep ago: Windows' clock counts from boot) means long past: due since the
+                // token was obtained.
+                Some(
+                    due.checked_sub(self.time_asleep())
+                        .unwrap_or(self.obtained_at),
+                )
             }
         }
     }

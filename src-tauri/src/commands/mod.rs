@@ -36,7 +36,11 @@ pub async fn sign_in<R: Runtime>(
 ) -> Result<(), IpcError> {
     let latchkey = state.latchkey().await?;
     latchkey
-        .sign_in(credential(pin), crate::platform::user_agent(&app).as_ref())
+        .sign_in_with(
+            credential(pin),
+            crate::platform::user_agent(&app).as_ref(),
+            crate::platform::redirect(&app)?,
+        )
         .await?;
     Ok(())
 }

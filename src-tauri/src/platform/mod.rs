@@ -1,5 +1,6 @@
 //! Platform code: how the vault key is protected, what opens the browser, and the words the UI
-//! uses for unlocking. Desktop is built and tested here; mobile is designed in and unverified.
+//! uses for unlocking, and where the sign-in's redirect comes back. Desktop is built and tested
+//! here; mobile is type-checked (scripts/platform-checks.sh) and its redirect logic host-tested.
 
 #[cfg(desktop)]
 mod desktop;
@@ -12,6 +13,20 @@ mod biometric_errors;
 mod mobile;
 #[cfg(mobile)]
 pub use mobile::{protector, unlock_wording, user_agent};
+#[cfg(target_os = "ios")]
+mod auth_session_ios;
+#[cfg(mobile)]
+pub mod mobile_redirect;
+#[cfg(mobile)]
+pub use mobile_redirect::redirect;
+
+/// Desktop: the loopback redirect (RFC 8252 §7.3).
+#[cfg(desktop)]
+pub fn redirect<R: tauri::Runtime>(
+    _app: &tauri::AppHandle<R>,
+) -> Result<latchkey_core::Redirect, crate::error::IpcError> {
+    Ok(latchkey_core::Redirect::Loopback)
+}
 
 /// Shown by the platform's biometric prompt.
 pub const PROMPT_REASON: &str = "Unlock your Latchkey session";

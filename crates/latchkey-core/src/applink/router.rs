@@ -1,0 +1,130 @@
+//! The app's one place for incoming URLs on mobile. The operating system hands URLs to the app
+//! through several doors — the deep-link plugin's `on_open_url` while the app runs, its
+//! `get_current()` at start and on resume, an iOS authentication session's completion handler —
+//! and any of them may report the same URL twice or report one while no sign-in waits. The router
+//! gives each sign-in its own [`AppLinkRedirect`] and passes it every new URL; it decides nothing
+//! about a URL's content (the sign-in judges each one, `state` first).
+//!
+//! Field bugs it is built around:
+//! - a URL reported while no sign-in waits (a cold start: the process that started the sign-in,
+//!   and with it the PKCE verifier and `state`, is gone; or another app opened our scheme) is
+//!   never kept for a later sign-in — it predates that sign-in's request, so it can't be its
+//!   answer. It is counted, so the app can say a sign-in was interrupted (tao#1248 drops such a
+//!   URL on iOS anyway);
+//! - `on_open_url` may not fire for a second sign-in on Android (plugins-workspace#2397): the app
+//!   also polls `get_current()` on resume, and the router drops a URL it has already passed on, so
+//!   the poll can't replay the first sign-in's answer into the second.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::{app_link, parse_app_link, AppLinkRedirect, AppLinkSender};
+use crate::config::ConfigError;
+
+/// How many recently delivered URLs are remembered (as SHA-256 digests: a URL may carry a code).
+const REMEMBERED: usize = 16;
+
+/// What became of a URL handed to [`AppLinkRouter::deliver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Passed to the waiting sign-in, which judges it.
+    Passed,
+    /// Already passed on before (a repeated `get_current()` or a double report): dropped.
+    Repeated,
+    /// No sign-in is waiting (or its inbox is full): dropped. `for_us` says whether it named our
+    /// redirect URI (a sign-in whose process was lost, or another app using our scheme).
+    NoSignInWaiting {
+        /// The URL is our redirect URI (scheme, host, path).
+        for_us: bool,
+    },
+}
+
+/// Routes URLs the OS hands to the app to the sign-in in progress, if any.
+#[derive(Debug)]
+pub struct AppLinkRouter {
+    redirect_uri: Url,
+    state: Mutex<RouterState>,
+}
+
+#[derive(Debug, Default)]
+struct RouterState {
+    current: Option<AppLinkSender>,
+    recent: VecDeque<[u8; 32]>,
+    unclaimed_for_us: u32,
+}
+
+impl AppLinkRouter {
+    /// A router for `redirect_uri` (checked as [`app_link`] checks it).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a redirect URI an app link can't use.
+    pub fn new(redirect_uri: Url) -> Result<Self, ConfigError> {
+        app_link(redirect_uri.clone())?;
+        Ok(Self {
+            redirect_uri,
+            state: Mutex::new(RouterState::default()),
+        })
+    }
+
+    /// The redirect URI sign-ins send.
+    pub fn redirect_uri(&self) -> &Url {
+        &self.redirect_uri
+    }
+
+    /// Starts routing to a new sign-in: URLs from now on go to the returned redirect (for
+    /// [`crate::Redirect::AppLink`]); a previous sign-in's redirect gets nothing more. Nothing
+    /// that arrived before is replayed into it.
+    ///
+    /// # Errors
+    /// None in practice (the redirect URI was checked by [`AppLinkRouter::new`]).
+    pub fn begin(&self) -> Result<AppLinkRedirect, ConfigError> {
+        let (sender, redirect) = app_link(self.redirect_uri.clone())?;
+        self.with_state(|s| s.current = Some(sender));
+        Ok(redirect)
+    }
+
+    /// Hands a URL the OS gave the app to the waiting sign-in, unless it was passed on already.
+    pub fn deliver(&self, url: Url) -> Delivery {
+        let digest: [u8; 32] = Sha256::digest(url.as_str().as_bytes()).into();
+        let for_us = parse_app_link(&url, &self.redirect_uri).is_ok();
+        self.with_state(|s| {
+            if s.recent.contains(&digest) {
+                return Delivery::Repeated;
+            }
+            // Remembered whether or not a sign-in takes it: a URL reported again later (by a
+            // `get_current()` poll) is never passed to a sign-in that began after it arrived.
+            if s.recent.len() == REMEMBERED {
+                s.recent.pop_front();
+            }
+            s.recent.push_back(digest);
+            if s.current.as_ref().is_some_and(|tx| tx.deliver(url)) {
+                return Delivery::Passed;
+            }
+            s.current = None;
+            if for_us {
+                s.unclaimed_for_us = s.unclaimed_for_us.saturating_add(1);
+            }
+            tracing::info!(
+                for_us,
+                "an app link arrived while no sign-in waits; ignored"
+            );
+            Delivery::NoSignInWaiting { for_us }
+        })
+    }
+
+    /// How many URLs naming our redirect URI arrived with no sign-in waiting (each one a sign-in
+    /// that can't complete: its verifier and `state` are gone). The UI may suggest signing in
+    /// again.
+    pub fn unclaimed(&self) -> u32 {
+        self.with_state(|s| s.unclaimed_for_us)
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut RouterState) -> T) -> T {
+        // A poisoned lock only means a panic elsewhere mid-update; the state stays usable.
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+}

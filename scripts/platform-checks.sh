@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Platform checks (part of the test command): the engine (latchkey-core) and the app
+# (latchkey-app) type-check with warnings as errors for Android, iOS, macOS and Windows; Windows
+# also builds and links the CLI, and runs the engine's unit tests and the CLI's offline tests under
+# Wine. Installs what it needs itself: rustup targets, Debian packages (via scripts/deps.sh), a
+# mingw libsodium built from the crate's own source tarball, a ProcessPrng shim DLL for Wine.
+# Any failing target fails the script.
+#   PLATFORM_TARGETS="aarch64-apple-ios ..."   limits the type-check targets (default: all four)
+#   PLATFORM_SKIP_WINE=1                        skips the Windows link and Wine test run
+set -euo pipefail
+
+# One function, so bash has read the whole script before it runs any of it.
+main() {
+cd "$(dirname "$0")/.."
+root="$PWD"
+step() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+
+bash scripts/deps.sh --platform
+# tauri::generate_context! embeds the built UI: build it when the test command hasn't yet.
+[ -f ui/dist/index.html ] || npm run build:ui
+
+step "the mobile redirect scheme agrees in tauri.conf.json, Info.ios.plist and the app's code"
+node - <<'JS'
+const fs = require('fs');
+const conf = JSON.parse(fs.readFileSync('tauri.conf.json', 'utf8'));
+const fromConf = conf.plugins['deep-link'].mobile.flatMap((d) => d.scheme).sort();
+const plist = fs.readFileSync('Info.ios.plist', 'utf8');
+const schemes = plist.match(/<key>CFBundleURLSchemes<\/key>\s*<array>([\s\S]*?)<\/array>/);
+const fromPlist = schemes ? [...schemes[1].matchAll(/<string>([^<]+)<\/string>/g)].map((m) => m[1]).sort() : [];
+const code = fs.readFileSync('src-tauri/src/platform/mobile_redirect.rs', 'utf8');
+const uri = code.match(/MOBILE_REDIRECT_URI: &str = "([^"]+)"/)[1];
+const fromCode = [new URL(uri).protocol.replace(/:$/, '')];
+const all = { 'tauri.conf.json': fromConf, 'Info.ios.plist': fromPlist, 'mobile_redirect.rs': fromCode };
+const same = Object.values(all).every((v) => JSON.stringify(v) === JSON.stringify(fromCode));
+console.log(same ? `scheme ${fromCode[0]} everywhere` : `schemes differ: ${JSON.stringify(all)}`);
+process.exit(same ? 0 : 1);
+JS
+
+targets=(${PLATFORM_TARGETS:-aarch64-linux-android aarch64-apple-ios aarch64-apple-darwin x86_64-pc-windows-gnu})
+step "rustup targets: ${targets[*]}"
+rustup target add "${targets[@]}" x86_64-pc-windows-gnu
+
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+work="$target_dir/platform"
+mkdir -p "$work/empty-sdk" "$work/empty-sodium"
+stubs="$root/scripts/platform/stub-include"
+
+# Cross C for ring (no NDK or Apple SDK here): clang-22 with tiny stub headers is enough for a
+# check; nothing for these targets is linked. libsodium-sys-stable only emits link flags when
+# SODIUM_LIB_DIR is set, so an empty directory suffices for a check.
+mobile_env() {
+  local t="$1" u="${1//-/_}"
+  export "CC_$u=clang-22" "AR_$u=llvm-ar-22"
+  export "CFLAGS_$u=-ffreestanding -nostdlibinc -isystem $stubs"
+  export SODIUM_LIB_DIR="$work/empty-sodium"
+  case "$t" in
+    *apple*) export SDKROOT="$work/empty-sdk" ;;
+  esac
+}
+
+windows_sodium() {
+  step "libsodium for mingw, from libsodium-sys-stable's own source tarball"
+  SODIUM_LIB_DIR="$(bash scripts/platform/libsodium-mingw.sh "$work/libsodium-mingw" | tail -1)"
+  export SODIUM_LIB_DIR
+}
+
+check() {
+  local t="$1"
+  step "clippy -D warnings: latchkey-core + latchkey-app for $t"
+  (
+    if [ "$t" = x86_64-pc-windows-gnu ]; then windows_sodium; else mobile_env "$t"; fi
+    # Clippy's lints (and rustc's, missing_docs among them) as errors for our crates only.
+    cargo clippy --locked --target "$t" -p latchkey-core -p latchkey-app -- -D warnings
+  )
+}
+
+for t in "${targets[@]}"; do
+  check "$t"
+done
+
+# The mobile crate types (staticlib + cdylib) are switched on by scripts/platform/mobile-crate-types.sh
+# for a device build (Cargo.toml keeps desktop builds rlib-only); the app's lib is checked with them.
+if [[ " ${targets[*]} " == *" aarch64-linux-android "* ]]; then
+  step "mobile crate types (staticlib, cdylib) for aarch64-linux-android (check only)"
+  (
+    mobile_env aarch64-linux-android
+    cargo rustc --locked --target aarch64-linux-android -p latchkey-app --lib \
+      --crate-type staticlib --crate-type cdylib --profile check -- -D warnings
+  )
+fi
+
+if [ -z "${PLATFORM_SKIP_WINE:-}" ]; then
+  windows_sodium
+  step "ProcessPrng shim for Wine 8 (mingw)"
+  shim="$work/bcryptprimitives.dll"
+  if [ ! -f "$shim" ] || [ "$root/scripts/platform/processprng-shim.c" -nt "$shim" ]; then
+    x86_64-w64-mingw32-gcc -shared -O2 -o "$shim" "$root/scripts/platform/processprng-shim.c" -ladvapi32
+  fi
+  export LATCHKEY_PRNG_SHIM="$shim"
+  export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$root/scripts/platform/wine-runner.sh"
+  export WINEPREFIX="$work/wine" WINEDEBUG=-all WINEDLLOVERRIDES="bcryptprimitives=n,b;mscoree,mshtml="
+  mkdir -p "$WINEPREFIX"
+
+  step "Windows: build and link the CLI (latchkey.exe)"
+  cargo build --locked --target x86_64-pc-windows-gnu -p latchkey-cli
+  ls -l "$target_dir/x86_64-pc-windows-gnu/debug/latchkey.exe"
+
+  step "Windows under Wine: latchkey-core unit tests"
+  cargo test --locked --target x86_64-pc-windows-gnu -p latchkey-core --lib 2>&1 |
+    tee "$work/wine-core.log" | grep -E '^test result:|FAILED|panicked' || true
+  grep -q '^test result: ok' "$work/wine-core.log" || { tail -40 "$work/wine-core.log"; exit 1; }
+
+  # The CLI's tests that need no IdP (the latchkey.exe binary run under Wine); the others start
+  # the Node dev IdP, which a Windows test binary can't launch here.
+  step "Windows under Wine: the CLI's offline tests"
+  cargo test --locked --target x86_64-pc-windows-gnu -p latchkey-cli --test cli_config -- \
+    --skip the_config_file_is_read --skip a_command_that_needs_a_session 2>&1 |
+    tee "$work/wine-cli.log" | grep -E '^test result:|FAILED|panicked' || true
+  grep -q '^test result: ok' "$work/wine-cli.log" || { tail -40 "$work/wine-cli.log"; exit 1; }
+fi
+
+step "platform checks passed in $((SECONDS - started)) s"
+}
+
+main "$@"
