@@ -13,6 +13,7 @@
 //! - reconfiguring (another issuer, client or API) is refused while a session exists
 //!   ([`Latchkey::check_reconfigure`]).
 
+mod biometric;
 mod idle;
 pub mod verbs;
 
@@ -152,8 +153,28 @@ impl Latchkey {
         user_agent: &dyn UserAgent,
         redirect: Redirect,
     ) -> Result<SessionStatus> {
+        self.sign_in_choosing(credential, false, user_agent, redirect)
+            .await
+    }
+
+    /// [`Latchkey::sign_in_with`], also wrapping the new key with the vault's biometric
+    /// protector when `biometric` (the PIN in `credential` stays the fallback; see
+    /// [`crate::vault::Vault::enable_biometric`]).
+    pub async fn sign_in_choosing(
+        &self,
+        credential: Credential,
+        biometric: bool,
+        user_agent: &dyn UserAgent,
+        redirect: Redirect,
+    ) -> Result<SessionStatus> {
         self.check_sign_in()?;
         self.vault.prepare(&credential)?;
+        if biometric {
+            if let Err(e) = self.vault.enable_biometric() {
+                self.vault.lock();
+                return Err(e.into());
+            }
+        }
         // Register for cancellation before the browser opens, so a Cancel pressed at any moment
         // from now on is seen.
         let cancelled = self.cancel.notified();

@@ -41,6 +41,7 @@
 //! OS-keychain-backed store can replace this one.
 
 mod access;
+mod dual;
 mod error;
 mod files;
 mod fsutil;
@@ -64,6 +65,7 @@ pub use files::KEY_FILE;
 use files::META_FILE;
 use state::State;
 
+pub use dual::{BiometricFailure, BiometricSlot, BiometricStatus};
 pub use error::VaultError;
 pub use fsutil::{FileLock, LockError};
 pub use key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
@@ -104,6 +106,8 @@ pub struct VaultMetadata {
 pub struct Vault {
     dir: PathBuf,
     protector: Arc<dyn KeyProtector>,
+    /// The second, optional wrap's protector (biometrics): see [`dual`].
+    biometric: Option<dual::Biometric>,
     max_attempts: u32,
     lock_timeout: Duration,
     /// Live guards handed out by `lock_for_refresh` (see [`lock`]).
@@ -116,6 +120,7 @@ impl std::fmt::Debug for Vault {
         f.debug_struct("Vault")
             .field("dir", &self.dir)
             .field("method", &self.protector.method())
+            .field("biometric", &self.biometric_method())
             .field("locked", &self.is_locked())
             .finish()
     }
@@ -131,6 +136,7 @@ impl Vault {
         Ok(Self {
             dir: dir.to_owned(),
             protector,
+            biometric: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             refresh_guards: Arc::new(AtomicUsize::new(0)),
@@ -243,6 +249,8 @@ use {crate::error::kind::ErrorKind, std::time::SystemTime, zeroize::Zeroizing};
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_dual;
 #[cfg(test)]
 mod tests_sharing;
 #[cfg(test)]
