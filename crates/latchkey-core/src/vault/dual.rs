@@ -159,19 +159,20 @@ impl Vault {
         write_json(&self.path(KEY_FILE), &file)
     }
 
-    /// The biometric half of [`Vault::unlock`], under the vault's lock. Nothing is counted.
+    /// The biometric half of [`Vault::unlock`]. Nothing is counted, and the prompt runs without
+    /// the vault's lock (a user may take their time, or choose the PIN meanwhile): the key file
+    /// is read, the protector prompts, and the released key is adopted only if it still opens the
+    /// snapshot of the key file on disk. Dropping a lost wrap takes the lock.
     pub(super) fn unlock_biometric(
         &self,
         bio: &Biometric,
         credential: &Credential,
     ) -> Result<(), VaultError> {
-        let off = || VaultError::Biometric {
+        let file = self.read_key_file()?.ok_or(VaultError::NotInitialized)?;
+        let slot = file.biometric.clone().ok_or(VaultError::Biometric {
             failure: BiometricFailure::Off,
             source: None,
-        };
-        let _lock = self.exclusive()?;
-        let mut file = self.read_key_file()?.ok_or(VaultError::NotInitialized)?;
-        let slot = file.biometric.clone().ok_or_else(off)?;
+        })?;
         let Some(wrapped) = slot.wrapped else {
             return Err(VaultError::Biometric {
                 failure: BiometricFailure::Changed,
@@ -184,18 +185,43 @@ impl Vault {
                 let failure = BiometricFailure::of(&e);
                 if failure == BiometricFailure::Changed {
                     tracing::info!(error = %e, "the biometric key is gone; the PIN will wrap again");
-                    self.forget_biometric(&file);
-                    file.biometric = Some(BiometricSlot {
-                        method: slot.method,
-                        wrapped: None,
-                    });
-                    write_json(&self.path(KEY_FILE), &file)?;
+                    self.drop_biometric_wrap(&wrapped)?;
                 }
                 Err(VaultError::Biometric {
                     failure,
                     source: Some(e),
                 })
             }
+        }
+    }
+
+    /// Marks the biometric wrap `lost` as gone (slot kept: still on), if the key file still
+    /// holds it, and deletes its platform material.
+    fn drop_biometric_wrap(&self, lost: &serde_json::Value) -> Result<(), VaultError> {
+        let _lock = self.exclusive()?;
+        let Some(mut file) = self.read_key_file()? else {
+            return Ok(());
+        };
+        let Some(slot) = &file.biometric else {
+            return Ok(());
+        };
+        if slot.wrapped.as_ref() != Some(lost) {
+            return Ok(()); // another process already replaced it
+        }
+        self.forget_biometric(&file);
+        let method = slot.method;
+        file.biometric = Some(BiometricSlot {
+            method,
+            wrapped: None,
+        });
+        write_json(&self.path(KEY_FILE), &file)
+    }
+
+    /// Ends a biometric prompt in progress (the user chose the PIN): that unlock returns
+    /// [`BiometricFailure::Cancelled`].
+    pub fn cancel_biometric_prompt(&self) {
+        if let Some(bio) = &self.biometric {
+            bio.protector.cancel_prompt();
         }
     }
 

@@ -116,6 +116,9 @@ pub trait KeyProtector: Send + Sync {
         wrapped: &serde_json::Value,
         credential: &Credential,
     ) -> Result<VaultKey, ProtectorError>;
+    /// Ends a prompt this protector is showing (the user chose the PIN instead): its `release`
+    /// returns [`ProtectorError::Cancelled`]. The default does nothing.
+    fn cancel_prompt(&self) {}
     /// Deletes any platform-side material (keychain items). The vault deletes its own files.
     fn forget(&self, wrapped: &serde_json::Value) -> Result<(), ProtectorError> {
         let _ = wrapped;

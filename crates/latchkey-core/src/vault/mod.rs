@@ -44,12 +44,17 @@ mod access;
 mod dual;
 mod error;
 mod files;
+mod fingerprint;
+#[cfg(target_os = "linux")]
+mod fprintd;
 mod fsutil;
 mod key;
 mod lock;
 mod pin;
 mod platform;
 mod records;
+#[cfg(target_os = "linux")]
+mod secret_service;
 mod state;
 mod stronghold;
 
@@ -67,12 +72,17 @@ use state::State;
 
 pub use dual::{BiometricFailure, BiometricSlot, BiometricStatus};
 pub use error::VaultError;
+pub use fingerprint::{FingerGate, FingerprintProtector};
+#[cfg(target_os = "linux")]
+pub use fprintd::{Fprintd, SYSTEM_BUS_ADDRESS, VERIFY_TIMEOUT};
 pub use fsutil::{FileLock, LockError};
 pub use key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
 pub use pin::{KdfParams, PinProtector, MIN_PIN_LEN};
 pub use platform::{
     BiometricCipher, CipherProtector, KeyStorage, PresenceCheck, PresenceKeychainProtector,
 };
+#[cfg(target_os = "linux")]
+pub use secret_service::SecretServiceStorage;
 
 /// Temp files older than this are leftovers of a crashed write.
 pub const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
