@@ -197,6 +197,16 @@ impl FingerGate for Fprintd {
     }
 }
 
+/// Linux biometric unlock as the app and the CLI use it: fprintd on the real system bus in front
+/// of the vault key in the user's Secret Service (session bus).
+pub fn system_fingerprint(
+) -> super::fingerprint::FingerprintProtector<Fprintd, super::SecretServiceStorage> {
+    super::fingerprint::FingerprintProtector::new(
+        Fprintd::system(),
+        super::SecretServiceStorage::session(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,7 +74,7 @@ pub use dual::{BiometricFailure, BiometricSlot, BiometricStatus};
 pub use error::VaultError;
 pub use fingerprint::{FingerGate, FingerprintProtector};
 #[cfg(target_os = "linux")]
-pub use fprintd::{Fprintd, SYSTEM_BUS_ADDRESS, VERIFY_TIMEOUT};
+pub use fprintd::{system_fingerprint, Fprintd, SYSTEM_BUS_ADDRESS, VERIFY_TIMEOUT};
 pub use fsutil::{FileLock, LockError};
 pub use key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
 pub use pin::{KdfParams, PinProtector, MIN_PIN_LEN};
