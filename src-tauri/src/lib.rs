@@ -44,6 +44,8 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::sign_in,
             commands::cancel_sign_in,
             commands::unlock,
+            commands::cancel_unlock,
+            commands::set_biometric,
             commands::lock,
             commands::call_api,
             commands::userinfo,
@@ -79,7 +81,9 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 pub(crate) fn initialize<R: Runtime>(app: &AppHandle<R>) -> Result<(), Box<dyn std::error::Error>> {
     let paths = app_paths(app)?;
     app.manage(instance::InstanceLock::claim(&paths.base)?);
-    app.manage(AppState::new(paths, platform::protector(app)));
+    app.manage(
+        AppState::new(paths, platform::protector(app)).with_biometric(platform::biometric(app)),
+    );
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         if let Ok(latchkey) = handle.state::<AppState>().latchkey().await {

@@ -4,7 +4,9 @@
 #[cfg(desktop)]
 mod desktop;
 #[cfg(desktop)]
-pub use desktop::{protector, unlock_wording, user_agent};
+pub use desktop::{biometric, biometric_label, protector, unlock_wording, user_agent};
+#[cfg(target_os = "linux")]
+mod linux;
 
 #[cfg_attr(desktop, allow(dead_code))]
 mod biometric_errors;

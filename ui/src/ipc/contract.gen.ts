@@ -10,7 +10,9 @@ export const views = [
     "session": null,
     "unlock_method": "pin",
     "unlock_label": "PIN",
-    "has_api": true
+    "has_api": true,
+    "biometric": "not_offered",
+    "biometric_label": null
   },
   {
     "configured": true,
@@ -37,7 +39,9 @@ export const views = [
     },
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
-    "has_api": false
+    "has_api": false,
+    "biometric": "off",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -64,7 +68,9 @@ export const views = [
     },
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
-    "has_api": true
+    "has_api": true,
+    "biometric": "ready",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -91,7 +97,9 @@ export const views = [
     },
     "unlock_method": "pin",
     "unlock_label": "PIN",
-    "has_api": false
+    "has_api": false,
+    "biometric": "needs_pin",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -121,7 +129,9 @@ export const views = [
     },
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
-    "has_api": true
+    "has_api": true,
+    "biometric": "not_offered",
+    "biometric_label": null
   },
   {
     "configured": true,
@@ -151,7 +161,9 @@ export const views = [
     },
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
-    "has_api": false
+    "has_api": false,
+    "biometric": "off",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -180,7 +192,9 @@ export const views = [
     },
     "unlock_method": "pin",
     "unlock_label": "PIN",
-    "has_api": true
+    "has_api": true,
+    "biometric": "ready",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -209,7 +223,9 @@ export const views = [
     },
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
-    "has_api": false
+    "has_api": false,
+    "biometric": "needs_pin",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -238,7 +254,9 @@ export const views = [
     },
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
-    "has_api": true
+    "has_api": true,
+    "biometric": "not_offered",
+    "biometric_label": null
   },
   {
     "configured": true,
@@ -267,7 +285,9 @@ export const views = [
     },
     "unlock_method": "pin",
     "unlock_label": "PIN",
-    "has_api": false
+    "has_api": false,
+    "biometric": "off",
+    "biometric_label": "fingerprint"
   }
 ] satisfies AppView[];
 
