@@ -74,6 +74,8 @@ byId('bio-start').addEventListener('click', () => {
       // Rust's sentence: no match, cancelled, unavailable, or biometrics changed (the view then
       // says needs_pin and the PIN form shows).
       bioStatus((e as IpcError).message);
+      // A lost biometric key changes what the view offers without changing the session state.
+      update(await api.view());
       const label = byId('bio-start').firstChild;
       if (label) label.textContent = 'Try again with ';
     } finally {

@@ -159,7 +159,8 @@ impl Latchkey {
 
     /// [`Latchkey::sign_in_with`], also wrapping the new key with the vault's biometric
     /// protector when `biometric` (the PIN in `credential` stays the fallback; see
-    /// [`crate::vault::Vault::enable_biometric`]).
+    /// [`crate::vault::Vault::enable_biometric`]). If the platform can't set it up, the sign-in
+    /// goes on with the PIN alone: [`Latchkey::biometric_status`] then says `Off`.
     pub async fn sign_in_choosing(
         &self,
         credential: Credential,
@@ -170,9 +171,10 @@ impl Latchkey {
         self.check_sign_in()?;
         self.vault.prepare(&credential)?;
         if biometric {
+            // No reader, no enrolled finger, no keyring: the sign-in goes on with the PIN alone
+            // (the status then says biometric unlock is off; it can be turned on later).
             if let Err(e) = self.vault.enable_biometric() {
-                self.vault.lock();
-                return Err(e.into());
+                tracing::warn!(error = %e, "biometric unlock could not be set up; PIN only");
             }
         }
         // Register for cancellation before the browser opens, so a Cancel pressed at any moment

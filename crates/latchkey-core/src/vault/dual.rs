@@ -187,10 +187,10 @@ impl Vault {
                     tracing::info!(error = %e, "the biometric key is gone; the PIN will wrap again");
                     self.drop_biometric_wrap(&wrapped)?;
                 }
-                Err(VaultError::Biometric {
-                    failure,
-                    source: Some(e),
-                })
+                // The failure's own sentence says it all, except what made the platform
+                // unavailable.
+                let source = (failure == BiometricFailure::Unavailable).then_some(e);
+                Err(VaultError::Biometric { failure, source })
             }
         }
     }
