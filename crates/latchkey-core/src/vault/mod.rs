@@ -48,6 +48,7 @@ mod fingerprint;
 #[cfg(target_os = "linux")]
 mod fprintd;
 mod fsutil;
+mod hello;
 mod key;
 mod lock;
 mod pin;
@@ -76,6 +77,7 @@ pub use fingerprint::{FingerGate, FingerprintProtector};
 #[cfg(target_os = "linux")]
 pub use fprintd::{system_fingerprint, Fprintd, SYSTEM_BUS_ADDRESS, VERIFY_TIMEOUT};
 pub use fsutil::{FileLock, LockError};
+pub use hello::{wrapping_key as hello_wrapping_key, HelloProtector, HelloSigner};
 pub use key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
 pub use pin::{KdfParams, PinProtector, MIN_PIN_LEN};
 pub use platform::{
