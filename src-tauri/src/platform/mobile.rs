@@ -1,8 +1,10 @@
 //! iOS and Android — DESIGNED, NOT BUILT OR TESTED HERE (this machine has no mobile toolchain).
 //! The seams are tested on desktop through latchkey-core's traits with fake platforms.
 //!
-//! - Android: the vault key is encrypted by the biometric plugin's `biometric_cipher`, an AES-GCM
-//!   key in AndroidKeyStore that only a biometric success makes usable: `CipherProtector`.
+//! - The vault key is always wrapped by the PIN. Android: it is also encrypted by the biometric
+//!   plugin's `biometric_cipher`, an AES-GCM key in AndroidKeyStore that only a biometric success
+//!   makes usable (`CipherProtector`, the vault's biometric wrap): a changed enrolment or a
+//!   cancelled prompt falls back to the PIN, which wraps the key again.
 //! - iOS: the plugin's `authenticate()` is a yes/no; the intended protector is
 //!   `PresenceKeychainProtector` (keychain item, `ThisDeviceOnly`) — it needs a keychain
 //!   `KeyStorage`, not written yet, so iOS falls back to the PIN.
@@ -24,22 +26,30 @@ use tauri_plugin_biometric::{AuthOptions, BiometricExt};
 use tauri_plugin_opener::OpenerExt;
 use zeroize::Zeroizing;
 
-/// The vault key's protector on this platform.
-pub fn protector<R: Runtime>(app: &AppHandle<R>) -> Arc<dyn KeyProtector> {
+/// The vault key's protector on this platform: the PIN, always (the fallback).
+pub fn protector<R: Runtime>(_app: &AppHandle<R>) -> Arc<dyn KeyProtector> {
+    Arc::new(PinProtector::default())
+}
+
+/// The second way to release the vault key. Android: the biometric plugin's `biometric_cipher`
+/// (an AndroidKeyStore key only a biometric success makes usable). iOS: the keychain item with
+/// `biometryCurrentSet` access control is designed, not built here: PIN only.
+pub fn biometric<R: Runtime>(app: &AppHandle<R>) -> Option<Arc<dyn KeyProtector>> {
     if cfg!(target_os = "android") {
-        Arc::new(CipherProtector::new(AndroidCipher(app.clone())))
+        Some(Arc::new(CipherProtector::new(AndroidCipher(app.clone()))))
     } else {
-        Arc::new(PinProtector::default())
+        None
     }
 }
 
-/// How the UI names the unlock step.
+/// The UI's word for the biometric unlock, where there is one.
+pub fn biometric_label() -> Option<&'static str> {
+    cfg!(target_os = "android").then_some("fingerprint")
+}
+
+/// How the UI names the PIN step.
 pub fn unlock_wording() -> (UnlockMethod, &'static str) {
-    if cfg!(target_os = "android") {
-        (UnlockMethod::Biometric, "fingerprint")
-    } else {
-        (UnlockMethod::Pin, "PIN")
-    }
+    (UnlockMethod::Pin, "PIN")
 }
 
 /// An in-app browser tab.

@@ -13,7 +13,7 @@ mod biometric_errors;
 #[cfg(mobile)]
 mod mobile;
 #[cfg(mobile)]
-pub use mobile::{protector, unlock_wording, user_agent};
+pub use mobile::{biometric, biometric_label, protector, unlock_wording, user_agent};
 
 /// Shown by the platform's biometric prompt.
 pub const PROMPT_REASON: &str = "Unlock your Latchkey session";
