@@ -19,12 +19,15 @@ pub fn protector<R: Runtime>(_app: &AppHandle<R>) -> Arc<dyn KeyProtector> {
     Arc::new(PinProtector::default())
 }
 
-/// The second way to release the vault key: Linux, the fingerprint (fprintd). macOS and Windows
-/// have protectors designed in latchkey-core's shapes but not wired here yet.
+/// The second way to release the vault key: Linux, the fingerprint (fprintd); Windows, Windows
+/// Hello (designed, cross-checked, not run here). macOS: the keychain protector is designed, not
+/// built: PIN only.
 pub fn biometric<R: Runtime>(_app: &AppHandle<R>) -> Option<Arc<dyn KeyProtector>> {
     #[cfg(target_os = "linux")]
     return super::linux::biometric();
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    return super::windows::biometric();
+    #[cfg(not(any(target_os = "linux", windows)))]
     None
 }
 
@@ -32,7 +35,9 @@ pub fn biometric<R: Runtime>(_app: &AppHandle<R>) -> Option<Arc<dyn KeyProtector
 pub fn biometric_label() -> Option<&'static str> {
     #[cfg(target_os = "linux")]
     return Some(super::linux::LABEL);
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    return Some(super::windows::LABEL);
+    #[cfg(not(any(target_os = "linux", windows)))]
     None
 }
 

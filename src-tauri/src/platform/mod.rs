@@ -7,6 +7,8 @@ mod desktop;
 pub use desktop::{biometric, biometric_label, protector, unlock_wording, user_agent};
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(windows)]
+mod windows;
 
 #[cfg_attr(desktop, allow(dead_code))]
 mod biometric_errors;

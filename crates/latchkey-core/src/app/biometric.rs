@@ -56,3 +56,63 @@ impl Latchkey {
         .map_err(Error::from)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use crate::store::SecretStore;
+    use crate::vault::tests::{pin, protector, session};
+    use crate::vault::tests_dual::{FakeBiometrics, Finger};
+    use crate::vault::{BiometricStatus, Vault};
+    use crate::{Credential, ErrorKind, Latchkey, SessionState};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_finger_leaves_the_session_locked_and_the_pin_unlocks_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let bio = FakeBiometrics::new();
+        let issuer = "http://127.0.0.1:9"; // nothing listens: the unlock is "offline"
+        {
+            let v = Vault::open(dir.path(), protector())
+                .unwrap()
+                .with_biometric(bio.clone(), "Unlock");
+            v.prepare(&pin("246810")).unwrap();
+            v.enable_biometric().unwrap();
+            let mut stored = session("RT");
+            stored.issuer = issuer.into();
+            v.save(&stored).unwrap();
+        }
+        let config = crate::Config::new(issuer, "app").unwrap();
+        let latchkey =
+            Latchkey::open_with_biometric(config, dir.path(), protector(), bio.clone(), "Unlock")
+                .unwrap();
+        latchkey.resume().await.unwrap();
+        assert_eq!(latchkey.biometric_status(), BiometricStatus::Ready);
+
+        bio.next(Finger::NoMatch);
+        let err = latchkey
+            .unlock(Credential::Prompt("Unlock".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::VaultLocked);
+        assert_eq!(latchkey.status().state, SessionState::Locked);
+
+        let status = latchkey.unlock(pin("246810")).await.unwrap();
+        assert_eq!(status.state, SessionState::SignedIn);
+        assert_eq!(
+            latchkey
+                .vault()
+                .load()
+                .unwrap()
+                .unwrap()
+                .refresh_token
+                .secret(),
+            "RT"
+        );
+
+        assert_eq!(
+            latchkey.set_biometric(false).await.unwrap(),
+            BiometricStatus::Off
+        );
+    }
+}

@@ -49,6 +49,8 @@ mod fingerprint;
 mod fprintd;
 mod fsutil;
 mod hello;
+#[cfg(windows)]
+mod hello_windows;
 mod key;
 mod lock;
 mod pin;
@@ -78,6 +80,8 @@ pub use fingerprint::{FingerGate, FingerprintProtector};
 pub use fprintd::{system_fingerprint, Fprintd, SYSTEM_BUS_ADDRESS, VERIFY_TIMEOUT};
 pub use fsutil::{FileLock, LockError};
 pub use hello::{wrapping_key as hello_wrapping_key, HelloProtector, HelloSigner};
+#[cfg(windows)]
+pub use hello_windows::WindowsHello;
 pub use key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
 pub use pin::{KdfParams, PinProtector, MIN_PIN_LEN};
 pub use platform::{
@@ -262,7 +266,7 @@ use {crate::error::kind::ErrorKind, std::time::SystemTime, zeroize::Zeroizing};
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
-mod tests_dual;
+pub(crate) mod tests_dual;
 #[cfg(test)]
 mod tests_sharing;
 #[cfg(test)]

@@ -11,28 +11,28 @@ use crate::store::SecretStore;
 
 /// What the fake reader does at the next prompt.
 #[derive(Clone, Copy)]
-enum Finger {
+pub(crate) enum Finger {
     Match,
     NoMatch,
     Cancel,
     NoReader,
 }
 
-struct FakeBiometrics {
+pub(crate) struct FakeBiometrics {
     finger: Mutex<Finger>,
     items: Mutex<HashMap<String, Vec<u8>>>,
     forgotten: Mutex<Vec<String>>,
 }
 
 impl FakeBiometrics {
-    fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
             finger: Mutex::new(Finger::Match),
             items: Mutex::default(),
             forgotten: Mutex::default(),
         })
     }
-    fn next(&self, f: Finger) {
+    pub(crate) fn next(&self, f: Finger) {
         *self.finger.lock().unwrap() = f;
     }
     /// A finger added: every biometric-bound item is invalidated.
