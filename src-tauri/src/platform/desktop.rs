@@ -20,14 +20,16 @@ pub fn protector<R: Runtime>(_app: &AppHandle<R>) -> Arc<dyn KeyProtector> {
 }
 
 /// The second way to release the vault key: Linux, the fingerprint (fprintd); Windows, Windows
-/// Hello (designed, cross-checked, not run here). macOS: the keychain protector is designed, not
-/// built: PIN only.
+/// Hello; macOS, Touch ID through a biometry-bound keychain item (both cross-checked, not run
+/// here).
 pub fn biometric<R: Runtime>(_app: &AppHandle<R>) -> Option<Arc<dyn KeyProtector>> {
     #[cfg(target_os = "linux")]
     return super::linux::biometric();
     #[cfg(windows)]
     return super::windows::biometric();
-    #[cfg(not(any(target_os = "linux", windows)))]
+    #[cfg(target_os = "macos")]
+    return super::apple::biometric();
+    #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
     None
 }
 
@@ -37,7 +39,9 @@ pub fn biometric_label() -> Option<&'static str> {
     return Some(super::linux::LABEL);
     #[cfg(windows)]
     return Some(super::windows::LABEL);
-    #[cfg(not(any(target_os = "linux", windows)))]
+    #[cfg(target_os = "macos")]
+    return Some(super::apple::LABEL);
+    #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
     None
 }
 

@@ -19,6 +19,8 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
+// iOS uses the keychain protector (`apple.rs`); the Android cipher is compiled there too.
+#[cfg_attr(target_os = "ios", allow(unused_imports))]
 use latchkey_core::vault::{BiometricCipher, CipherProtector, KeyProtector, ProtectorError};
 use latchkey_core::{PinProtector, UnlockMethod, UserAgent, UserAgentError};
 use tauri::{AppHandle, Runtime};
@@ -32,19 +34,24 @@ pub fn protector<R: Runtime>(_app: &AppHandle<R>) -> Arc<dyn KeyProtector> {
 }
 
 /// The second way to release the vault key. Android: the biometric plugin's `biometric_cipher`
-/// (an AndroidKeyStore key only a biometric success makes usable). iOS: the keychain item with
-/// `biometryCurrentSet` access control is designed, not built here: PIN only.
+/// (an AndroidKeyStore key only a biometric success makes usable). iOS: a keychain item with
+/// `biometryCurrentSet` access control (`apple.rs`).
 pub fn biometric<R: Runtime>(app: &AppHandle<R>) -> Option<Arc<dyn KeyProtector>> {
-    if cfg!(target_os = "android") {
-        Some(Arc::new(CipherProtector::new(AndroidCipher(app.clone()))))
-    } else {
-        None
+    #[cfg(target_os = "ios")]
+    {
+        let _ = app;
+        super::apple::biometric()
     }
+    #[cfg(not(target_os = "ios"))]
+    Some(Arc::new(CipherProtector::new(AndroidCipher(app.clone()))))
 }
 
 /// The UI's word for the biometric unlock, where there is one.
 pub fn biometric_label() -> Option<&'static str> {
-    cfg!(target_os = "android").then_some("fingerprint")
+    #[cfg(target_os = "ios")]
+    return Some(super::apple::LABEL);
+    #[cfg(not(target_os = "ios"))]
+    Some("fingerprint")
 }
 
 /// How the UI names the PIN step.
@@ -71,6 +78,7 @@ impl<R: Runtime> UserAgent for InAppTab<R> {
     }
 }
 
+#[cfg_attr(target_os = "ios", allow(dead_code))]
 struct AndroidCipher<R: Runtime>(AppHandle<R>);
 
 impl<R: Runtime> BiometricCipher for AndroidCipher<R> {

@@ -5,6 +5,8 @@
 mod desktop;
 #[cfg(desktop)]
 pub use desktop::{biometric, biometric_label, protector, unlock_wording, user_agent};
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+mod apple;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(windows)]

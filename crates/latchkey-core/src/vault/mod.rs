@@ -52,6 +52,9 @@ mod hello;
 #[cfg(windows)]
 mod hello_windows;
 mod key;
+mod keychain;
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+mod keychain_apple;
 mod lock;
 mod pin;
 mod platform;
@@ -83,6 +86,9 @@ pub use hello::{wrapping_key as hello_wrapping_key, HelloProtector, HelloSigner}
 #[cfg(windows)]
 pub use hello_windows::WindowsHello;
 pub use key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
+pub use keychain::{classify_keychain_status, KeychainProtector};
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+pub use keychain_apple::BiometricKeychain;
 pub use pin::{KdfParams, PinProtector, MIN_PIN_LEN};
 pub use platform::{
     BiometricCipher, CipherProtector, KeyStorage, PresenceCheck, PresenceKeychainProtector,
