@@ -1,13 +1,13 @@
 //! The vault: the refresh token (and what goes with it) in a Stronghold snapshot whose key is
-//! released only by a [`KeyProtector`]: biometrics where the platform can bind a key to them, a
-//! PIN through Argon2id elsewhere.
+//! released only by a [`KeyProtector`]: the PIN through Argon2id always, and optionally a second,
+//! biometric wrap of the same key ([`dual`]).
 //!
 //! Files, in a private (0700) directory, each private (0600):
 //!
 //! | file | content | secret? |
 //! |---|---|---|
 //! | `vault.stronghold` | the stored session (refresh token, ID token, issuer, scopes) | encrypted with the vault key |
-//! | `vault.key.json` | the vault key wrapped by the protector; failed-attempt counter | wrapped |
+//! | `vault.key.json` | the vault key wrapped by the protector (and the biometric wrap, if on); failed-attempt counter | wrapped |
 //! | `vault.meta.json` | who is signed in, where, how to unlock, when last used | no |
 //! | `vault.lock` | an advisory lock: one writer across processes at a time | empty |
 //!
