@@ -22,7 +22,7 @@ impl Vault {
     ///
     /// A [`Credential::Prompt`] on a vault with a biometric protector (and a PIN protector that
     /// can't take prompts) goes to the biometric wrap: its failures are
-    /// [`VaultError::Biometric`], never counted, never erasing (see [`super::dual`]). After a
+    /// [`VaultError::Biometric`], never counted, never erasing (see `vault/dual.rs`). After a
     /// PIN unlock a lost biometric wrap is made again.
     ///
     /// A credential the protector can't take at all (a prompt for a PIN vault, a PIN shorter

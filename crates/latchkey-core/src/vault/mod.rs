@@ -1,6 +1,6 @@
 //! The vault: the refresh token (and what goes with it) in a Stronghold snapshot whose key is
 //! released only by a [`KeyProtector`]: the PIN through Argon2id always, and optionally a second,
-//! biometric wrap of the same key ([`dual`]).
+//! biometric wrap of the same key (`vault/dual.rs`, [`Vault::enable_biometric`]).
 //!
 //! Files, in a private (0700) directory, each private (0600):
 //!
