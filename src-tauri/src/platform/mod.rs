@@ -12,7 +12,8 @@ mod linux;
 #[cfg(windows)]
 mod windows;
 
-#[cfg_attr(desktop, allow(dead_code))]
+// Used by the Android cipher only (compiled, unused, on desktop and iOS).
+#[cfg_attr(any(desktop, target_os = "ios"), allow(dead_code))]
 mod biometric_errors;
 #[cfg(mobile)]
 mod mobile;
