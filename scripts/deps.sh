@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages the app build, the window tests and the app benchmark need
-# (WebKitGTK and friends, Xvfb, WebKitWebDriver, Chromium and ChromeDriver), skipping what is
+# (WebKitGTK and friends, Xvfb, WebKitWebDriver, Chromium and ChromeDriver; fprintd with libfprint's
+# virtual reader, python-dbusmock and gnome-keyring for the fingerprint tests), skipping what is
 # already installed.
 #   bash scripts/deps.sh --list   prints the packages, one a line, and installs nothing
 #   bash scripts/deps.sh --platform [--list]   also the platform checks' packages (clang/llvm for
@@ -9,7 +10,8 @@ set -euo pipefail
 
 packages=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev
   libsoup-3.0-dev build-essential pkg-config libssl-dev xvfb xauth webkit2gtk-driver
-  chromium chromium-driver)
+  chromium chromium-driver
+  dbus fprintd libfprint-2-2 python3-dbusmock gnome-keyring)
 if [ "${1:-}" = "--platform" ]; then
   packages+=(clang-22 llvm-22 gcc-mingw-w64-x86-64 wine64)
   shift

@@ -7,6 +7,8 @@ const COMMANDS: &[&str] = &[
     "sign_in",
     "cancel_sign_in",
     "unlock",
+    "cancel_unlock",
+    "set_biometric",
     "lock",
     "call_api",
     "userinfo",

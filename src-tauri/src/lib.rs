@@ -56,6 +56,8 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::sign_in,
             commands::cancel_sign_in,
             commands::unlock,
+            commands::cancel_unlock,
+            commands::set_biometric,
             commands::lock,
             commands::call_api,
             commands::userinfo,
@@ -97,7 +99,9 @@ pub(crate) fn initialize<R: Runtime>(app: &AppHandle<R>) -> Result<(), Box<dyn s
     platform::mobile_redirect::init(app)?;
     let paths = app_paths(app)?;
     app.manage(instance::InstanceLock::claim(&paths.base)?);
-    app.manage(AppState::new(paths, platform::protector(app)));
+    app.manage(
+        AppState::new(paths, platform::protector(app)).with_biometric(platform::biometric(app)),
+    );
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         if let Ok(latchkey) = handle.state::<AppState>().latchkey().await {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey_core::vault::KeyProtector;
+use latchkey_core::vault::{BiometricStatus, KeyProtector};
 use latchkey_core::{Latchkey, PartialConfig, SessionStatus, UnlockMethod};
 use serde::Serialize;
 use tokio::sync::RwLock;
@@ -31,6 +31,8 @@ pub struct AppState {
     /// Where the files live.
     pub paths: AppPaths,
     protector: Arc<dyn KeyProtector>,
+    /// The platform's biometric protector (a second wrap of the vault key), if it has one.
+    biometric: Option<Arc<dyn KeyProtector>>,
     latchkey: RwLock<Result<Arc<Latchkey>, IpcError>>,
     /// Forwards the current facade's status and events to the UI; replaced with the facade.
     forwarder: std::sync::Mutex<Option<crate::events::Forwarder>>,
@@ -51,18 +53,32 @@ pub struct AppView {
     pub unlock_label: &'static str,
     /// Whether a protected API is configured for "Call API".
     pub has_api: bool,
+    /// What biometric unlock can do now (`not_offered` where the platform has none).
+    pub biometric: BiometricStatus,
+    /// The word for the biometric unlock ("fingerprint"), where there is one.
+    pub biometric_label: Option<&'static str>,
 }
 
 impl AppState {
     /// Loads the settings (the file, then `LATCHKEY_*` environment) and opens the vault.
     pub fn new(paths: AppPaths, protector: Arc<dyn KeyProtector>) -> Self {
-        let latchkey = open(&paths, &protector);
+        let latchkey = open(&paths, &protector, None);
         Self {
             paths,
             protector,
+            biometric: None,
             latchkey: RwLock::new(latchkey),
             forwarder: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Adds the platform's biometric protector (reopening the facade with it).
+    pub fn with_biometric(mut self, biometric: Option<Arc<dyn KeyProtector>>) -> Self {
+        if biometric.is_some() {
+            self.latchkey = RwLock::new(open(&self.paths, &self.protector, biometric.as_ref()));
+            self.biometric = biometric;
+        }
+        self
     }
 
     /// The facade, or why there is none (unusable settings, a vault directory that can't be
@@ -107,7 +123,7 @@ impl AppState {
         if let Ok(old) = &*slot {
             old.shutdown().await;
         }
-        *slot = open(&self.paths, &self.protector);
+        *slot = open(&self.paths, &self.protector, self.biometric.as_ref());
         slot.clone()
     }
 
@@ -122,6 +138,8 @@ impl AppState {
                 unlock_method,
                 unlock_label,
                 has_api: latchkey.config().api_url.is_some(),
+                biometric: latchkey.biometric_status(),
+                biometric_label: crate::platform::biometric_label(),
             },
             Err(e) => AppView {
                 configured: false,
@@ -130,12 +148,18 @@ impl AppState {
                 unlock_method,
                 unlock_label,
                 has_api: false,
+                biometric: BiometricStatus::NotOffered,
+                biometric_label: crate::platform::biometric_label(),
             },
         }
     }
 }
 
-fn open(paths: &AppPaths, protector: &Arc<dyn KeyProtector>) -> Result<Arc<Latchkey>, IpcError> {
+fn open(
+    paths: &AppPaths,
+    protector: &Arc<dyn KeyProtector>,
+    biometric: Option<&Arc<dyn KeyProtector>>,
+) -> Result<Arc<Latchkey>, IpcError> {
     let file = if paths.settings.exists() {
         PartialConfig::from_file(&paths.settings)?
     } else {
@@ -143,9 +167,15 @@ fn open(paths: &AppPaths, protector: &Arc<dyn KeyProtector>) -> Result<Arc<Latch
     };
     let env = PartialConfig::from_env(std::env::vars())?;
     let config = file.merge(env).finish()?;
-    Ok(Arc::new(Latchkey::open(
-        config,
-        &paths.vault,
-        protector.clone(),
-    )?))
+    let latchkey = match biometric {
+        Some(bio) => Latchkey::open_with_biometric(
+            config,
+            &paths.vault,
+            protector.clone(),
+            bio.clone(),
+            crate::platform::PROMPT_REASON,
+        )?,
+        None => Latchkey::open(config, &paths.vault, protector.clone())?,
+    };
+    Ok(Arc::new(latchkey))
 }

@@ -10,6 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use latchkey_core::vault::BiometricStatus;
 use latchkey_core::{
     ErrorKind, PartialConfig, ReauthReason, RefreshTrigger, RevocationOutcome, SessionEvent,
     SessionState, SessionStatus, SignOutReport, UnlockMethod,
@@ -76,6 +77,12 @@ fn views() -> Vec<AppView> {
     for reason in reasons() {
         sessions.push(Some(status(SessionState::ReauthRequired, Some(reason))));
     }
+    let biometrics = [
+        (BiometricStatus::NotOffered, None),
+        (BiometricStatus::Off, Some("fingerprint")),
+        (BiometricStatus::Ready, Some("fingerprint")),
+        (BiometricStatus::NeedsPin, Some("fingerprint")),
+    ];
     let methods = [
         (UnlockMethod::Pin, "PIN"),
         (UnlockMethod::Biometric, "fingerprint"),
@@ -86,6 +93,7 @@ fn views() -> Vec<AppView> {
         .enumerate()
         .map(|(i, session)| {
             let (unlock_method, unlock_label) = methods[i % methods.len()];
+            let (biometric, biometric_label) = biometrics[i % biometrics.len()];
             AppView {
                 configured: session.is_some(),
                 config_error: session.is_none().then(|| "the issuer is required".into()),
@@ -93,6 +101,8 @@ fn views() -> Vec<AppView> {
                 unlock_method,
                 unlock_label,
                 has_api: i % 2 == 0,
+                biometric,
+                biometric_label,
             }
         })
         .collect()

@@ -31,10 +31,75 @@ let view: AppView | null = null;
 let waiting = false;
 
 function update(next: AppView): void {
+  if (next.session?.state !== 'locked') usingPin = false;
   view = next;
   render(next, waiting);
+  renderBiometric(next);
   showConfigProblem(loaded.issuer || loaded.client_id ? next.config_error : null);
 }
+
+// Biometric unlock: the user chose the PIN for this unlock; a prompt is in progress.
+let usingPin = false;
+let prompting = false;
+
+/** What the biometric parts of the screens show (the view says what the platform offers). */
+function renderBiometric(v: AppView): void {
+  const offered = v.biometric !== 'not_offered';
+  const ready = v.biometric === 'ready' && !usingPin;
+  document.querySelectorAll('.bio-label').forEach((n) => (n.textContent = v.biometric_label ?? ''));
+  byId('bio-choice').hidden = !offered;
+  byId('bio-unlock').hidden = !ready;
+  byId('unlock-form').hidden = ready;
+  byId('bio-changed').hidden = v.biometric !== 'needs_pin';
+  byId<HTMLButtonElement>('bio-start').disabled = prompting;
+  const toggle = byId('bio-toggle');
+  toggle.hidden = !offered || v.session?.state !== 'signed_in';
+  toggle.textContent = `Turn ${v.biometric_label ?? 'biometric'} unlock ${v.biometric === 'off' ? 'on' : 'off'}`;
+}
+
+function bioStatus(text: string): void {
+  byId('bio-status').textContent = text;
+}
+
+byId('bio-start').addEventListener('click', () => {
+  prompting = true;
+  if (view) renderBiometric(view);
+  showError(null);
+  bioStatus(`Touch the ${view?.biometric_label ?? 'fingerprint'} reader…`);
+  void (async () => {
+    try {
+      await api.unlock(null);
+      bioStatus('');
+    } catch (e) {
+      // Rust's sentence: no match, cancelled, unavailable, or biometrics changed (the view then
+      // says needs_pin and the PIN form shows).
+      bioStatus((e as IpcError).message);
+      // A lost biometric key changes what the view offers without changing the session state.
+      update(await api.view());
+      const label = byId('bio-start').firstChild;
+      if (label) label.textContent = 'Try again with ';
+    } finally {
+      prompting = false;
+      if (view) renderBiometric(view);
+    }
+  })();
+});
+
+byId('use-pin').addEventListener('click', () => {
+  usingPin = true;
+  if (prompting) void api.cancelUnlock();
+  bioStatus('');
+  if (view) renderBiometric(view);
+  byId<HTMLInputElement>('pin-unlock').focus();
+});
+
+byId('bio-toggle').addEventListener('click', () => {
+  const enable = view?.biometric === 'off';
+  void act(async () => {
+    const biometric = await api.setBiometric(enable);
+    if (view) update({ ...view, biometric });
+  });
+});
 
 function byId<T extends HTMLElement>(id: string): T {
   return document.getElementById(id) as T;
@@ -83,7 +148,9 @@ async function startSignIn(pin: string | null): Promise<void> {
   byId<HTMLInputElement>('pin-confirm').value = '';
   byId('pin-setup').hidden = true;
   try {
-    await act(() => api.signIn(pin));
+    const biometric =
+      view?.biometric !== 'not_offered' && byId<HTMLInputElement>('use-biometric').checked;
+    await act(() => api.signIn(pin, biometric));
   } finally {
     waiting = false;
     if (view) render(view, waiting);

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
+mod biometric;
 mod concurrent;
 mod dpop;
 mod signin;
@@ -264,6 +265,7 @@ async fn main() {
     );
     if what == "vault" || what == "all" {
         vault_figures();
+        biometric::figures();
     }
     if what == "resume" || what == "all" {
         resume_figures().await;

@@ -40,6 +40,10 @@ pub struct Cli {
     /// Read the PIN from the first line of standard input instead of prompting.
     #[arg(long, global = true)]
     pin_stdin: bool,
+    /// Use the fingerprint reader (Linux: fprintd): `login` also sets up fingerprint unlock (the
+    /// PIN stays the fallback); an unlock asks for a finger first and falls back to the PIN.
+    #[arg(long, global = true)]
+    fingerprint: bool,
     /// Machine-readable output: one JSON object per line, never a token.
     #[arg(long, global = true)]
     pub json: bool,
@@ -125,11 +129,12 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             });
         }
     }
-    let latchkey = Latchkey::open(config, &vault_dir, Arc::new(PinProtector::default()))?;
+    let latchkey = open(config, &vault_dir)?;
     let ctx = Ctx {
         latchkey,
         json: cli.json,
         pin_stdin: cli.pin_stdin,
+        fingerprint: cli.fingerprint,
     };
     let result = dispatch(&ctx, cli.command).await;
     // As the app does when it closes: stop the refresher (a refresh in flight still stores its
@@ -185,6 +190,23 @@ impl Action {
     fn needs_key(&self) -> bool {
         !matches!(self, Action::Status | Action::Lock | Action::Logout { .. })
     }
+}
+
+/// The facade, with the PIN always and, on Linux, fingerprint unlock through fprintd on the
+/// real system bus (the CLI has no way to point it at another bus).
+fn open(config: latchkey_core::Config, vault_dir: &Path) -> Result<Latchkey, Failure> {
+    let pin = Arc::new(PinProtector::default());
+    #[cfg(target_os = "linux")]
+    let latchkey = Latchkey::open_with_biometric(
+        config,
+        vault_dir,
+        pin,
+        Arc::new(latchkey_core::vault::system_fingerprint()),
+        "Unlock your Latchkey session",
+    )?;
+    #[cfg(not(target_os = "linux"))]
+    let latchkey = Latchkey::open(config, vault_dir, pin)?;
+    Ok(latchkey)
 }
 
 fn data_dir(flag: Option<&Path>) -> Result<PathBuf, Failure> {

@@ -16,6 +16,8 @@ pub struct Ctx {
     pub latchkey: Latchkey,
     pub json: bool,
     pub pin_stdin: bool,
+    /// `--fingerprint`: set up / try the fingerprint before the PIN.
+    pub fingerprint: bool,
 }
 
 impl Ctx {
@@ -28,7 +30,12 @@ impl Ctx {
         if !self.json {
             eprintln!("Opening the browser to sign in…");
         }
-        let sign_in = self.latchkey.sign_in(credential, &browser);
+        let sign_in = self.latchkey.sign_in_choosing(
+            credential,
+            self.fingerprint,
+            &browser,
+            latchkey_core::Redirect::Loopback,
+        );
         tokio::pin!(sign_in);
         let status = tokio::select! {
             status = &mut sign_in => status?,
@@ -54,6 +61,24 @@ impl Ctx {
             .as_deref()
             .or(status.subject.as_deref())
             .unwrap_or("you");
+        if self.fingerprint {
+            if !self.json {
+                eprintln!("Welcome back, {who}. Touch the fingerprint reader…");
+            }
+            let finger = latchkey_core::Credential::Prompt("Unlock your Latchkey session".into());
+            match self.latchkey.unlock(finger).await {
+                Ok(_) => return Ok(()),
+                Err(latchkey_core::Error::Vault(
+                    e @ latchkey_core::VaultError::Biometric { .. },
+                )) => {
+                    if !self.json {
+                        eprintln!("{e}");
+                    }
+                    tracing::info!(error = %e, "fingerprint unlock failed; asking for the PIN");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         let credential = pin::existing_pin(self.pin_stdin, &format!("Welcome back, {who}. PIN: "))?;
         self.latchkey.unlock(credential).await?;
         Ok(())

@@ -9,6 +9,8 @@
 //! - [`cli`]: the `latchkey` binary as a user's machine runs it.
 //! - [`secrets`]: a scanner for every secret a journey issued ([`Secrets`]).
 //! - [`log_capture`]: a writer that keeps what `tracing` logs ([`LogCapture`]).
+//! - `fprint_rig` (Linux): fprintd with a virtual reader, polkit and a Secret Service on private
+//!   buses.
 //! - [`drip`]: a server whose answer drips one byte at a time ([`DripServer`]).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,6 +22,8 @@ pub mod dev_idp;
 pub mod dpop;
 pub mod drip;
 pub mod fake_idp;
+#[cfg(target_os = "linux")]
+pub mod fprint_rig;
 pub mod log_capture;
 pub mod secrets;
 pub mod stores;

@@ -3,6 +3,7 @@
 //! (`events.rs`). None returns a token, key, verifier or `state`. API calls are made here, in
 //! Rust, and only their result crosses IPC.
 
+use latchkey_core::vault::BiometricStatus;
 use latchkey_core::{Credential, PartialConfig, SignOutReport};
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State};
@@ -27,17 +28,20 @@ pub async fn app_view(state: State<'_, AppState>) -> Result<AppView, IpcError> {
 }
 
 /// Signs in through the system browser. `pin` wraps the new vault key (PIN platforms); biometric
-/// platforms pass none and prompt.
+/// platforms pass none and prompt. `biometric`: also set up the platform's biometric unlock,
+/// the PIN staying the fallback.
 #[tauri::command]
 pub async fn sign_in<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     pin: Option<String>,
+    biometric: Option<bool>,
 ) -> Result<(), IpcError> {
     let latchkey = state.latchkey().await?;
     latchkey
-        .sign_in_with(
+        .sign_in_choosing(
             credential(pin),
+            biometric.unwrap_or(false),
             crate::platform::user_agent(&app).as_ref(),
             crate::platform::redirect(&app)?,
         )
@@ -57,6 +61,22 @@ pub async fn cancel_sign_in(state: State<'_, AppState>) -> Result<(), IpcError> 
 pub async fn unlock(state: State<'_, AppState>, pin: Option<String>) -> Result<(), IpcError> {
     state.latchkey().await?.unlock(credential(pin)).await?;
     Ok(())
+}
+
+/// Ends a biometric prompt in progress ("use PIN instead"): that unlock fails as cancelled.
+#[tauri::command]
+pub async fn cancel_unlock(state: State<'_, AppState>) -> Result<(), IpcError> {
+    state.latchkey().await?.vault().cancel_biometric_prompt();
+    Ok(())
+}
+
+/// Turns biometric unlock on (signed in; may prompt) or off (deletes its wrap; the PIN stays).
+#[tauri::command]
+pub async fn set_biometric(
+    state: State<'_, AppState>,
+    enabled: bool,
+) -> Result<BiometricStatus, IpcError> {
+    Ok(state.latchkey().await?.set_biometric(enabled).await?)
 }
 
 /// Locks: tokens and key forgotten.

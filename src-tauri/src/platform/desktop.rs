@@ -1,9 +1,8 @@
 //! Linux, Windows, macOS.
 //!
-//! - The vault key is protected by a PIN (Argon2id): Linux and Windows have no biometric API the
-//!   biometric plugin supports (its `status()` reports `biometryNotAvailable` there). macOS could
-//!   use `PresenceKeychainProtector` (Touch ID gating a keychain item) once a keychain
-//!   `KeyStorage` is written; until then it uses the PIN too.
+//! - The vault key is always wrapped by a PIN (Argon2id). On Linux it can also be released by a
+//!   fingerprint: fprintd gating the key kept in the Secret Service (`linux.rs`). The biometric
+//!   plugin supports neither Linux nor Windows (its `status()` reports `biometryNotAvailable`).
 //! - Sign-in opens the system browser through the opener plugin, or the `BROWSER` command when
 //!   set (tests and headless use a login driver that way). The redirect comes back to the
 //!   loopback listener in latchkey-core.
@@ -18,6 +17,32 @@ use tauri_plugin_opener::OpenerExt;
 /// The vault key's protector on this platform.
 pub fn protector<R: Runtime>(_app: &AppHandle<R>) -> Arc<dyn KeyProtector> {
     Arc::new(PinProtector::default())
+}
+
+/// The second way to release the vault key: Linux, the fingerprint (fprintd); Windows, Windows
+/// Hello; macOS, Touch ID through a biometry-bound keychain item (both cross-checked, not run
+/// here).
+pub fn biometric<R: Runtime>(_app: &AppHandle<R>) -> Option<Arc<dyn KeyProtector>> {
+    #[cfg(target_os = "linux")]
+    return super::linux::biometric();
+    #[cfg(windows)]
+    return super::windows::biometric();
+    #[cfg(target_os = "macos")]
+    return super::apple::biometric();
+    #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
+    None
+}
+
+/// The UI's word for the biometric unlock, where there is one.
+pub fn biometric_label() -> Option<&'static str> {
+    #[cfg(target_os = "linux")]
+    return Some(super::linux::LABEL);
+    #[cfg(windows)]
+    return Some(super::windows::LABEL);
+    #[cfg(target_os = "macos")]
+    return Some(super::apple::LABEL);
+    #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
+    None
 }
 
 /// How the UI names the unlock step.

@@ -1,8 +1,10 @@
 //! iOS and Android — type-checked here (scripts/platform-checks.sh), not built, linked or run.
 //! The seams are tested on desktop through latchkey-core's traits with fake platforms.
 //!
-//! - Android: the vault key is encrypted by the biometric plugin's `biometric_cipher`, an AES-GCM
-//!   key in AndroidKeyStore that only a biometric success makes usable: `CipherProtector`.
+//! - The vault key is always wrapped by the PIN. Android: it is also encrypted by the biometric
+//!   plugin's `biometric_cipher`, an AES-GCM key in AndroidKeyStore that only a biometric success
+//!   makes usable (`CipherProtector`, the vault's biometric wrap): a changed enrolment or a
+//!   cancelled prompt falls back to the PIN, which wraps the key again.
 //! - iOS: the plugin's `authenticate()` is a yes/no; the intended protector is
 //!   `PresenceKeychainProtector` (keychain item, `ThisDeviceOnly`) — it needs a keychain
 //!   `KeyStorage`, not written yet, so iOS falls back to the PIN.
@@ -16,6 +18,8 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
+// iOS uses the keychain protector (`apple.rs`); the Android cipher is compiled there too.
+#[cfg_attr(target_os = "ios", allow(unused_imports))]
 use latchkey_core::vault::{BiometricCipher, CipherProtector, KeyProtector, ProtectorError};
 use latchkey_core::{PinProtector, UnlockMethod, UserAgent, UserAgentError};
 use tauri::{AppHandle, Runtime};
@@ -23,22 +27,35 @@ use tauri_plugin_biometric::{AuthOptions, BiometricExt};
 use tauri_plugin_opener::OpenerExt;
 use zeroize::Zeroizing;
 
-/// The vault key's protector on this platform.
-pub fn protector<R: Runtime>(app: &AppHandle<R>) -> Arc<dyn KeyProtector> {
-    if cfg!(target_os = "android") {
-        Arc::new(CipherProtector::new(AndroidCipher(app.clone())))
-    } else {
-        Arc::new(PinProtector::default())
-    }
+/// The vault key's protector on this platform: the PIN, always (the fallback).
+pub fn protector<R: Runtime>(_app: &AppHandle<R>) -> Arc<dyn KeyProtector> {
+    Arc::new(PinProtector::default())
 }
 
-/// How the UI names the unlock step.
-pub fn unlock_wording() -> (UnlockMethod, &'static str) {
-    if cfg!(target_os = "android") {
-        (UnlockMethod::Biometric, "fingerprint")
-    } else {
-        (UnlockMethod::Pin, "PIN")
+/// The second way to release the vault key. Android: the biometric plugin's `biometric_cipher`
+/// (an AndroidKeyStore key only a biometric success makes usable). iOS: a keychain item with
+/// `biometryCurrentSet` access control (`apple.rs`).
+pub fn biometric<R: Runtime>(app: &AppHandle<R>) -> Option<Arc<dyn KeyProtector>> {
+    #[cfg(target_os = "ios")]
+    {
+        let _ = app;
+        super::apple::biometric()
     }
+    #[cfg(not(target_os = "ios"))]
+    Some(Arc::new(CipherProtector::new(AndroidCipher(app.clone()))))
+}
+
+/// The UI's word for the biometric unlock, where there is one.
+pub fn biometric_label() -> Option<&'static str> {
+    #[cfg(target_os = "ios")]
+    return Some(super::apple::LABEL);
+    #[cfg(not(target_os = "ios"))]
+    Some("fingerprint")
+}
+
+/// How the UI names the PIN step.
+pub fn unlock_wording() -> (UnlockMethod, &'static str) {
+    (UnlockMethod::Pin, "PIN")
 }
 
 /// Android: a Custom Tab. iOS: an authentication session whose callback goes to the app-link
@@ -68,6 +85,7 @@ impl<R: Runtime> UserAgent for InAppTab<R> {
     }
 }
 
+#[cfg_attr(target_os = "ios", allow(dead_code))]
 struct AndroidCipher<R: Runtime>(AppHandle<R>);
 
 impl<R: Runtime> BiometricCipher for AndroidCipher<R> {

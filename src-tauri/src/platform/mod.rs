@@ -5,14 +5,21 @@
 #[cfg(desktop)]
 mod desktop;
 #[cfg(desktop)]
-pub use desktop::{protector, unlock_wording, user_agent};
+pub use desktop::{biometric, biometric_label, protector, unlock_wording, user_agent};
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+mod apple;
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(windows)]
+mod windows;
 
-#[cfg_attr(desktop, allow(dead_code))]
+// Used by the Android cipher only (compiled, unused, on desktop and iOS).
+#[cfg_attr(any(desktop, target_os = "ios"), allow(dead_code))]
 mod biometric_errors;
 #[cfg(mobile)]
 mod mobile;
 #[cfg(mobile)]
-pub use mobile::{protector, unlock_wording, user_agent};
+pub use mobile::{biometric, biometric_label, protector, unlock_wording, user_agent};
 #[cfg(target_os = "ios")]
 mod auth_session_ios;
 #[cfg(mobile)]

@@ -10,7 +10,9 @@ export const views = [
     "session": null,
     "unlock_method": "pin",
     "unlock_label": "PIN",
-    "has_api": true
+    "has_api": true,
+    "biometric": "not_offered",
+    "biometric_label": null
   },
   {
     "configured": true,
@@ -38,7 +40,9 @@ export const views = [
     },
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
-    "has_api": false
+    "has_api": false,
+    "biometric": "off",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -66,7 +70,9 @@ export const views = [
     },
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
-    "has_api": true
+    "has_api": true,
+    "biometric": "ready",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -94,7 +100,9 @@ export const views = [
     },
     "unlock_method": "pin",
     "unlock_label": "PIN",
-    "has_api": false
+    "has_api": false,
+    "biometric": "needs_pin",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -125,7 +133,9 @@ export const views = [
     },
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
-    "has_api": true
+    "has_api": true,
+    "biometric": "not_offered",
+    "biometric_label": null
   },
   {
     "configured": true,
@@ -156,7 +166,9 @@ export const views = [
     },
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
-    "has_api": false
+    "has_api": false,
+    "biometric": "off",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -186,7 +198,9 @@ export const views = [
     },
     "unlock_method": "pin",
     "unlock_label": "PIN",
-    "has_api": true
+    "has_api": true,
+    "biometric": "ready",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -216,7 +230,9 @@ export const views = [
     },
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
-    "has_api": false
+    "has_api": false,
+    "biometric": "needs_pin",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -246,7 +262,9 @@ export const views = [
     },
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
-    "has_api": true
+    "has_api": true,
+    "biometric": "not_offered",
+    "biometric_label": null
   },
   {
     "configured": true,
@@ -276,7 +294,9 @@ export const views = [
     },
     "unlock_method": "pin",
     "unlock_label": "PIN",
-    "has_api": false
+    "has_api": false,
+    "biometric": "off",
+    "biometric_label": "fingerprint"
   }
 ] satisfies AppView[];
 

@@ -7,6 +7,7 @@ import {
   VIEW,
   type ApiResult,
   type AppView,
+  type BiometricStatus,
   type IpcError,
   type SignOutResult,
   type SessionEvent,
@@ -37,9 +38,12 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
  */
 export const api = {
   view: () => call<AppView>('app_view'),
-  signIn: (pin: string | null) => call<void>('sign_in', { pin }),
+  signIn: (pin: string | null, biometric = false) => call<void>('sign_in', { pin, biometric }),
   cancelSignIn: () => call<void>('cancel_sign_in'),
   unlock: (pin: string | null) => call<void>('unlock', { pin }),
+  /** Ends a biometric prompt in progress ("use PIN instead"). */
+  cancelUnlock: () => call<void>('cancel_unlock'),
+  setBiometric: (enabled: boolean) => call<BiometricStatus>('set_biometric', { enabled }),
   lock: () => call<void>('lock'),
   callApi: () => call<ApiResult>('call_api'),
   userinfo: () => call<Record<string, unknown>>('userinfo'),

@@ -30,6 +30,8 @@ const view: AppView = {
   unlock_method: 'pin',
   unlock_label: 'PIN',
   has_api: true,
+  biometric: 'ready',
+  biometric_label: 'fingerprint',
 };
 
 afterEach(() => clearMocks());
@@ -42,11 +44,17 @@ describe('the IPC module', () => {
       return view;
     });
     await api.signIn('246810');
+    await api.signIn('246810', true);
     await api.unlock(null);
+    await api.cancelUnlock();
+    await api.setBiometric(false);
     await api.lock();
     expect(calls).toEqual([
-      ['sign_in', { pin: '246810' }],
+      ['sign_in', { pin: '246810', biometric: false }],
+      ['sign_in', { pin: '246810', biometric: true }],
       ['unlock', { pin: null }],
+      ['cancel_unlock', {}],
+      ['set_biometric', { enabled: false }],
       ['lock', {}],
     ]);
   });

@@ -36,6 +36,8 @@ export interface SessionStatus {
 
 export type UnlockMethod = 'pin' | 'biometric' | 'biometric_gate';
 
+export type BiometricStatus = 'not_offered' | 'off' | 'ready' | 'needs_pin';
+
 export interface AppView {
   configured: boolean;
   config_error: string | null;
@@ -43,6 +45,10 @@ export interface AppView {
   unlock_method: UnlockMethod;
   unlock_label: string;
   has_api: boolean;
+  /** What biometric unlock can do now; `not_offered` where the platform has none. */
+  biometric: BiometricStatus;
+  /** The word for it ("fingerprint"), where there is one. */
+  biometric_label: string | null;
 }
 
 export type RefreshTrigger = 'scheduled' | 'on_demand' | 'unauthorized' | 'forced';

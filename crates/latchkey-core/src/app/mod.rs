@@ -13,6 +13,7 @@
 //! - reconfiguring (another issuer, client or API) is refused while a session exists
 //!   ([`Latchkey::check_reconfigure`]).
 
+mod biometric;
 mod idle;
 pub mod verbs;
 
@@ -152,8 +153,30 @@ impl Latchkey {
         user_agent: &dyn UserAgent,
         redirect: Redirect,
     ) -> Result<SessionStatus> {
+        self.sign_in_choosing(credential, false, user_agent, redirect)
+            .await
+    }
+
+    /// [`Latchkey::sign_in_with`], also wrapping the new key with the vault's biometric
+    /// protector when `biometric` (the PIN in `credential` stays the fallback; see
+    /// [`crate::vault::Vault::enable_biometric`]). If the platform can't set it up, the sign-in
+    /// goes on with the PIN alone: [`Latchkey::biometric_status`] then says `Off`.
+    pub async fn sign_in_choosing(
+        &self,
+        credential: Credential,
+        biometric: bool,
+        user_agent: &dyn UserAgent,
+        redirect: Redirect,
+    ) -> Result<SessionStatus> {
         self.check_sign_in()?;
         self.vault.prepare(&credential)?;
+        if biometric {
+            // No reader, no enrolled finger, no keyring: the sign-in goes on with the PIN alone
+            // (the status then says biometric unlock is off; it can be turned on later).
+            if let Err(e) = self.vault.enable_biometric() {
+                tracing::warn!(error = %e, "biometric unlock could not be set up; PIN only");
+            }
+        }
         // Register for cancellation before the browser opens, so a Cancel pressed at any moment
         // from now on is seen.
         let cancelled = self.cancel.notified();

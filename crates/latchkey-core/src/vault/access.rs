@@ -20,6 +20,11 @@ impl Vault {
 
     /// Releases the key with `credential`, under the vault's lock.
     ///
+    /// A [`Credential::Prompt`] on a vault with a biometric protector (and a PIN protector that
+    /// can't take prompts) goes to the biometric wrap: its failures are
+    /// [`VaultError::Biometric`], never counted, never erasing (see `vault/dual.rs`). After a
+    /// PIN unlock a lost biometric wrap is made again.
+    ///
     /// A credential the protector can't take at all (a prompt for a PIN vault, a PIN shorter
     /// than [`super::MIN_PIN_LEN`], a PIN for biometrics) is refused with
     /// [`VaultError::CredentialNotAccepted`] before anything is counted. A vault already unlocked
@@ -27,6 +32,14 @@ impl Vault {
     /// failure is counted (written before the attempt, so killing the process doesn't reset it)
     /// and the vault erases itself after the limit.
     pub fn unlock(&self, credential: &Credential) -> Result<(), VaultError> {
+        if let (Credential::Prompt(_), Some(bio)) = (credential, &self.biometric) {
+            if self.protector.accepts(credential).is_err() {
+                if self.is_unlocked_with_the_key_on_disk() {
+                    return Ok(());
+                }
+                return self.unlock_biometric(bio, credential);
+            }
+        }
         self.protector
             .accepts(credential)
             .map_err(|source| VaultError::CredentialNotAccepted {
@@ -56,18 +69,8 @@ impl Vault {
                     file.failed_attempts = 0;
                     write_json(&key_path, &file)?;
                 }
-                {
-                    let mut state = self.state();
-                    state.forget();
-                    state.key = Some(key);
-                    state.released_from = Some(file.wrapped);
-                }
-                // Prove the key opens the snapshot before calling the vault unlocked (this read
-                // also fills the cache, so resuming doesn't decrypt twice).
-                if let Err(e) = self.load_session() {
-                    self.lock();
-                    return Err(e);
-                }
+                self.adopt(key, file.wrapped)?;
+                self.renew_biometric();
                 Ok(())
             }
             Err(ProtectorError::KeyInvalidated) => {
@@ -141,6 +144,7 @@ impl Vault {
             if let Err(e) = self.protector.forget(&file.wrapped) {
                 tracing::warn!(error = %e, "could not delete the platform key material");
             }
+            self.forget_biometric(&file);
         }
         files::erase_all(&self.dir)?;
         self.lock();

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::dual::BiometricFailure;
 use super::key::{ProtectorError, UnlockMethod};
 use crate::error::kind::ErrorKind;
 use crate::store::StoreError;
@@ -53,6 +54,15 @@ pub enum VaultError {
         /// How long this process waited.
         waited: Duration,
     },
+    /// A biometric unlock did not open the vault. The session goes on: try again or use the PIN.
+    #[error("{}", biometric_message(*failure))]
+    Biometric {
+        /// What happened.
+        failure: BiometricFailure,
+        /// The protector's error, when there was one.
+        #[source]
+        source: Option<ProtectorError>,
+    },
     /// The protector failed.
     #[error(transparent)]
     Protector(#[from] ProtectorError),
@@ -97,7 +107,8 @@ impl VaultError {
             VaultError::Locked
             | VaultError::WrongPin { .. }
             | VaultError::TooManyAttempts
-            | VaultError::CredentialNotAccepted { .. } => ErrorKind::VaultLocked,
+            | VaultError::CredentialNotAccepted { .. }
+            | VaultError::Biometric { .. } => ErrorKind::VaultLocked,
             VaultError::NotInitialized => ErrorKind::NotSignedIn,
             VaultError::Protector(ProtectorError::KeyInvalidated)
             | VaultError::Unreadable { .. }
@@ -120,6 +131,20 @@ impl From<VaultError> for StoreError {
                 kind: other.kind(),
                 source: Box::new(other),
             },
+        }
+    }
+}
+
+fn biometric_message(failure: BiometricFailure) -> &'static str {
+    match failure {
+        BiometricFailure::Off => "biometric unlock is not set up for this session; use the PIN",
+        BiometricFailure::Cancelled => "the biometric check was cancelled; try again or use the PIN",
+        BiometricFailure::NoMatch => "no match; try again or use the PIN",
+        BiometricFailure::Unavailable => {
+            "the biometric check is unavailable right now; use the PIN"
+        }
+        BiometricFailure::Changed => {
+            "biometrics changed since unlock was set up; use the PIN (biometric unlock is set up again after it)"
         }
     }
 }

@@ -5,11 +5,16 @@
 //! *wrapped* form (a JSON value the vault stores in its key file) and releases it again only when
 //! the platform check passes.
 //!
-//! | platform | protector | what releases the key |
+//! Every vault has the PIN's wrap; a second, biometric wrap of the same key is optional (see
+//! [`super::dual`]):
+//!
+//! | platform | biometric protector | what releases the key |
 //! |---|---|---|
-//! | Linux, Windows, fallback everywhere | [`PinProtector`](super::PinProtector) | Argon2id(PIN) → XChaCha20-Poly1305 unwrap |
+//! | everywhere | [`PinProtector`](super::PinProtector) (always) | Argon2id(PIN) → XChaCha20-Poly1305 unwrap |
+//! | Linux (tested with real daemons) | [`FingerprintProtector`](super::FingerprintProtector) over fprintd + the Secret Service | a fingerprint match gating a keyring read |
 //! | Android (unverified here) | [`CipherProtector`](super::CipherProtector) over the biometric plugin's `biometric_cipher` | an AndroidKeyStore key usable only after a biometric success |
-//! | iOS, macOS (unverified here) | [`PresenceKeychainProtector`](super::PresenceKeychainProtector) | the plugin's `authenticate()` (a yes/no) gating a keychain read |
+//! | iOS, macOS (compile-checked) | [`KeychainProtector`](super::KeychainProtector) | reading a `biometryCurrentSet` keychain item |
+//! | Windows (compile-checked) | [`HelloProtector`](super::HelloProtector) | HKDF of a Windows Hello signature |
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -116,6 +121,9 @@ pub trait KeyProtector: Send + Sync {
         wrapped: &serde_json::Value,
         credential: &Credential,
     ) -> Result<VaultKey, ProtectorError>;
+    /// Ends a prompt this protector is showing (the user chose the PIN instead): its `release`
+    /// returns [`ProtectorError::Cancelled`]. The default does nothing.
+    fn cancel_prompt(&self) {}
     /// Deletes any platform-side material (keychain items). The vault deletes its own files.
     fn forget(&self, wrapped: &serde_json::Value) -> Result<(), ProtectorError> {
         let _ = wrapped;

@@ -1,13 +1,13 @@
 //! The vault: the refresh token (and what goes with it) in a Stronghold snapshot whose key is
-//! released only by a [`KeyProtector`]: biometrics where the platform can bind a key to them, a
-//! PIN through Argon2id elsewhere.
+//! released only by a [`KeyProtector`]: the PIN through Argon2id always, and optionally a second,
+//! biometric wrap of the same key (`vault/dual.rs`, [`Vault::enable_biometric`]).
 //!
 //! Files, in a private (0700) directory, each private (0600):
 //!
 //! | file | content | secret? |
 //! |---|---|---|
 //! | `vault.stronghold` | the stored session (refresh token, ID token, issuer, scopes) | encrypted with the vault key |
-//! | `vault.key.json` | the vault key wrapped by the protector; failed-attempt counter | wrapped |
+//! | `vault.key.json` | the vault key wrapped by the protector (and the biometric wrap, if on); failed-attempt counter | wrapped |
 //! | `vault.meta.json` | who is signed in, where, how to unlock, when last used | no |
 //! | `vault.lock` | an advisory lock: one writer across processes at a time | empty |
 //!
@@ -41,14 +41,26 @@
 //! OS-keychain-backed store can replace this one.
 
 mod access;
+mod dual;
 mod error;
 mod files;
+mod fingerprint;
+#[cfg(target_os = "linux")]
+mod fprintd;
 mod fsutil;
+mod hello;
+#[cfg(windows)]
+mod hello_windows;
 mod key;
+mod keychain;
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+mod keychain_apple;
 mod lock;
 mod pin;
 mod platform;
 mod records;
+#[cfg(target_os = "linux")]
+mod secret_service;
 mod state;
 mod stronghold;
 
@@ -64,13 +76,25 @@ pub use files::KEY_FILE;
 use files::META_FILE;
 use state::State;
 
+pub use dual::{BiometricFailure, BiometricSlot, BiometricStatus};
 pub use error::VaultError;
+pub use fingerprint::{FingerGate, FingerprintProtector};
+#[cfg(target_os = "linux")]
+pub use fprintd::{system_fingerprint, Fprintd, SYSTEM_BUS_ADDRESS, VERIFY_TIMEOUT};
 pub use fsutil::{FileLock, LockError};
+pub use hello::{wrapping_key as hello_wrapping_key, HelloProtector, HelloSigner};
+#[cfg(windows)]
+pub use hello_windows::WindowsHello;
 pub use key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
+pub use keychain::{classify_keychain_status, KeychainProtector};
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+pub use keychain_apple::BiometricKeychain;
 pub use pin::{KdfParams, PinProtector, MIN_PIN_LEN};
 pub use platform::{
     BiometricCipher, CipherProtector, KeyStorage, PresenceCheck, PresenceKeychainProtector,
 };
+#[cfg(target_os = "linux")]
+pub use secret_service::SecretServiceStorage;
 
 /// Temp files older than this are leftovers of a crashed write.
 pub const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
@@ -104,6 +128,8 @@ pub struct VaultMetadata {
 pub struct Vault {
     dir: PathBuf,
     protector: Arc<dyn KeyProtector>,
+    /// The second, optional wrap's protector (biometrics): see [`dual`].
+    biometric: Option<dual::Biometric>,
     max_attempts: u32,
     lock_timeout: Duration,
     /// Live guards handed out by `lock_for_refresh` (see [`lock`]).
@@ -116,6 +142,7 @@ impl std::fmt::Debug for Vault {
         f.debug_struct("Vault")
             .field("dir", &self.dir)
             .field("method", &self.protector.method())
+            .field("biometric", &self.biometric_method())
             .field("locked", &self.is_locked())
             .finish()
     }
@@ -131,6 +158,7 @@ impl Vault {
         Ok(Self {
             dir: dir.to_owned(),
             protector,
+            biometric: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             refresh_guards: Arc::new(AtomicUsize::new(0)),
@@ -243,6 +271,8 @@ use {crate::error::kind::ErrorKind, std::time::SystemTime, zeroize::Zeroizing};
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+pub(crate) mod tests_dual;
 #[cfg(test)]
 mod tests_sharing;
 #[cfg(test)]

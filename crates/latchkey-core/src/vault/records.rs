@@ -17,6 +17,9 @@ pub(super) struct KeyFile {
     pub(super) method: super::UnlockMethod,
     pub(super) wrapped: serde_json::Value,
     pub(super) failed_attempts: u32,
+    /// The second wrap of the same key (biometrics); absent when biometric unlock is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) biometric: Option<super::dual::BiometricSlot>,
 }
 
 /// Whose key the key file holds now, compared with the one this vault's key came from.
@@ -143,6 +146,7 @@ impl Vault {
             session: session.clone(),
         });
         if let Some(wrapped) = staged {
+            let biometric = self.state().staged_biometric.take();
             write_json(
                 &self.path(KEY_FILE),
                 &KeyFile {
@@ -150,6 +154,7 @@ impl Vault {
                     method: self.protector.method(),
                     wrapped: wrapped.clone(),
                     failed_attempts: 0,
+                    biometric,
                 },
             )?;
             let mut state = self.state();

@@ -12,6 +12,8 @@ pub(super) struct State {
     pub(super) key: Option<VaultKey>,
     /// A new key's wrapped form, written with the first save after [`super::Vault::prepare`].
     pub(super) staged: Option<serde_json::Value>,
+    /// The staged key's biometric wrap, written with it ([`super::Vault::enable_biometric`]).
+    pub(super) staged_biometric: Option<super::dual::BiometricSlot>,
     /// The wrapped form on disk that `key` was released from (or that a staged save wrote): the
     /// vault's identity. If the key file no longer holds it, another process signed in anew.
     pub(super) released_from: Option<serde_json::Value>,
@@ -27,6 +29,7 @@ impl State {
     pub(super) fn forget(&mut self) {
         self.key = None;
         self.staged = None;
+        self.staged_biometric = None;
         self.released_from = None;
         self.cache = None;
     }

@@ -1,0 +1,306 @@
+//! One vault key, two wraps: the PIN's (always) and the platform's biometric one (optional).
+//!
+//! The key file holds the PIN wrap (the vault's identity, see the module docs of [`super`]) and,
+//! when biometric unlock is on, a [`BiometricSlot`]: the same key wrapped by the biometric
+//! protector. Either releases the key. A biometric failure never ends the session and never
+//! counts as a wrong PIN:
+//!
+//! | biometric outcome | vault | user is told |
+//! |---|---|---|
+//! | cancelled, no match, reader unavailable | stays locked, nothing written | try again or use the PIN |
+//! | platform key gone (enrolment changed, keychain item not found, wrap unreadable) | the biometric wrap is dropped (slot kept: still *on*) | biometrics changed: use the PIN |
+//!
+//! After a PIN unlock, an *on* slot without a wrap is wrapped again (best effort: a failure is
+//! logged and the PIN unlock stands). Turning biometrics off removes the slot and deletes its
+//! platform material.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::files::KEY_FILE;
+use super::key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
+use super::records::{write_json, KeyFile};
+use super::{Vault, VaultError};
+
+/// The biometric wrap in the key file. Present means biometric unlock is on; `wrapped` is `None`
+/// after the platform key was lost, until the next PIN unlock wraps the key again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BiometricSlot {
+    /// Which biometric protector wrote it.
+    pub method: UnlockMethod,
+    /// The key wrapped by it.
+    pub wrapped: Option<serde_json::Value>,
+}
+
+/// What biometric unlock can do for this vault right now (readable while locked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BiometricStatus {
+    /// This platform (or this build) has no biometric protector.
+    NotOffered,
+    /// Offered, but not turned on for this vault (or nobody signed in).
+    Off,
+    /// On: a biometric check releases the key.
+    Ready,
+    /// On, but the platform key was lost (biometrics changed): the PIN is needed once, then the
+    /// key is wrapped again.
+    NeedsPin,
+}
+
+/// Why a biometric unlock did not open the vault. None of these end the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BiometricFailure {
+    /// Biometric unlock is not on for this vault (or not offered here).
+    Off,
+    /// The user cancelled the prompt.
+    Cancelled,
+    /// The finger (face) did not match.
+    NoMatch,
+    /// The reader or service is not available right now.
+    Unavailable,
+    /// The platform key is gone (enrolment changed, item deleted): use the PIN, which sets
+    /// biometric unlock up again.
+    Changed,
+}
+
+impl BiometricFailure {
+    fn of(e: &ProtectorError) -> Self {
+        match e {
+            ProtectorError::Cancelled => Self::Cancelled,
+            ProtectorError::WrongCredential => Self::NoMatch,
+            ProtectorError::KeyInvalidated | ProtectorError::Malformed(_) => Self::Changed,
+            _ => Self::Unavailable,
+        }
+    }
+}
+
+/// The biometric protector of a vault and the reason its prompts show.
+pub(super) struct Biometric {
+    pub(super) protector: Arc<dyn KeyProtector>,
+    pub(super) reason: String,
+}
+
+impl Biometric {
+    fn prompt(&self) -> Credential {
+        Credential::Prompt(self.reason.clone())
+    }
+}
+
+impl Vault {
+    /// Adds a biometric protector: the key can then also be wrapped by it
+    /// ([`Vault::enable_biometric`]) and released with a [`Credential::Prompt`]; `reason` is shown
+    /// by prompts the vault starts itself (wrapping again after a PIN unlock).
+    pub fn with_biometric(mut self, protector: Arc<dyn KeyProtector>, reason: &str) -> Self {
+        self.biometric = Some(Biometric {
+            protector,
+            reason: reason.to_owned(),
+        });
+        self
+    }
+
+    /// The biometric protector's method, if this vault has one.
+    pub fn biometric_method(&self) -> Option<UnlockMethod> {
+        self.biometric.as_ref().map(|b| b.protector.method())
+    }
+
+    /// What a biometric unlock can do now.
+    pub fn biometric_status(&self) -> BiometricStatus {
+        if self.biometric.is_none() {
+            return BiometricStatus::NotOffered;
+        }
+        match self.read_key_file() {
+            Ok(Some(KeyFile {
+                biometric: Some(slot),
+                ..
+            })) if slot.wrapped.is_some() => BiometricStatus::Ready,
+            Ok(Some(KeyFile {
+                biometric: Some(_), ..
+            })) => BiometricStatus::NeedsPin,
+            _ => BiometricStatus::Off,
+        }
+    }
+
+    /// Turns biometric unlock on: wraps the key in memory with the biometric protector (which may
+    /// prompt). During a sign-in (after [`Vault::prepare`]) the wrap is written with the first
+    /// save; otherwise now, under the vault's lock, if the key file is still this session's.
+    pub fn enable_biometric(&self) -> Result<(), VaultError> {
+        let bio = self.biometric.as_ref().ok_or(VaultError::Biometric {
+            failure: BiometricFailure::Off,
+            source: None,
+        })?;
+        let key = self.key()?;
+        if self.state().staged.is_some() {
+            let wrapped = self.wrap_biometric(bio, &key)?;
+            self.state().staged_biometric = Some(wrapped);
+            return Ok(());
+        }
+        let _lock = self.exclusive()?;
+        let mut file = self.our_key_file()?;
+        self.forget_biometric(&file);
+        file.biometric = Some(self.wrap_biometric(bio, &key)?);
+        write_json(&self.path(KEY_FILE), &file)
+    }
+
+    /// Turns biometric unlock off: removes the biometric wrap and deletes its platform material.
+    /// Works locked (it needs no secret); the PIN keeps working.
+    pub fn disable_biometric(&self) -> Result<(), VaultError> {
+        self.state().staged_biometric = None;
+        let _lock = self.exclusive()?;
+        let Some(mut file) = self.read_key_file()? else {
+            return Ok(());
+        };
+        if file.biometric.is_none() {
+            return Ok(());
+        }
+        self.forget_biometric(&file);
+        file.biometric = None;
+        write_json(&self.path(KEY_FILE), &file)
+    }
+
+    /// The biometric half of [`Vault::unlock`]. Nothing is counted, and the prompt runs without
+    /// the vault's lock (a user may take their time, or choose the PIN meanwhile): the key file
+    /// is read, the protector prompts, and the released key is adopted only if it still opens the
+    /// snapshot of the key file on disk. Dropping a lost wrap takes the lock.
+    pub(super) fn unlock_biometric(
+        &self,
+        bio: &Biometric,
+        credential: &Credential,
+    ) -> Result<(), VaultError> {
+        let file = self.read_key_file()?.ok_or(VaultError::NotInitialized)?;
+        let slot = file.biometric.clone().ok_or(VaultError::Biometric {
+            failure: BiometricFailure::Off,
+            source: None,
+        })?;
+        let Some(wrapped) = slot.wrapped else {
+            return Err(VaultError::Biometric {
+                failure: BiometricFailure::Changed,
+                source: None,
+            });
+        };
+        match bio.protector.release(&wrapped, credential) {
+            Ok(key) => self.adopt(key, file.wrapped),
+            Err(e) => {
+                let failure = BiometricFailure::of(&e);
+                if failure == BiometricFailure::Changed {
+                    tracing::info!(error = %e, "the biometric key is gone; the PIN will wrap again");
+                    self.drop_biometric_wrap(&wrapped)?;
+                }
+                // The failure's own sentence says it all, except what made the platform
+                // unavailable.
+                let source = (failure == BiometricFailure::Unavailable).then_some(e);
+                Err(VaultError::Biometric { failure, source })
+            }
+        }
+    }
+
+    /// Marks the biometric wrap `lost` as gone (slot kept: still on), if the key file still
+    /// holds it, and deletes its platform material.
+    fn drop_biometric_wrap(&self, lost: &serde_json::Value) -> Result<(), VaultError> {
+        let _lock = self.exclusive()?;
+        let Some(mut file) = self.read_key_file()? else {
+            return Ok(());
+        };
+        let Some(slot) = &file.biometric else {
+            return Ok(());
+        };
+        if slot.wrapped.as_ref() != Some(lost) {
+            return Ok(()); // another process already replaced it
+        }
+        self.forget_biometric(&file);
+        let method = slot.method;
+        file.biometric = Some(BiometricSlot {
+            method,
+            wrapped: None,
+        });
+        write_json(&self.path(KEY_FILE), &file)
+    }
+
+    /// Ends a biometric prompt in progress (the user chose the PIN): that unlock returns
+    /// [`BiometricFailure::Cancelled`].
+    pub fn cancel_biometric_prompt(&self) {
+        if let Some(bio) = &self.biometric {
+            bio.protector.cancel_prompt();
+        }
+    }
+
+    /// After a PIN unlock, with the lock held: wraps the key again if biometric unlock is on but
+    /// its wrap was lost. Best effort: the PIN unlock stands either way.
+    pub(super) fn renew_biometric(&self) {
+        let Some(bio) = &self.biometric else { return };
+        let Ok(Some(mut file)) = self.read_key_file() else {
+            return;
+        };
+        if !matches!(&file.biometric, Some(slot) if slot.wrapped.is_none()) {
+            return;
+        }
+        let Ok(key) = self.key() else { return };
+        let renewed = self.wrap_biometric(bio, &key).and_then(|slot| {
+            file.biometric = Some(slot);
+            write_json(&self.path(KEY_FILE), &file)
+        });
+        match renewed {
+            Ok(()) => tracing::info!("biometric unlock set up again after the PIN"),
+            Err(e) => tracing::warn!(error = %e, "could not set biometric unlock up again"),
+        }
+    }
+
+    fn wrap_biometric(&self, bio: &Biometric, key: &VaultKey) -> Result<BiometricSlot, VaultError> {
+        let wrapped =
+            bio.protector
+                .wrap(key, &bio.prompt())
+                .map_err(|e| VaultError::Biometric {
+                    failure: BiometricFailure::of(&e),
+                    source: Some(e),
+                })?;
+        Ok(BiometricSlot {
+            method: bio.protector.method(),
+            wrapped: Some(wrapped),
+        })
+    }
+
+    /// Deletes the platform material of the key file's biometric wrap (logged on failure).
+    pub(super) fn forget_biometric(&self, file: &KeyFile) {
+        let (Some(bio), Some(slot)) = (&self.biometric, &file.biometric) else {
+            return;
+        };
+        if let Some(wrapped) = &slot.wrapped {
+            if let Err(e) = bio.protector.forget(wrapped) {
+                tracing::warn!(error = %e, "could not delete the biometric key material");
+            }
+        }
+    }
+
+    /// The key file, if it is still the one this session's key came from.
+    fn our_key_file(&self) -> Result<KeyFile, VaultError> {
+        let ours = self
+            .state()
+            .released_from
+            .clone()
+            .ok_or(VaultError::Locked)?;
+        match self.read_key_file()? {
+            None => Err(VaultError::KeyRemoved),
+            Some(file) if file.wrapped == ours => Ok(file),
+            Some(_) => Err(VaultError::KeyChanged),
+        }
+    }
+
+    /// Holds `key` (released from the key file whose identity is `from`) once it has proved it
+    /// opens the snapshot.
+    pub(super) fn adopt(&self, key: VaultKey, from: serde_json::Value) -> Result<(), VaultError> {
+        {
+            let mut state = self.state();
+            state.forget();
+            state.key = Some(key);
+            state.released_from = Some(from);
+        }
+        // Prove the key opens the snapshot before calling the vault unlocked (this read also
+        // fills the cache, so resuming doesn't decrypt twice).
+        if let Err(e) = self.load_session() {
+            self.lock();
+            return Err(e);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,87 @@
+//! Windows Hello as a [`HelloSigner`]: a `KeyCredentialManager` credential (opened, or created on
+//! first use) signs the challenge after Hello's prompt. Compiled for Windows only; the Windows
+//! test run under Wine sees Hello unavailable (`IsSupportedAsync` fails there), which is the
+//! PIN fallback. Designed, not run against a real Hello here.
+
+use windows::core::HSTRING;
+use windows::Security::Credentials::{
+    KeyCredentialCreationOption, KeyCredentialManager, KeyCredentialStatus,
+};
+use windows::Security::Cryptography::CryptographicBuffer;
+use zeroize::Zeroizing;
+
+use super::hello::HelloSigner;
+use super::key::ProtectorError;
+
+/// The Hello credential named `name` (one per app).
+#[derive(Debug, Clone)]
+pub struct WindowsHello {
+    name: String,
+}
+
+impl WindowsHello {
+    /// The app's Hello credential.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+        }
+    }
+}
+
+fn unavailable(e: windows::core::Error) -> ProtectorError {
+    ProtectorError::Unavailable(format!("Windows Hello: {e}"))
+}
+
+/// What a Hello status means for the vault.
+fn status_error(status: KeyCredentialStatus) -> ProtectorError {
+    match status {
+        KeyCredentialStatus::UserCanceled | KeyCredentialStatus::UserPrefersPassword => {
+            ProtectorError::Cancelled
+        }
+        KeyCredentialStatus::NotFound => ProtectorError::KeyInvalidated,
+        other => ProtectorError::Unavailable(format!("Windows Hello status {}", other.0)),
+    }
+}
+
+impl HelloSigner for WindowsHello {
+    fn sign(&self, _reason: &str, challenge: &[u8]) -> Result<Zeroizing<Vec<u8>>, ProtectorError> {
+        let supported = KeyCredentialManager::IsSupportedAsync()
+            .and_then(|op| op.join())
+            .map_err(unavailable)?;
+        if !supported {
+            return Err(ProtectorError::Unavailable(
+                "Windows Hello is not set up on this device".into(),
+            ));
+        }
+        let name = HSTRING::from(self.name.as_str());
+        let mut retrieved = KeyCredentialManager::OpenAsync(&name)
+            .and_then(|op| op.join())
+            .map_err(unavailable)?;
+        if retrieved.Status().map_err(unavailable)? == KeyCredentialStatus::NotFound {
+            retrieved = KeyCredentialManager::RequestCreateAsync(
+                &name,
+                KeyCredentialCreationOption::FailIfExists,
+            )
+            .and_then(|op| op.join())
+            .map_err(unavailable)?;
+        }
+        let status = retrieved.Status().map_err(unavailable)?;
+        if status != KeyCredentialStatus::Success {
+            return Err(status_error(status));
+        }
+        let credential = retrieved.Credential().map_err(unavailable)?;
+        let data = CryptographicBuffer::CreateFromByteArray(challenge).map_err(unavailable)?;
+        let signed = credential
+            .RequestSignAsync(&data)
+            .and_then(|op| op.join())
+            .map_err(unavailable)?;
+        let status = signed.Status().map_err(unavailable)?;
+        if status != KeyCredentialStatus::Success {
+            return Err(status_error(status));
+        }
+        let buffer = signed.Result().map_err(unavailable)?;
+        let mut out = windows::core::Array::<u8>::new();
+        CryptographicBuffer::CopyToByteArray(&buffer, &mut out).map_err(unavailable)?;
+        Ok(Zeroizing::new(out.to_vec()))
+    }
+}

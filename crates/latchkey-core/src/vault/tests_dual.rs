@@ -1,0 +1,271 @@
+//! The dual wrap with a fake biometric platform: a keychain-like store whose items a finger
+//! releases, and which an enrolment change empties.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::tests::{new_vault, pin, protector, session};
+use super::tests_sharing::read_failed_attempts;
+use super::*;
+use crate::store::SecretStore;
+
+/// What the fake reader does at the next prompt.
+#[derive(Clone, Copy)]
+pub(crate) enum Finger {
+    Match,
+    NoMatch,
+    Cancel,
+    NoReader,
+}
+
+pub(crate) struct FakeBiometrics {
+    finger: Mutex<Finger>,
+    items: Mutex<HashMap<String, Vec<u8>>>,
+    forgotten: Mutex<Vec<String>>,
+}
+
+impl FakeBiometrics {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            finger: Mutex::new(Finger::Match),
+            items: Mutex::default(),
+            forgotten: Mutex::default(),
+        })
+    }
+    pub(crate) fn next(&self, f: Finger) {
+        *self.finger.lock().unwrap() = f;
+    }
+    /// A finger added: every biometric-bound item is invalidated.
+    fn change_enrolment(&self) {
+        self.items.lock().unwrap().clear();
+    }
+}
+
+impl KeyProtector for FakeBiometrics {
+    fn method(&self) -> UnlockMethod {
+        UnlockMethod::BiometricGate
+    }
+    fn accepts(&self, c: &Credential) -> Result<(), ProtectorError> {
+        match c {
+            Credential::Prompt(_) => Ok(()),
+            Credential::Pin(_) => Err(ProtectorError::UnsuitableCredential("a PIN".into())),
+        }
+    }
+    fn wrap(&self, key: &VaultKey, _: &Credential) -> Result<serde_json::Value, ProtectorError> {
+        let id = format!("item-{:016x}", rand::random::<u64>());
+        let bytes = key.expose().to_vec();
+        self.items.lock().unwrap().insert(id.clone(), bytes);
+        Ok(serde_json::json!({ "item": id }))
+    }
+    fn release(&self, w: &serde_json::Value, _: &Credential) -> Result<VaultKey, ProtectorError> {
+        match *self.finger.lock().unwrap() {
+            Finger::Match => {}
+            Finger::NoMatch => return Err(ProtectorError::WrongCredential),
+            Finger::Cancel => return Err(ProtectorError::Cancelled),
+            Finger::NoReader => return Err(ProtectorError::Unavailable("no reader".into())),
+        }
+        let id = w["item"].as_str().unwrap_or_default();
+        let items = self.items.lock().unwrap();
+        let bytes = items.get(id).ok_or(ProtectorError::KeyInvalidated)?;
+        VaultKey::from_bytes(bytes).ok_or(ProtectorError::Malformed("length".into()))
+    }
+    fn forget(&self, w: &serde_json::Value) -> Result<(), ProtectorError> {
+        let id = w["item"].as_str().unwrap_or_default().to_owned();
+        self.items.lock().unwrap().remove(&id);
+        self.forgotten.lock().unwrap().push(id);
+        Ok(())
+    }
+}
+
+fn prompt() -> Credential {
+    Credential::Prompt("Unlock".into())
+}
+
+fn open(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
+    Vault::open(dir, protector())
+        .unwrap()
+        .with_biometric(bio.clone(), "Unlock")
+}
+
+/// A sign-in choosing biometric unlock with a PIN as fallback, then locked.
+fn signed_in(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
+    let v = open(dir, bio);
+    v.prepare(&pin("246810")).unwrap();
+    v.enable_biometric().unwrap();
+    v.save(&session("RT")).unwrap();
+    v.lock();
+    v
+}
+
+fn biometric_failure(e: VaultError) -> BiometricFailure {
+    match e {
+        VaultError::Biometric { failure, .. } => failure,
+        other => panic!("expected a biometric failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_sign_in_sets_up_both_wraps_and_either_opens_the_vault() {
+    let dir = tempfile::tempdir().unwrap();
+    let bio = FakeBiometrics::new();
+    let v = signed_in(dir.path(), &bio);
+    assert_eq!(v.biometric_status(), BiometricStatus::Ready);
+
+    v.unlock(&prompt()).unwrap();
+    assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT");
+    v.lock();
+    v.unlock(&pin("246810")).unwrap();
+    assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT");
+
+    // A second process opening the same directory unlocks with the finger too.
+    let other = open(dir.path(), &bio);
+    other.unlock(&prompt()).unwrap();
+    assert_eq!(other.load().unwrap().unwrap().refresh_token.secret(), "RT");
+}
+
+#[test]
+fn no_match_cancel_and_a_missing_reader_leave_the_vault_locked_uncounted_and_the_pin_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let bio = FakeBiometrics::new();
+    let v = signed_in(dir.path(), &bio);
+    let cases = [
+        (Finger::NoMatch, BiometricFailure::NoMatch),
+        (Finger::Cancel, BiometricFailure::Cancelled),
+        (Finger::NoReader, BiometricFailure::Unavailable),
+    ];
+    for _ in 0..DEFAULT_MAX_ATTEMPTS + 1 {
+        for (finger, expected) in cases {
+            bio.next(finger);
+            let err = v.unlock(&prompt()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::VaultLocked);
+            assert_eq!(biometric_failure(err), expected);
+            assert!(v.is_locked());
+        }
+    }
+    assert_eq!(read_failed_attempts(dir.path()), 0);
+    assert_eq!(v.biometric_status(), BiometricStatus::Ready);
+    v.unlock(&pin("246810")).unwrap();
+    bio.next(Finger::Match);
+    v.lock();
+    v.unlock(&prompt()).unwrap();
+}
+
+#[test]
+fn a_changed_enrolment_falls_back_to_the_pin_which_wraps_the_key_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let bio = FakeBiometrics::new();
+    let v = signed_in(dir.path(), &bio);
+    let before = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
+
+    bio.change_enrolment();
+    let err = v.unlock(&prompt()).unwrap_err();
+    assert_eq!(biometric_failure(err), BiometricFailure::Changed);
+    assert!(v.is_initialized(), "the session is not erased");
+    assert!(v.is_locked());
+    assert_eq!(v.biometric_status(), BiometricStatus::NeedsPin);
+    // Until the PIN is given, the finger keeps saying "changed".
+    assert_eq!(
+        biometric_failure(v.unlock(&prompt()).unwrap_err()),
+        BiometricFailure::Changed
+    );
+
+    v.unlock(&pin("246810")).unwrap();
+    assert_eq!(v.biometric_status(), BiometricStatus::Ready);
+    let after = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
+    assert_ne!(before, after, "a new biometric wrap was written");
+    v.lock();
+    v.unlock(&prompt()).unwrap();
+    assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT");
+}
+
+#[test]
+fn wrapping_again_keeps_the_vault_identity_so_another_unlocked_process_still_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let bio = FakeBiometrics::new();
+    let a = signed_in(dir.path(), &bio);
+    a.unlock(&pin("246810")).unwrap();
+
+    let b = open(dir.path(), &bio);
+    bio.change_enrolment();
+    assert!(b.unlock(&prompt()).is_err());
+    b.unlock(&pin("246810")).unwrap();
+
+    a.save(&session("RT-2")).unwrap();
+    assert_eq!(b.load().unwrap().unwrap().refresh_token.secret(), "RT-2");
+}
+
+#[test]
+fn turning_biometrics_off_deletes_the_wrap_and_its_material_and_the_pin_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let bio = FakeBiometrics::new();
+    let v = signed_in(dir.path(), &bio);
+    v.disable_biometric().unwrap();
+    assert_eq!(v.biometric_status(), BiometricStatus::Off);
+    assert!(bio.items.lock().unwrap().is_empty());
+    assert_eq!(bio.forgotten.lock().unwrap().len(), 1);
+    assert_eq!(
+        biometric_failure(v.unlock(&prompt()).unwrap_err()),
+        BiometricFailure::Off
+    );
+    v.unlock(&pin("246810")).unwrap();
+    assert_eq!(
+        v.biometric_status(),
+        BiometricStatus::Off,
+        "not renewed when off"
+    );
+
+    // And on again, while signed in.
+    v.enable_biometric().unwrap();
+    v.lock();
+    v.unlock(&prompt()).unwrap();
+}
+
+#[test]
+fn a_pin_only_vault_answers_a_prompt_with_off_and_erasing_forgets_the_biometric_material() {
+    let dir = tempfile::tempdir().unwrap();
+    let bio = FakeBiometrics::new();
+    new_vault(dir.path(), "246810", "RT").lock();
+    let v = open(dir.path(), &bio);
+    assert_eq!(v.biometric_status(), BiometricStatus::Off);
+    assert_eq!(
+        biometric_failure(v.unlock(&prompt()).unwrap_err()),
+        BiometricFailure::Off
+    );
+
+    let other_dir = tempfile::tempdir().unwrap();
+    let signed = signed_in(other_dir.path(), &bio);
+    assert_eq!(bio.items.lock().unwrap().len(), 1);
+    signed.destroy().unwrap();
+    assert!(bio.items.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_failed_sign_in_leaves_the_previous_biometric_wrap_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let bio = FakeBiometrics::new();
+    let v = signed_in(dir.path(), &bio);
+    let before = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
+    v.prepare(&pin("135790")).unwrap();
+    v.enable_biometric().unwrap();
+    v.lock(); // the sign-in failed: nothing was saved
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap(),
+        before
+    );
+    v.unlock(&prompt()).unwrap();
+    assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT");
+}
+
+#[test]
+fn biometric_unlock_needs_a_biometric_protector() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(dir.path(), "246810", "RT");
+    assert_eq!(v.biometric_status(), BiometricStatus::NotOffered);
+    assert!(matches!(
+        v.enable_biometric(),
+        Err(VaultError::Biometric {
+            failure: BiometricFailure::Off,
+            ..
+        })
+    ));
+}

@@ -1,0 +1,20 @@
+//! iOS and macOS biometric unlock: the vault key in a keychain item with `biometryCurrentSet`
+//! access control (latchkey-core's `vault::keychain`); reading it shows Face ID / Touch ID. An
+//! unsigned macOS build gets `errSecMissingEntitlement` from the data-protection keychain and
+//! falls back to the PIN. Cross-checked; not run on a device here.
+
+use std::sync::Arc;
+
+use latchkey_core::vault::{BiometricKeychain, KeyProtector, KeychainProtector};
+
+/// The biometry-bound keychain.
+pub fn biometric() -> Option<Arc<dyn KeyProtector>> {
+    Some(Arc::new(KeychainProtector::new(BiometricKeychain)))
+}
+
+/// The UI's word for it.
+pub const LABEL: &str = if cfg!(target_os = "ios") {
+    "Face ID"
+} else {
+    "Touch ID"
+};

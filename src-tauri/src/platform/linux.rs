@@ -1,0 +1,31 @@
+//! Linux biometric unlock: fprintd (the system's fingerprint service) in front of the vault key
+//! kept in the user's Secret Service (login keyring); see latchkey-core's `vault::fingerprint`.
+//!
+//! fprintd is reached on the real system bus at its fixed path, never through
+//! `DBUS_SYSTEM_BUS_ADDRESS`. The one exception is a build with the `test-rig` feature (the
+//! window test's build, never a release): it reads `LATCHKEY_TEST_SYSTEM_BUS` and
+//! `LATCHKEY_TEST_SESSION_BUS`, the private buses `latchkey-testkit`'s fingerprint rig runs.
+
+use std::sync::Arc;
+
+use latchkey_core::vault::KeyProtector;
+
+/// fprintd + Secret Service.
+pub fn biometric() -> Option<Arc<dyn KeyProtector>> {
+    #[cfg(feature = "test-rig")]
+    if let (Ok(system), Ok(session)) = (
+        std::env::var("LATCHKEY_TEST_SYSTEM_BUS"),
+        std::env::var("LATCHKEY_TEST_SESSION_BUS"),
+    ) {
+        use latchkey_core::vault::{FingerprintProtector, Fprintd, SecretServiceStorage};
+        tracing::warn!("test-rig build: fprintd and the Secret Service on private test buses");
+        return Some(Arc::new(FingerprintProtector::new(
+            Fprintd::on_bus(&system),
+            SecretServiceStorage::on_bus(&session),
+        )));
+    }
+    Some(Arc::new(latchkey_core::vault::system_fingerprint()))
+}
+
+/// The UI's word for it.
+pub const LABEL: &str = "fingerprint";
