@@ -96,6 +96,9 @@ for (let i = 0; ; i += 1) {
   await new Promise((ok) => setTimeout(ok, 100));
 }
 const opened = () => (existsSync(driverLog) ? readFileSync(driverLog, 'utf8').trim().split('\n').length : 0);
+/** Successful refresh grants the dev IdP has counted. */
+const refreshGrants = async () =>
+  (await (await fetch(new URL('/dev/stats', idp.issuer))).json()).grants.refresh_token ?? 0;
 const keyFile = () => JSON.parse(readFileSync(join(data, 'vault', 'vault.key.json'), 'utf8'));
 const launch = () =>
   remote({
@@ -158,13 +161,24 @@ try {
     if (!(await browser.$('#screen-locked').isDisplayed())) throw new Error('not locked after a bad finger');
   });
 
-  await step('the enrolled finger: the vault opens, signed in, no browser', async () => {
+  await step('the enrolled finger: the vault opens, one refresh, signed in, no browser', async () => {
+    const refreshesBefore = await refreshGrants();
     await browser.$('#bio-start').click();
     await bioStatus('Touch the fingerprint reader');
     await tell('scan good');
     await browser.$('#screen-signed-in').waitForDisplayed({ timeout: 20000 });
     await browser.waitUntil(async () => (await browser.$('#who').getText()) === 'Alice Example');
     if (opened() !== 1) throw new Error(`the browser was opened again (${opened()} times in all)`);
+    // The relaunched app holds no access token: the unlock costs exactly one refresh of its own
+    // (the timeline's non-scheduled refreshes), and the IdP saw it.
+    const timeline = async () => (await browser.$('#timeline-events').getText()).split('\n');
+    await browser.waitUntil(async () => (await timeline()).some((l) => / refreshed \(/.test(l)), {
+      timeout: 10000,
+      timeoutMsg: 'no refresh on the timeline after the unlock',
+    });
+    const own = (await timeline()).filter((l) => / refreshed \((?!scheduled)/.test(l));
+    if (own.length !== 1) throw new Error(`the unlock refreshed ${own.length} times: ${own.join(' | ')}`);
+    if ((await refreshGrants()) <= refreshesBefore) throw new Error('the IdP granted no refresh');
     await shot('23-unlocked-by-fingerprint');
   });
 

@@ -293,7 +293,7 @@ try {
     });
     await webShot('16-real-browser-back');
     await appSignedInAsAlice();
-    const signIns = (await appWindow.$('#timeline-events').getText()).split('\n').filter((l) => l.endsWith(' signed in'));
+    const signIns = (await appWindow.$('#timeline-events').getText()).split('\n').filter((l) => / signed in( · |$)/.test(l));
     if (signIns.length !== 1) throw new Error(`the timeline shows ${signIns.length} sign-ins`);
     await appShot('17-real-browser-app-still-signed-in');
   });
