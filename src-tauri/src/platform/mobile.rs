@@ -5,9 +5,9 @@
 //!   plugin's `biometric_cipher`, an AES-GCM key in AndroidKeyStore that only a biometric success
 //!   makes usable (`CipherProtector`, the vault's biometric wrap): a changed enrolment or a
 //!   cancelled prompt falls back to the PIN, which wraps the key again.
-//! - iOS: the plugin's `authenticate()` is a yes/no; the intended protector is
-//!   `PresenceKeychainProtector` (keychain item, `ThisDeviceOnly`) — it needs a keychain
-//!   `KeyStorage`, not written yet, so iOS falls back to the PIN.
+//! - iOS: the vault key in a keychain item whose access control requires the current biometric
+//!   set (`KeychainProtector` over `BiometricKeychain`, wired in `apple.rs`); reading it is what
+//!   shows Face ID / Touch ID. An enrolment change or a missing item falls back to the PIN.
 //! - Sign-in: on Android a Custom Tab (the opener plugin's "inAppBrowser"), whose redirect comes
 //!   back through the deep-link plugin; on iOS an `ASWebAuthenticationSession`
 //!   (`auth_session_ios.rs`), which returns the callback URL itself. Either way the URL goes

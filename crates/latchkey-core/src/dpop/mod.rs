@@ -60,6 +60,29 @@ pub use key::{DpopKey, DpopKeyMaterial, DpopSigner};
 pub use nonce::{is_nonce_challenge, NonceCache};
 pub use proof::{ath, htu, Proof};
 
+/// What a request that carried a proof learns from its answer: the server's time (its `Date`,
+/// for the next proof's `iat`) and its next nonce. True when the answer brought a nonce other
+/// than the one just sent, i.e. a retry with it can succeed.
+pub(crate) fn learn_from(
+    nonces: &NonceCache,
+    clocks: &ServerClocks,
+    url: &url::Url,
+    sent_nonce: Option<&str>,
+    sent_at: std::time::SystemTime,
+    response: &crate::http::BodyResponse,
+) -> bool {
+    clocks.observe(
+        url,
+        response.date.as_deref(),
+        sent_at,
+        std::time::SystemTime::now(),
+    );
+    response
+        .dpop_nonce
+        .as_deref()
+        .is_some_and(|n| sent_nonce != Some(n) && nonces.remember(url, n))
+}
+
 /// What went wrong with DPoP. Each names the situation.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -9,7 +9,7 @@
 use openidconnect::AccessToken;
 use url::Url;
 
-use crate::dpop::{is_nonce_challenge, DpopError, DpopKey, Proof};
+use crate::dpop::{is_nonce_challenge, learn_from, DpopError, DpopKey, Proof};
 use crate::error::{Endpoint, Error, Result};
 use crate::http::{is_secure_or_loopback, BodyResponse};
 
@@ -118,16 +118,7 @@ impl Session {
                 .get_with_dpop(url, token.secret(), &proof)
                 .await
                 .map_err(|e| Error::http(endpoint, e))?;
-            clocks.observe(
-                url,
-                response.date.as_deref(),
-                sent,
-                std::time::SystemTime::now(),
-            );
-            let new_nonce = response
-                .dpop_nonce
-                .as_deref()
-                .is_some_and(|n| nonce.as_deref() != Some(n) && nonces.remember(url, n));
+            let new_nonce = learn_from(nonces, clocks, url, nonce.as_deref(), sent, &response);
             let challenged = response.status == 401
                 && response
                     .www_authenticate

@@ -8,7 +8,7 @@ use openidconnect::{HttpRequest, HttpResponse};
 use zeroize::Zeroizing;
 
 use super::{read, TokenAnswer, WireError};
-use crate::dpop::{DpopKey, NonceCache, Proof, ServerClocks};
+use crate::dpop::{learn_from, DpopKey, NonceCache, Proof, ServerClocks};
 use crate::error::{Endpoint, Error};
 use crate::http::{BodyResponse, HttpClient, HttpError};
 
@@ -99,16 +99,7 @@ impl<'a> Capture<'a> {
                 .map_err(|e| HttpError::BadRequest(e.to_string()))?;
             let sent = std::time::SystemTime::now();
             let response = self.http.send_oauth(request).await?;
-            clocks.observe(
-                &url,
-                response.date.as_deref(),
-                sent,
-                std::time::SystemTime::now(),
-            );
-            let new_nonce = response
-                .dpop_nonce
-                .as_deref()
-                .is_some_and(|n| nonce.as_deref() != Some(n) && nonces.remember(&url, n));
+            let new_nonce = learn_from(nonces, clocks, &url, nonce.as_deref(), sent, &response);
             let challenged = matches!(response.status, 400 | 401)
                 && serde_json::from_slice::<WireError>(&response.body)
                     .is_ok_and(|e| e.error == "use_dpop_nonce");

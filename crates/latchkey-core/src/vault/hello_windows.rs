@@ -85,3 +85,25 @@ impl HelloSigner for WindowsHello {
         Ok(Zeroizing::new(out.to_vec()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::{Credential, HelloProtector, KeyProtector, VaultKey};
+
+    /// Under Wine (the test command's Windows run) `KeyCredentialManager` isn't there: the real
+    /// signer reports Hello unavailable, which the vault turns into the PIN fallback
+    /// (`vault/tests_dual.rs`). On a Windows machine without Hello set up, the same.
+    #[test]
+    fn where_hello_is_missing_the_real_signer_reports_unavailable_not_a_failed_unlock() {
+        let protector = HelloProtector::new(WindowsHello::new("latchkey-test"));
+        let wrapped = protector.wrap(
+            &VaultKey::generate(),
+            &Credential::Prompt("Unlock your Latchkey session".into()),
+        );
+        assert!(
+            matches!(wrapped, Err(ProtectorError::Unavailable(_))),
+            "{wrapped:?}"
+        );
+    }
+}

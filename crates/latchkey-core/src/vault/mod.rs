@@ -90,9 +90,7 @@ pub use keychain::{classify_keychain_status, KeychainProtector};
 #[cfg(any(target_os = "macos", target_os = "ios"))]
 pub use keychain_apple::BiometricKeychain;
 pub use pin::{KdfParams, PinProtector, MIN_PIN_LEN};
-pub use platform::{
-    BiometricCipher, CipherProtector, KeyStorage, PresenceCheck, PresenceKeychainProtector,
-};
+pub use platform::{BiometricCipher, CipherProtector, KeyStorage};
 #[cfg(target_os = "linux")]
 pub use secret_service::SecretServiceStorage;
 

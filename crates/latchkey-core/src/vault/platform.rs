@@ -1,5 +1,5 @@
-//! The platform protectors: Android's biometric-bound cipher and Apple's presence check gating a
-//! keychain item. Both are shapes over traits the app implements with the biometric plugin.
+//! Android's biometric-bound cipher protector, and the storage trait the keychain and Secret
+//! Service protectors keep the key bytes behind (`keychain.rs`, `fingerprint.rs`).
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -74,13 +74,7 @@ impl<C: BiometricCipher> KeyProtector for CipherProtector<C> {
     }
 }
 
-// ----- Apple shape: a presence check gating a keychain item -----
-
-/// A yes/no user-presence check (iOS/macOS: the biometric plugin's `authenticate()`).
-pub trait PresenceCheck: Send + Sync {
-    /// Ok after the user passed the check.
-    fn verify(&self, reason: &str) -> Result<(), ProtectorError>;
-}
+// ----- Storage for the key bytes behind a platform check (Apple keychain, Secret Service) -----
 
 /// Platform secure storage for the key bytes (iOS/macOS keychain, `ThisDeviceOnly`).
 pub trait KeyStorage: Send + Sync {
@@ -92,67 +86,10 @@ pub trait KeyStorage: Send + Sync {
     fn delete(&self, id: &str) -> Result<(), ProtectorError>;
 }
 
-/// The key in platform storage, read only after a presence check. Honest limit: the check is a
-/// yes/no in app code, so code running in the app's process could read the item without it;
-/// the keychain's own access control (`biometryCurrentSet`) is the stronger binding.
-pub struct PresenceKeychainProtector<P, S> {
-    presence: P,
-    storage: S,
-}
-
-impl<P: PresenceCheck, S: KeyStorage> PresenceKeychainProtector<P, S> {
-    /// Over the platform check and storage.
-    pub fn new(presence: P, storage: S) -> Self {
-        Self { presence, storage }
-    }
-}
-
-impl<P: PresenceCheck, S: KeyStorage> KeyProtector for PresenceKeychainProtector<P, S> {
-    fn method(&self) -> UnlockMethod {
-        UnlockMethod::BiometricGate
-    }
-
-    fn accepts(&self, credential: &Credential) -> Result<(), ProtectorError> {
-        prompt(credential).map(|_| ())
-    }
-
-    fn wrap(
-        &self,
-        key: &VaultKey,
-        _credential: &Credential,
-    ) -> Result<serde_json::Value, ProtectorError> {
-        let id = format!("latchkey-vault-{:016x}", rand::random::<u64>());
-        self.storage.put(&id, key.expose())?;
-        Ok(serde_json::json!({ "keychain_item": id }))
-    }
-
-    fn release(
-        &self,
-        wrapped: &serde_json::Value,
-        credential: &Credential,
-    ) -> Result<VaultKey, ProtectorError> {
-        let id = wrapped["keychain_item"]
-            .as_str()
-            .ok_or_else(|| ProtectorError::Malformed("missing keychain_item".into()))?;
-        self.presence.verify(prompt(credential)?)?;
-        let bytes = self.storage.get(id)?;
-        VaultKey::from_bytes(&bytes)
-            .ok_or_else(|| ProtectorError::Malformed("wrong key length".into()))
-    }
-
-    fn forget(&self, wrapped: &serde_json::Value) -> Result<(), ProtectorError> {
-        match wrapped["keychain_item"].as_str() {
-            Some(id) => self.storage.delete(id),
-            None => Ok(()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::key::tests::pin;
     use super::*;
-    use std::collections::HashMap;
     use std::sync::Mutex;
 
     /// A fake AndroidKeyStore cipher: XOR with a secret pad, failing when "biometrics" say no.
@@ -189,64 +126,6 @@ mod tests {
         assert!(matches!(
             p.release(&wrapped, &pin("123456")),
             Err(ProtectorError::UnsuitableCredential(_))
-        ));
-    }
-
-    struct FakePresence(bool);
-    impl PresenceCheck for FakePresence {
-        fn verify(&self, _: &str) -> Result<(), ProtectorError> {
-            if self.0 {
-                Ok(())
-            } else {
-                Err(ProtectorError::WrongCredential)
-            }
-        }
-    }
-    #[derive(Default)]
-    struct FakeKeychain(Mutex<HashMap<String, Vec<u8>>>);
-    impl KeyStorage for &FakeKeychain {
-        fn put(&self, id: &str, bytes: &[u8]) -> Result<(), ProtectorError> {
-            self.0.lock().unwrap().insert(id.into(), bytes.to_vec());
-            Ok(())
-        }
-        fn get(&self, id: &str) -> Result<Zeroizing<Vec<u8>>, ProtectorError> {
-            self.0
-                .lock()
-                .unwrap()
-                .get(id)
-                .cloned()
-                .map(Zeroizing::new)
-                .ok_or(ProtectorError::KeyInvalidated)
-        }
-        fn delete(&self, id: &str) -> Result<(), ProtectorError> {
-            self.0.lock().unwrap().remove(id);
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn the_apple_shape_reads_the_keychain_only_after_the_presence_check() {
-        let keychain = FakeKeychain::default();
-        let ok = PresenceKeychainProtector::new(FakePresence(true), &keychain);
-        let key = VaultKey::generate();
-        let prompt = Credential::Prompt("Unlock Latchkey".into());
-        let wrapped = ok.wrap(&key, &prompt).unwrap();
-        assert!(!wrapped.to_string().contains(&B64.encode(key.expose())));
-        assert_eq!(
-            ok.release(&wrapped, &prompt).unwrap().expose(),
-            key.expose()
-        );
-
-        let refused = PresenceKeychainProtector::new(FakePresence(false), &keychain);
-        assert!(matches!(
-            refused.release(&wrapped, &prompt),
-            Err(ProtectorError::WrongCredential)
-        ));
-
-        ok.forget(&wrapped).unwrap();
-        assert!(matches!(
-            ok.release(&wrapped, &prompt),
-            Err(ProtectorError::KeyInvalidated)
         ));
     }
 }
