@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/deps.sh
+bash scripts/deps.sh --tests
 [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund
 
 # The core's figures use the `measure` profile (opt-level 3, no LTO: quick to build); the app's

@@ -14,7 +14,7 @@ if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
 disk
 
 # WebKitGTK and friends for the Tauri app, Xvfb and WebKitWebDriver for the window test.
-bash scripts/deps.sh
+bash scripts/deps.sh --tests
 # The demo's set-up path: deps.sh runs before the app build, a second run installs nothing, and the
 # app build's prerequisites are present (seconds; no second app build).
 bash scripts/check-demo-setup.sh
