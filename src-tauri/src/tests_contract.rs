@@ -50,6 +50,7 @@ fn reasons() -> Vec<ReauthReason> {
         ReauthReason::AccessTokenRejected,
         ReauthReason::EndedElsewhere,
         ReauthReason::StoredSessionErased,
+        ReauthReason::DpopKeyMissing,
     ]
 }
 

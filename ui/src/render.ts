@@ -49,6 +49,8 @@ export function reauthText(status: SessionStatus): string | null {
       return 'Another Latchkey process ended this session. Please sign in again.';
     case 'stored_session_erased':
       return 'The stored session was erased on this device (too many wrong PINs, or your biometrics changed). Please sign in again.';
+    case 'dpop_key_missing':
+      return 'This session has no key to bind its tokens to, and your settings require DPoP. Please sign in again.';
   }
 }
 

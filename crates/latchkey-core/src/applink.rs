@@ -34,6 +34,16 @@ impl AppLinkSender {
     pub fn deliver(&self, url: Url) -> bool {
         self.0.try_send(url).is_ok()
     }
+
+    /// Whether the sign-in this sender feeds is still waiting (its inbox not dropped).
+    pub fn is_waiting(&self) -> bool {
+        !self.0.is_closed()
+    }
+
+    /// Whether the inbox is full (a delivery now would be dropped).
+    pub fn is_full(&self) -> bool {
+        self.0.capacity() == 0
+    }
 }
 
 /// A claimed-https or private-use-scheme redirect URI and the inbox its URLs arrive in.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use latchkey_core::config::DpopPolicy;
 use latchkey_core::dpop::DpopError;
 use latchkey_core::error::Endpoint;
-use latchkey_core::{Error, MemoryStore, SecretStore, Session, SessionState};
+use latchkey_core::{Error, MemoryStore, ReauthReason, SecretStore, Session, SessionState};
 use latchkey_testkit::dpop::{verify, Expect};
 use latchkey_testkit::fake_idp::{fake_config, mount_discovery, stored_rt};
 use latchkey_testkit::InstantApproval;
@@ -476,4 +476,43 @@ async fn a_provider_offering_only_eddsa_gets_ed25519_proofs_that_verify() {
             .alg,
         "EdDSA"
     );
+}
+
+#[tokio::test]
+async fn dpop_required_ends_a_stored_session_without_its_key_instead_of_refreshing_unbound() {
+    let server = dpop_server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(dpop_token("at-1", Some("rt-1"))))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "at-unbound", "token_type": "Bearer", "expires_in": 60
+        })))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let (session, store) = session_for(&server, DpopPolicy::Required);
+    session
+        .sign_in(&InstantApproval::new(&server.uri()))
+        .await
+        .unwrap();
+    let mut keyless = store.load().unwrap().unwrap();
+    keyless.dpop_key = None;
+    let (resumed, resumed_store) = session_for(&server, DpopPolicy::Required);
+    resumed_store.save(&keyless).unwrap();
+    assert!(!resumed.resume().await.unwrap().key_bound);
+    let err = resumed.refresh().await.unwrap_err();
+    assert!(
+        matches!(
+            unshared(&err),
+            Error::ReauthRequired(ReauthReason::DpopKeyMissing)
+        ),
+        "{err:?}"
+    );
+    assert_eq!(resumed.status().state, SessionState::ReauthRequired);
 }

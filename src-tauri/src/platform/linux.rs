@@ -8,6 +8,10 @@
 
 use std::sync::Arc;
 
+// The test-rig build trusts buses named in the environment: it must never be a release.
+#[cfg(all(feature = "test-rig", not(debug_assertions)))]
+compile_error!("the `test-rig` feature is for the window test's debug build only, never a release");
+
 use latchkey_core::vault::KeyProtector;
 
 /// fprintd + Secret Service.

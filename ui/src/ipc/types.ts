@@ -10,7 +10,8 @@ export interface ReauthReason {
     | 'no_refresh_token'
     | 'access_token_rejected'
     | 'ended_elsewhere'
-    | 'stored_session_erased';
+    | 'stored_session_erased'
+    | 'dpop_key_missing';
   detail?: string | null;
 }
 

@@ -34,8 +34,11 @@ pub enum Delivery {
     Passed,
     /// Already passed on before (a repeated `get_current()` or a double report): dropped.
     Repeated,
-    /// No sign-in is waiting (or its inbox is full): dropped. `for_us` says whether it named our
-    /// redirect URI (a sign-in whose process was lost, or another app using our scheme).
+    /// The waiting sign-in's inbox is full (a flood of links): dropped, and the sign-in still
+    /// waits for its real callback.
+    InboxFull,
+    /// No sign-in is waiting: dropped. `for_us` says whether it named our redirect URI (a
+    /// sign-in whose process was lost, or another app using our scheme).
     NoSignInWaiting {
         /// The URL is our redirect URI (scheme, host, path).
         for_us: bool,
@@ -94,6 +97,14 @@ impl AppLinkRouter {
             if s.recent.contains(&digest) {
                 return Delivery::Repeated;
             }
+            // A full inbox is not the end of the sign-in (only a closed one is), and the URL is
+            // not remembered: a later report of it (a `get_current()` poll) may still get in.
+            if s.current
+                .as_ref()
+                .is_some_and(|tx| tx.is_waiting() && tx.is_full())
+            {
+                return Delivery::InboxFull;
+            }
             // Remembered whether or not a sign-in takes it: a URL reported again later (by a
             // `get_current()` poll) is never passed to a sign-in that began after it arrived.
             if s.recent.len() == REMEMBERED {
@@ -126,5 +137,47 @@ impl AppLinkRouter {
         // A poisoned lock only means a panic elsewhere mid-update; the state stays usable.
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut guard)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::CallbackRejection;
+    use std::time::Duration;
+
+    fn link(query: &str) -> Url {
+        Url::parse(&format!("com.example.app:/callback?{query}")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_links_fills_the_inbox_but_neither_cancels_the_sign_in_nor_burns_the_real_link(
+    ) {
+        let router = AppLinkRouter::new(Url::parse("com.example.app:/callback").unwrap()).unwrap();
+        let redirect = router.begin().unwrap();
+        for i in 0..super::super::INBOX {
+            let junk = link(&format!("code=x&state=junk{i}"));
+            assert_eq!(router.deliver(junk), Delivery::Passed, "{i}");
+        }
+        let real = link("code=real&state=good");
+        assert_eq!(router.deliver(real.clone()), Delivery::InboxFull);
+        assert_eq!(
+            router.deliver(link("code=y&state=junk-late")),
+            Delivery::InboxFull
+        );
+
+        // The sign-in drains the junk; the real link, reported again (a resume poll), gets in.
+        let waiting = tokio::spawn(redirect.wait(Duration::from_secs(30), |params| {
+            match params.state.as_ref().map(|s| s.secret().as_str()) {
+                Some("good") => Ok(params.code.as_ref().map(|c| c.secret().clone())),
+                _ => Err(CallbackRejection::StateMismatch),
+            }
+        }));
+        while router.deliver(real.clone()) == Delivery::InboxFull {
+            tokio::task::yield_now().await;
+        }
+        let code = waiting.await.unwrap().unwrap();
+        assert_eq!(code.as_deref(), Some("real"));
+        assert_eq!(router.deliver(real), Delivery::Repeated);
     }
 }

@@ -56,6 +56,9 @@ pub enum ReauthReason {
     /// The vault erased the stored session while locked: too many wrong PINs, or a platform key
     /// that can never be released again (biometrics re-enrolled).
     StoredSessionErased,
+    /// The configuration requires DPoP and the stored session has no usable DPoP key (made
+    /// without one, or the key is unreadable): its refresh token is not sent unbound.
+    DpopKeyMissing,
 }
 
 impl std::fmt::Display for ReauthReason {
@@ -78,6 +81,9 @@ impl std::fmt::Display for ReauthReason {
             }
             ReauthReason::StoredSessionErased => {
                 f.write_str("the stored session was erased on this device")
+            }
+            ReauthReason::DpopKeyMissing => {
+                f.write_str("DPoP is required and this session has no usable DPoP key")
             }
         }
     }

@@ -29,6 +29,7 @@ use openidconnect::core::CoreIdToken;
 use openidconnect::{Nonce, RefreshToken};
 use tokio::time::Instant;
 
+use crate::config::DpopPolicy;
 use crate::discovery::Provider;
 use crate::error::{Error, ReauthReason, Result};
 use crate::secret::SecretString;
@@ -78,6 +79,13 @@ impl Session {
             self.end_session(state, ReauthReason::NoRefreshToken);
             return Err(Error::ReauthRequired(ReauthReason::NoRefreshToken));
         };
+        if tokens.dpop.is_none() && self.inner.config.dpop == DpopPolicy::Required {
+            // `dpop = "required"`: a session without its key (stored by a build or configuration
+            // without DPoP, or a key that can't be read) never sends its refresh token unbound.
+            tracing::warn!("DPoP is required and this session has no usable key; ending it");
+            self.end_session(state, ReauthReason::DpopKeyMissing);
+            return Err(Error::ReauthRequired(ReauthReason::DpopKeyMissing));
+        }
         let provider = match self.provider().await {
             Ok(provider) => provider,
             Err(e) => {

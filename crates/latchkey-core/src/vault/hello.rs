@@ -26,8 +26,15 @@ const INFO: &[u8] = b"latchkey vault key wrap v1 (windows hello)";
 /// Windows Hello: signs with the user's Hello key after a Hello prompt.
 pub trait HelloSigner: Send + Sync {
     /// The signature over `challenge`; [`ProtectorError::Unavailable`] when Hello isn't set up
-    /// or supported, [`ProtectorError::Cancelled`] when the user dismissed the prompt.
-    fn sign(&self, reason: &str, challenge: &[u8]) -> Result<Zeroizing<Vec<u8>>, ProtectorError>;
+    /// or supported, [`ProtectorError::Cancelled`] when the user dismissed the prompt. `enrol`:
+    /// create the app's Hello key if it doesn't exist (wrapping); when releasing, a missing key
+    /// is [`ProtectorError::KeyInvalidated`] (the PIN, then a new wrap), never a new key.
+    fn sign(
+        &self,
+        reason: &str,
+        challenge: &[u8],
+        enrol: bool,
+    ) -> Result<Zeroizing<Vec<u8>>, ProtectorError>;
 }
 
 #[derive(Serialize, Deserialize)]
@@ -92,7 +99,7 @@ impl<S: HelloSigner> KeyProtector for HelloProtector<S> {
         let mut nonce = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut challenge);
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let signature = self.signer.sign(reason(credential)?, &challenge)?;
+        let signature = self.signer.sign(reason(credential)?, &challenge, true)?;
         let kek = wrapping_key(&signature, &challenge)?;
         let ciphertext = XChaCha20Poly1305::new(kek.as_ref().into())
             .encrypt(
@@ -126,7 +133,7 @@ impl<S: HelloSigner> KeyProtector for HelloProtector<S> {
         if nonce.len() != 24 || challenge.len() != 32 {
             return Err(malformed("bad nonce or challenge length"));
         }
-        let signature = self.signer.sign(reason(credential)?, &challenge)?;
+        let signature = self.signer.sign(reason(credential)?, &challenge, false)?;
         let kek = wrapping_key(&signature, &challenge)?;
         let plain = Zeroizing::new(
             XChaCha20Poly1305::new(kek.as_ref().into())
@@ -156,7 +163,12 @@ mod tests {
         available: bool,
     }
     impl HelloSigner for &FakeHello {
-        fn sign(&self, _: &str, challenge: &[u8]) -> Result<Zeroizing<Vec<u8>>, ProtectorError> {
+        fn sign(
+            &self,
+            _: &str,
+            challenge: &[u8],
+            _enrol: bool,
+        ) -> Result<Zeroizing<Vec<u8>>, ProtectorError> {
             use sha2::Digest as _;
             if !self.available {
                 return Err(ProtectorError::Unavailable(
