@@ -12,6 +12,7 @@ use url::Url;
 use crate::dpop::{is_nonce_challenge, learn_from, DpopError, DpopKey, Proof};
 use crate::error::{Endpoint, Error, Result};
 use crate::http::{is_secure_or_loopback, BodyResponse};
+use crate::store::StoreError;
 
 use super::types::*;
 use super::{Session, TokenState};
@@ -57,11 +58,15 @@ impl Session {
         self.send(url, &token, endpoint).await
     }
 
-    /// The session's DPoP key, if its tokens are bound to one.
-    async fn dpop_key(&self) -> Option<DpopKey> {
+    /// The session's DPoP key, if its tokens are bound to one. A session that locked, ended or
+    /// signed out since the token was taken sends nothing: a bound token must never go out as a
+    /// bearer one for want of its key.
+    async fn dpop_key(&self) -> Result<Option<DpopKey>> {
         match &*self.inner.tokens.lock().await {
-            TokenState::Active(t) => t.dpop.clone(),
-            _ => None,
+            TokenState::Active(t) => Ok(t.dpop.clone()),
+            TokenState::Locked(_) => Err(StoreError::Locked.into()),
+            TokenState::SignedOut => Err(Error::NotSignedIn),
+            TokenState::Ended(reason) => Err(Error::ReauthRequired(reason.clone())),
         }
     }
 
@@ -71,7 +76,7 @@ impl Session {
         token: &AccessToken,
         endpoint: Endpoint,
     ) -> Result<ApiResponse> {
-        let key = self.dpop_key().await;
+        let key = self.dpop_key().await?;
         let BodyResponse {
             status,
             content_type,
