@@ -11,34 +11,19 @@
 //
 // Run by scripts/e2e.sh (which builds the app, starts Xvfb and finds tauri-driver).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { remote } from 'webdriverio';
 
-const root = resolve(import.meta.dirname, '..');
-const app = resolve(root, process.env.LATCHKEY_APP ?? 'target/debug/latchkey-app');
-const shots = resolve(root, process.env.LATCHKEY_SHOTS ?? 'target/e2e-screenshots');
-const PIN = 'window-test-2468';
-mkdirSync(shots, { recursive: true });
+import { app, children, cleanup, root, shots } from './harness.mjs';
 
-const children = [];
+const PIN = 'window-test-2468';
+
 let passed = 0;
 let failed = 0;
 
-function cleanup() {
-  for (const child of children) {
-    // Each child leads its own process group: tauri-driver's WebKitWebDriver and the app go too.
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-  }
-  children.length = 0;
-}
-process.on('exit', cleanup);
 
 async function startIdp() {
   const idp = spawn('node', [join(root, 'dev-idp/server.mjs')], {

@@ -11,36 +11,21 @@
 // finger says biometrics changed, the PIN unlocks and wraps the key again → the new enrolment
 // unlocks. Run by scripts/e2e.sh.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { remote } from 'webdriverio';
 
-const root = resolve(import.meta.dirname, '..');
-const app = resolve(root, process.env.LATCHKEY_APP ?? 'target/debug/latchkey-app');
+import { app, children, cleanup, root, shots } from './harness.mjs';
+
 const rigBin = resolve(root, process.env.LATCHKEY_FPRINT_RIG ?? 'target/debug/fprint-rig');
-const shots = resolve(root, process.env.LATCHKEY_SHOTS ?? 'target/e2e-screenshots');
 const PIN = 'finger-test-1357';
 const STEPS = 7;
-mkdirSync(shots, { recursive: true });
 
-const children = [];
 let passed = 0;
 let failed = 0;
 
-function cleanup() {
-  for (const child of children) {
-    // Each child leads its own process group: the rig's daemons, WebKitWebDriver and the app go too.
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-  }
-  children.length = 0;
-}
-process.on('exit', cleanup);
 
 function start(cmd, args, env) {
   const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'inherit'], detached: true });

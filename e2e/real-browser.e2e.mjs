@@ -18,39 +18,24 @@
 //
 // Run by scripts/e2e.sh after app.e2e.mjs (it builds the app, starts Xvfb and finds tauri-driver).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { remote } from 'webdriverio';
 
-const root = resolve(import.meta.dirname, '..');
-const app = resolve(root, process.env.LATCHKEY_APP ?? 'target/debug/latchkey-app');
-const shots = resolve(root, process.env.LATCHKEY_SHOTS ?? 'target/e2e-screenshots');
+import { app, children, cleanup, root, shots } from './harness.mjs';
+
 const chromium = process.env.LATCHKEY_CHROMIUM ?? '/usr/bin/chromium';
 const chromedriver = process.env.CHROMEDRIVER ?? '/usr/bin/chromedriver';
 const PIN = 'real-browser-1357';
 const STEPS = 8;
-mkdirSync(shots, { recursive: true });
 
-const children = [];
 let chromedriverChild;
 let passed = 0;
 let failed = 0;
 
-function cleanup() {
-  for (const child of children) {
-    // Each child leads its own process group: tauri-driver's WebKitWebDriver and the app go too.
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-  }
-  children.length = 0;
-}
-process.on('exit', cleanup);
 
 // The live (non-zombie) processes whose command line mentions `needle` (the fresh profile
 // directory: only the Chromium this test caused has it).
