@@ -27,6 +27,14 @@ npm run typecheck
 npm run test:ui
 npm run build:ui
 
+step "quickstart (examples/quickstart): typecheck and build with the root's TypeScript and vite; README's section matches its diff"
+npx --no-install tsc -p examples/quickstart
+npx --no-install vite build examples/quickstart
+node --test examples/
+
+step "packaging: cargo package (every publishable library crate), npm pack (the plugin's guest-js)"
+bash scripts/package-check.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
