@@ -61,11 +61,11 @@ function readmeBlocks() {
   return blocks;
 }
 
-// What the quickstart changes, per file: the sorted list of "+text" / "-text" lines.
+// What the quickstart changes, per file: the "+text" / "-text" lines (its README is prose, not code).
 function exampleChanges(commit) {
   const changes = new Map();
   let file;
-  for (const line of git('diff', '-U0', '--no-color', '--no-renames', commit, '--', example).split('\n')) {
+  for (const line of git('diff', '-U0', '--no-color', '--no-renames', commit, '--', example, `:(exclude)${example}/README.md`).split('\n')) {
     const header = /^\+\+\+ b\/(.*)$/.exec(line) ?? /^--- a\/(.*)$/.exec(line);
     if (header) {
       file = header[1].slice(example.length + 1);
