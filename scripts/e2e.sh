@@ -27,7 +27,9 @@ xvfb-run -a -s "-screen 0 1280x800x24" node e2e/real-browser.e2e.mjs
 # The quickstart (examples/quickstart, a workspace member): its UI built with the root's vite,
 # then sign-in, quit, relaunch and PIN unlock with no browser (e2e/quickstart.e2e.mjs).
 npx --no-install vite build examples/quickstart
-cargo build --locked -p quickstart
+# tauri/custom-protocol, as `tauri build` passes it: the app serves the built UI (frontendDist),
+# not the scaffold's devUrl (vite's dev server, for `tauri dev`).
+cargo build --locked -p quickstart --features tauri/custom-protocol
 export QUICKSTART_APP="${QUICKSTART_APP:-${CARGO_TARGET_DIR:-target}/debug/quickstart}"
 xvfb-run -a -s "-screen 0 1280x800x24" node e2e/quickstart.e2e.mjs
 # The fingerprint journey: the test-rig build (fprintd and the Secret Service on the rig's private
