@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Platform checks (part of the test command): the engine (latchkey-core) and the app
-# (latchkey-app) type-check with warnings as errors for Android, iOS, macOS and Windows; Windows
-# also builds and links the CLI, and runs the engine's unit tests and the CLI's offline tests under
-# Wine. Installs what it needs itself: rustup targets, Debian packages (via scripts/deps.sh), a
-# mingw libsodium built from the crate's own source tarball, a ProcessPrng shim DLL for Wine.
+# Platform checks (part of the test command): the engine (latchkey-core), the plugin
+# (tauri-plugin-latchkey) and the app (latchkey-app) type-check with warnings as errors for
+# Android, iOS, macOS and Windows; Windows also builds and links the CLI, and runs the engine's
+# unit tests and the CLI's offline tests under Wine. Installs what it needs itself: rustup
+# targets, Debian packages (via scripts/deps.sh), a mingw libsodium built from the crate's own
+# source tarball, a ProcessPrng shim DLL for Wine.
 # Any failing target fails the script.
 #   PLATFORM_TARGETS="aarch64-apple-ios ..."   limits the type-check targets (default: all four)
 #   PLATFORM_SKIP_WINE=1                        skips the Windows link and Wine test run
@@ -19,8 +20,9 @@ started=$SECONDS
 bash scripts/deps.sh --platform
 # tauri::generate_context! embeds the built UI: build it when the test command hasn't yet.
 [ -f ui/dist/index.html ] || npm run build:ui
+[ -f examples/quickstart/dist/index.html ] || npx --no-install vite build examples/quickstart
 
-step "the mobile redirect scheme agrees in tauri.conf.json, Info.ios.plist and the app's code"
+step "the mobile redirect scheme agrees in tauri.conf.json, Info.ios.plist and the app's identifier"
 node - <<'JS'
 const fs = require('fs');
 const conf = JSON.parse(fs.readFileSync('tauri.conf.json', 'utf8'));
@@ -28,10 +30,11 @@ const fromConf = conf.plugins['deep-link'].mobile.flatMap((d) => d.scheme).sort(
 const plist = fs.readFileSync('Info.ios.plist', 'utf8');
 const schemes = plist.match(/<key>CFBundleURLSchemes<\/key>\s*<array>([\s\S]*?)<\/array>/);
 const fromPlist = schemes ? [...schemes[1].matchAll(/<string>([^<]+)<\/string>/g)].map((m) => m[1]).sort() : [];
-const code = fs.readFileSync('src-tauri/src/platform/mobile_redirect.rs', 'utf8');
-const uri = code.match(/MOBILE_REDIRECT_URI: &str = "([^"]+)"/)[1];
-const fromCode = [new URL(uri).protocol.replace(/:$/, '')];
-const all = { 'tauri.conf.json': fromConf, 'Info.ios.plist': fromPlist, 'mobile_redirect.rs': fromCode };
+// The plugin's mobile redirect URI is `<identifier>:/callback` (its platform/mobile_redirect.rs).
+const code = fs.readFileSync('crates/tauri-plugin-latchkey/src/platform/mobile_redirect.rs', 'utf8');
+if (!code.includes('format!("{}:{CALLBACK_PATH}", app.config().identifier)')) process.exit(1);
+const fromCode = [conf.identifier];
+const all = { 'tauri.conf.json': fromConf, 'Info.ios.plist': fromPlist, identifier: fromCode };
 const same = Object.values(all).every((v) => JSON.stringify(v) === JSON.stringify(fromCode));
 console.log(same ? `scheme ${fromCode[0]} everywhere` : `schemes differ: ${JSON.stringify(all)}`);
 process.exit(same ? 0 : 1);
@@ -67,11 +70,11 @@ windows_sodium() {
 
 check() {
   local t="$1"
-  step "clippy -D warnings: latchkey-core + latchkey-app for $t"
+  step "clippy -D warnings: latchkey-core + tauri-plugin-latchkey + latchkey-app for $t"
   (
     if [ "$t" = x86_64-pc-windows-gnu ]; then windows_sodium; else mobile_env "$t"; fi
     # Clippy's lints (and rustc's, missing_docs among them) as errors for our crates only.
-    cargo clippy --locked --target "$t" -p latchkey-core -p latchkey-app -- -D warnings
+    cargo clippy --locked --target "$t" -p latchkey-core -p tauri-plugin-latchkey -p latchkey-app -p quickstart -- -D warnings
   )
 }
 
@@ -80,13 +83,16 @@ for t in "${targets[@]}"; do
 done
 
 # The mobile crate types (staticlib + cdylib) are switched on by scripts/platform/mobile-crate-types.sh
-# for a device build (Cargo.toml keeps desktop builds rlib-only); the app's lib is checked with them.
+# for a device build (the manifests keep desktop builds rlib-only); the apps' libs, the reference
+# app's and the quickstart's, are checked with them.
 if [[ " ${targets[*]} " == *" aarch64-linux-android "* ]]; then
   step "mobile crate types (staticlib, cdylib) for aarch64-linux-android (check only)"
   (
     mobile_env aarch64-linux-android
-    cargo rustc --locked --target aarch64-linux-android -p latchkey-app --lib \
-      --crate-type staticlib --crate-type cdylib --profile check -- -D warnings
+    for app in latchkey-app quickstart; do
+      cargo rustc --locked --target aarch64-linux-android -p "$app" --lib \
+        --crate-type staticlib --crate-type cdylib --profile check -- -D warnings
+    done
   )
 fi
 

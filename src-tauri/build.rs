@@ -1,22 +1,10 @@
-//! Generates the app's command permissions and reads capabilities from src-tauri/capabilities.
+//! Generates the app's own command permissions and reads capabilities from src-tauri/capabilities
+//! (the plugin's permissions come with the plugin).
 
 /// The app's own commands: each gets `allow-*`/`deny-*` permissions, and
-/// capabilities/default.json grants exactly these to the main window.
-const COMMANDS: &[&str] = &[
-    "app_view",
-    "sign_in",
-    "cancel_sign_in",
-    "unlock",
-    "cancel_unlock",
-    "set_biometric",
-    "lock",
-    "call_api",
-    "userinfo",
-    "sign_out",
-    "get_settings",
-    "save_settings",
-    "find_dev_idp",
-];
+/// capabilities/default.json grants exactly these (plus `latchkey:default` and the biometric
+/// toggle) to the main window.
+const COMMANDS: &[&str] = &["get_settings", "save_settings", "find_dev_idp", "call_api"];
 
 fn main() {
     let attributes = tauri_build::Attributes::new()

@@ -1,22 +1,10 @@
-//! The Latchkey app: wiring only. Commands (`commands/`) are one call into latchkey-core each;
-//! state (`state.rs`), events (`events.rs`), the IPC error shape (`error.rs`) and platform code
-//! (`platform/`) are separate. Nothing here makes a protocol or security decision.
+//! The Latchkey reference app: tauri-plugin-latchkey's first user. What is here is the app's
+//! own: the plugin's configuration (a settings file the user edits on the settings screen, the
+//! `LATCHKEY_*` environment on top), and its commands (`commands.rs`: the settings, the first
+//! run's dev-IdP probe, the "Call API" button). Sign-in, unlock, the vault, the pushed status
+//! and the platform wiring are the plugin's.
 
 mod commands;
-mod error;
-mod events;
-mod instance;
-mod platform;
-mod state;
-
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use latchkey_core::Latchkey;
-use tauri::{AppHandle, Manager, Runtime, WindowEvent};
-
-use crate::error::IpcError;
-use crate::state::{AppPaths, AppState, IDLE_LOCK};
 
 /// The iOS/Android entry point. Tauri's macro emits the `start_app` C symbol (and Android's JNI
 /// bindings) that the Xcode and Gradle projects call; it sits in a private module because that
@@ -45,98 +33,22 @@ pub fn run() {
 }
 
 /// The app's builder, generic over the runtime so tests can use `tauri::test::mock_builder()`.
-pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    #[cfg(mobile)]
-    let builder = platform::mobile_redirect::plugins(builder);
+pub fn build<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
-        .plugin(tauri_plugin_opener::init())
-        .plugin(tauri_plugin_biometric::init())
+        .plugin(
+            tauri_plugin_latchkey::Builder::new()
+                // The provider comes from the settings screen (stored in the data directory),
+                // then the environment (`LATCHKEY_ISSUER`, ..., `LATCHKEY_DATA_DIR`), as the CLI's.
+                .settings_file("settings.toml")
+                .env_overrides(true)
+                .build(),
+        )
         .invoke_handler(tauri::generate_handler![
-            commands::app_view,
-            commands::sign_in,
-            commands::cancel_sign_in,
-            commands::unlock,
-            commands::cancel_unlock,
-            commands::set_biometric,
-            commands::lock,
-            commands::call_api,
-            commands::userinfo,
-            commands::sign_out,
             commands::get_settings,
             commands::save_settings,
             commands::find_dev_idp,
+            commands::call_api,
         ])
-        .setup(|app| initialize(app.handle()))
-        .on_window_event(|window, event| {
-            #[cfg(mobile)]
-            if let WindowEvent::Resumed = event {
-                platform::mobile_redirect::poll_current(window.app_handle());
-            }
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                // Lock on exit: forget the key and tokens before the process goes. Never on the
-                // main thread: locking waits for a refresh in flight (its rotated token must
-                // reach the vault) and for the vault's cross-process lock, which another process
-                // may hold (bounded, but long enough to freeze the window). The window hides at
-                // once and closes when the lock is done.
-                api.prevent_close();
-                let _ = window.hide();
-                let window = window.clone();
-                tauri::async_runtime::spawn(async move {
-                    if let Some(state) = window.try_state::<AppState>() {
-                        if let Ok(latchkey) = state.latchkey().await {
-                            latchkey.shutdown().await;
-                        }
-                    }
-                    let _ = window.destroy();
-                });
-            }
-        })
-}
-
-/// Manages the app state and starts the session in the background (the body of `setup`).
-pub(crate) fn initialize<R: Runtime>(app: &AppHandle<R>) -> Result<(), Box<dyn std::error::Error>> {
-    #[cfg(mobile)]
-    platform::mobile_redirect::init(app)?;
-    let paths = app_paths(app)?;
-    app.manage(instance::InstanceLock::claim(&paths.base)?);
-    app.manage(
-        AppState::new(paths, platform::protector(app)).with_biometric(platform::biometric(app)),
-    );
-    let handle = app.clone();
-    tauri::async_runtime::spawn(async move {
-        if let Ok(latchkey) = handle.state::<AppState>().latchkey().await {
-            if let Err(e) = start(&handle, latchkey).await {
-                tracing::error!(message = %e.message, "could not start the session");
-            }
-        }
-    });
-    Ok(())
-}
-
-/// Starts a Latchkey: its status and events flow to the UI, the stored session is found, the
-/// background refresher and idle lock run.
-pub(crate) async fn start<R: Runtime>(
-    app: &AppHandle<R>,
-    latchkey: Arc<Latchkey>,
-) -> Result<(), IpcError> {
-    let forwarder = events::forward(app.clone(), latchkey.clone());
-    app.state::<AppState>().keep_forwarder(forwarder);
-    latchkey.start(Some(IDLE_LOCK)).await?;
-    events::emit_view(app).await;
-    Ok(())
-}
-
-/// `LATCHKEY_DATA_DIR` (tests, portable installs) or the platform's app-data directory.
-fn app_paths<R: Runtime>(app: &AppHandle<R>) -> Result<AppPaths, Box<dyn std::error::Error>> {
-    let base: PathBuf = match std::env::var_os("LATCHKEY_DATA_DIR") {
-        Some(dir) => dir.into(),
-        None => app.path().app_data_dir()?,
-    };
-    Ok(AppPaths {
-        settings: base.join("settings.toml"),
-        base: base.clone(),
-        vault: base.join("vault"),
-    })
 }
 
 #[cfg(test)]

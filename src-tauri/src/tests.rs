@@ -1,6 +1,7 @@
-//! The shell's wiring, on Tauri's mock runtime with the real context (so the real capabilities
-//! and CSP apply): commands answer through IPC, errors cross as `{kind, message}`, views carry no
-//! token, and the WebView is refused the plugins' JS APIs.
+//! The app's wiring, on Tauri's mock runtime with the real context (so the real capabilities
+//! and CSP apply): the plugin's commands and the app's answer through IPC, errors cross as
+//! `{kind, message}`, statuses carry no token, and the WebView is refused the other plugins' JS
+//! APIs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,7 +13,7 @@ use tauri::webview::InvokeRequest;
 pub(crate) static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The app on the mock runtime with its data in `data` and no `LATCHKEY_*` settings from the
-/// environment, initialized, with its main window. Hold [`ENV`].
+/// environment, its plugins set up (at build), with its main window. Hold [`ENV`].
 pub(crate) fn mock_app(
     data: &std::path::Path,
 ) -> (
@@ -26,8 +27,6 @@ pub(crate) fn mock_app(
     let app = crate::build(mock_builder())
         .build(tauri::generate_context!())
         .unwrap();
-    // `setup` runs when the event loop starts, which a mock app never does.
-    crate::initialize(app.handle()).unwrap();
     let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .unwrap();
@@ -55,16 +54,21 @@ pub(crate) fn invoke(
 }
 
 #[test]
-fn the_shell_answers_through_ipc_with_views_and_typed_errors_and_grants_no_plugin_api() {
+fn the_app_answers_through_ipc_with_statuses_and_typed_errors_and_grants_no_other_plugin_api() {
     let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
     let data = tempfile::tempdir().unwrap();
     let (_app, webview) = mock_app(data.path());
 
     // Unconfigured: the view says so, and session commands fail with a typed error.
-    let view = invoke(&webview, "app_view", serde_json::json!({})).unwrap();
+    let view = invoke(&webview, "plugin:latchkey|status", serde_json::json!({})).unwrap();
     assert_eq!(view["configured"], false);
     assert_eq!(view["unlock_label"], "PIN");
-    let err = invoke(&webview, "unlock", serde_json::json!({ "pin": "123456" })).unwrap_err();
+    let err = invoke(
+        &webview,
+        "plugin:latchkey|unlock",
+        serde_json::json!({ "pin": "123456" }),
+    )
+    .unwrap_err();
     assert_eq!(err["kind"], "configuration", "{err}");
     assert!(err["message"].as_str().unwrap().contains("issuer"), "{err}");
 
@@ -127,7 +131,7 @@ fn the_shell_answers_through_ipc_with_views_and_typed_errors_and_grants_no_plugi
         serde_json::Value::Null,
         "commands return only their result"
     );
-    let view = invoke(&webview, "app_view", serde_json::json!({})).unwrap();
+    let view = invoke(&webview, "plugin:latchkey|status", serde_json::json!({})).unwrap();
     assert_eq!(view["configured"], true);
     assert_eq!(view["session"]["state"], "signed_out");
     assert_eq!(view["has_api"], true);
@@ -152,55 +156,70 @@ fn the_shell_answers_through_ipc_with_views_and_typed_errors_and_grants_no_plugi
         "not about a setting: {err}"
     );
 
-    // The capability grants none of the plugins' JS APIs to the WebView.
-    for plugin_cmd in ["plugin:biometric|status", "plugin:opener|open_url"] {
-        let err = invoke(&webview, plugin_cmd, serde_json::json!({})).unwrap_err();
+    // A pushed-status subscription is a channel of this webview's (nothing is broadcast).
+    invoke(
+        &webview,
+        "plugin:latchkey|subscribe",
+        serde_json::json!({ "channel": "__CHANNEL__:7" }),
+    )
+    .unwrap();
+    // An account that doesn't exist is named as such.
+    let err = invoke(
+        &webview,
+        "plugin:latchkey|status",
+        serde_json::json!({ "account": "work" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "unknown_account", "{err}");
+
+    // It can't listen to events (the deep-link plugin's broadcast of redirect URLs among them).
+    let err = invoke(
+        &webview,
+        "plugin:event|listen",
+        serde_json::json!({ "event": "deep-link://new-url", "target": { "kind": "Any" }, "handler": 1 }),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("not allowed"), "{err}");
+
+    // The WebView can reach none of the other plugins' JS APIs (the opener, biometric and
+    // deep-link plugins are used from Rust only).
+    for plugin_cmd in [
+        "plugin:biometric|status",
+        "plugin:opener|open_url",
+        "plugin:deep-link|get_current",
+    ] {
         assert!(
-            err.to_string().contains("not allowed"),
-            "{plugin_cmd}: {err}"
+            invoke(&webview, plugin_cmd, serde_json::json!({})).is_err(),
+            "{plugin_cmd} answered"
         );
     }
 }
 
 #[test]
-fn the_capability_file_grants_only_our_commands_and_event_listening() {
+fn the_capability_file_grants_the_plugins_default_its_biometric_toggle_and_the_apps_commands() {
     let text = include_str!("../capabilities/default.json");
     let capability: serde_json::Value = serde_json::from_str(text).unwrap();
-    for permission in capability["permissions"].as_array().unwrap() {
-        let p = permission.as_str().unwrap();
+    let permissions: Vec<&str> = capability["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(permissions.contains(&"latchkey:default"), "{permissions:?}");
+    for p in permissions {
         assert!(
-            p.starts_with("allow-")
-                || p == "core:event:allow-listen"
-                || p == "core:event:allow-unlisten",
+            p == "latchkey:default"
+                || p == "latchkey:allow-set-biometric"
+                || [
+                    "allow-get-settings",
+                    "allow-save-settings",
+                    "allow-find-dev-idp",
+                    "allow-call-api"
+                ]
+                .contains(&p),
             "unexpected permission {p}"
         );
     }
     let csp = include_str!("../../tauri.conf.json");
     assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"));
-}
-
-#[test]
-fn the_typescript_types_name_every_error_kind_and_event_the_rust_side_sends() {
-    use latchkey_core::ErrorKind as K;
-    let ts = include_str!("../../ui/src/ipc/types.ts");
-    for kind in [
-        K::Configuration,
-        K::Cancelled,
-        K::ReauthRequired,
-        K::NotSignedIn,
-        K::Transient,
-        K::VaultLocked,
-        K::Protocol,
-        K::WrongState,
-        K::Internal,
-    ] {
-        let name = serde_json::to_value(kind).unwrap();
-        assert!(
-            ts.contains(&format!("'{}'", name.as_str().unwrap())),
-            "{name} missing from types.ts"
-        );
-    }
-    for name in [crate::events::EVENT, crate::events::VIEW] {
-        assert!(ts.contains(name), "{name} missing from types.ts");
-    }
 }

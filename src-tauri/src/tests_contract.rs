@@ -1,165 +1,15 @@
-//! The IPC contract: one definition per shape, checked field by field.
-//!
-//! Samples of every shape that crosses IPC, with every variant of every enum, are serialized here
-//! by the Rust types themselves and written as TypeScript to `ui/src/ipc/contract.gen.ts`, each
-//! array declared `satisfies` its type from `ui/src/ipc/types.ts`. The UI's typecheck
-//! (`npm run typecheck`, part of the test command) then proves the TypeScript types match what
-//! Rust sends: a field missing on either side, an extra one, or an unknown enum value fails it.
-//! This test fails when the committed file is stale: regenerate with
+//! The app's own IPC contract (its commands' shapes; the plugin's are checked by the plugin's
+//! contract test): samples serialized by the Rust types, written as TypeScript to
+//! `ui/src/ipc/contract.gen.ts`, each array declared `satisfies` its type from
+//! `ui/src/ipc/types.ts`; `npm run typecheck` proves them equal. Stale file: regenerate with
 //! `UPDATE_CONTRACT=1 cargo test -p latchkey-app contract`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use latchkey_core::vault::BiometricStatus;
-use latchkey_core::{
-    ErrorKind, PartialConfig, ReauthReason, RefreshTrigger, RevocationOutcome, SessionEvent,
-    SessionState, SessionStatus, SignOutReport, UnlockMethod,
-};
+use latchkey_core::PartialConfig;
 use serde::Serialize;
 
 use crate::commands::ApiResult;
-use crate::error::IpcError;
-use crate::state::AppView;
-
-fn status(state: SessionState, reauth_reason: Option<ReauthReason>) -> SessionStatus {
-    SessionStatus {
-        state,
-        issuer: "http://127.0.0.1:8080".into(),
-        subject: Some("alice".into()),
-        display_name: Some("Alice Example".into()),
-        scopes: vec!["openid".into(), "offline_access".into()],
-        has_refresh_token: true,
-        key_bound: true,
-        access_token_expires_in_secs: Some(8),
-        access_token_expires_at: Some(1_790_000_000),
-        access_token_lifetime_secs: Some(10),
-        next_refresh_in_secs: Some(6),
-        refresh_count: 3,
-        rotation_count: 2,
-        last_refresh_at: Some(1_789_999_990),
-        offline: false,
-        reauth_reason,
-    }
-}
-
-fn reasons() -> Vec<ReauthReason> {
-    vec![
-        ReauthReason::RefreshTokenRejected(Some("grant revoked".into())),
-        ReauthReason::RefreshTokenRejected(None),
-        ReauthReason::NoRefreshToken,
-        ReauthReason::AccessTokenRejected,
-        ReauthReason::EndedElsewhere,
-        ReauthReason::StoredSessionErased,
-        ReauthReason::DpopKeyMissing,
-    ]
-}
-
-const KINDS: [ErrorKind; 9] = [
-    ErrorKind::Configuration,
-    ErrorKind::Cancelled,
-    ErrorKind::ReauthRequired,
-    ErrorKind::NotSignedIn,
-    ErrorKind::Transient,
-    ErrorKind::VaultLocked,
-    ErrorKind::Protocol,
-    ErrorKind::WrongState,
-    ErrorKind::Internal,
-];
-
-fn views() -> Vec<AppView> {
-    let mut sessions: Vec<Option<SessionStatus>> = vec![None];
-    for state in [
-        SessionState::SignedOut,
-        SessionState::Locked,
-        SessionState::SignedIn,
-    ] {
-        sessions.push(Some(status(state, None)));
-    }
-    for reason in reasons() {
-        sessions.push(Some(status(SessionState::ReauthRequired, Some(reason))));
-    }
-    let biometrics = [
-        (BiometricStatus::NotOffered, None),
-        (BiometricStatus::Off, Some("fingerprint")),
-        (BiometricStatus::Ready, Some("fingerprint")),
-        (BiometricStatus::NeedsPin, Some("fingerprint")),
-    ];
-    let methods = [
-        (UnlockMethod::Pin, "PIN"),
-        (UnlockMethod::Biometric, "fingerprint"),
-        (UnlockMethod::BiometricGate, "Touch ID"),
-    ];
-    sessions
-        .into_iter()
-        .enumerate()
-        .map(|(i, session)| {
-            let (unlock_method, unlock_label) = methods[i % methods.len()];
-            let (biometric, biometric_label) = biometrics[i % biometrics.len()];
-            AppView {
-                configured: session.is_some(),
-                config_error: session.is_none().then(|| "the issuer is required".into()),
-                session,
-                unlock_method,
-                unlock_label,
-                has_api: i % 2 == 0,
-                biometric,
-                biometric_label,
-            }
-        })
-        .collect()
-}
-
-fn events() -> Vec<SessionEvent> {
-    let signed_in = || Box::new(status(SessionState::SignedIn, None));
-    let mut events = vec![SessionEvent::SignedIn {
-        status: signed_in(),
-    }];
-    for trigger in [
-        RefreshTrigger::Scheduled,
-        RefreshTrigger::OnDemand,
-        RefreshTrigger::Unauthorized,
-        RefreshTrigger::Forced,
-    ] {
-        events.push(SessionEvent::Refreshed {
-            trigger,
-            rotated: true,
-            status: signed_in(),
-        });
-    }
-    for (i, kind) in KINDS.into_iter().enumerate() {
-        events.push(SessionEvent::RefreshFailed {
-            trigger: RefreshTrigger::Scheduled,
-            kind,
-            message: "the token endpoint unavailable".into(),
-            retry_in_secs: (i % 2 == 0).then_some(4),
-        });
-    }
-    events.push(SessionEvent::StoreFailed {
-        message: "the vault could not be written".into(),
-    });
-    for reason in reasons() {
-        events.push(SessionEvent::SessionEnded { reason });
-    }
-    events.push(SessionEvent::Locked);
-    events.push(SessionEvent::SignedOut);
-    events
-}
-
-fn sign_outs() -> Vec<SignOutReport> {
-    [
-        RevocationOutcome::Revoked,
-        RevocationOutcome::NotSupported,
-        RevocationOutcome::NothingToRevoke,
-        RevocationOutcome::Failed("the revocation endpoint answered HTTP 503".into()),
-    ]
-    .into_iter()
-    .enumerate()
-    .map(|(i, revocation)| SignOutReport {
-        revocation,
-        end_session_opened: i % 2 == 0,
-    })
-    .collect()
-}
 
 fn settings() -> Vec<PartialConfig> {
     let full: PartialConfig = serde_json::from_value(serde_json::json!({
@@ -184,18 +34,6 @@ fn section<T: Serialize>(name: &str, ty: &str, samples: &[T]) -> String {
 }
 
 fn generated() -> String {
-    let mut errors: Vec<IpcError> = KINDS
-        .into_iter()
-        .map(|kind| IpcError::new(kind, "a sentence for the user"))
-        .collect();
-    errors.push(
-        IpcError::new(
-            ErrorKind::Configuration,
-            "the issuer must use https (plain http is allowed only on the loopback addresses \
-             127.0.0.1 and [::1])",
-        )
-        .with_field("issuer"),
-    );
     let api_results = vec![
         ApiResult {
             status: 200,
@@ -210,12 +48,8 @@ fn generated() -> String {
         "// Generated by src-tauri/src/tests_contract.rs from the Rust types' own serialization: do not\n\
          // edit. Regenerate: UPDATE_CONTRACT=1 cargo test -p latchkey-app contract\n\
          // `npm run typecheck` proves every sample satisfies its TypeScript type in ./types.ts.\n\
-         import type { ApiResult, AppView, IpcError, SessionEvent, Settings, SignOutResult } from './types';\n"
+         import type { ApiResult, Settings } from './types';\n"
             .to_owned(),
-        section("views", "AppView", &views()),
-        section("events", "SessionEvent", &events()),
-        section("errors", "IpcError", &errors),
-        section("signOuts", "SignOutResult", &sign_outs()),
         section("apiResults", "ApiResult", &api_results),
         section("settings", "Settings", &settings()),
     ]
@@ -223,7 +57,7 @@ fn generated() -> String {
 }
 
 #[test]
-fn the_ipc_contract_file_is_generated_from_the_rust_types_and_current() {
+fn the_apps_ipc_contract_file_is_generated_from_the_rust_types_and_current() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/ipc/contract.gen.ts");
     let text = generated();
     if std::env::var_os("UPDATE_CONTRACT").is_some() {

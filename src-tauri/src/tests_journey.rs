@@ -15,9 +15,8 @@ use latchkey_core::vault::KeyProtector;
 use latchkey_core::{Credential, PinProtector};
 use latchkey_testkit::{browser_command, DevIdp, LogCapture, Secrets};
 use serde_json::json;
-use tauri::Listener;
+use tauri_plugin_latchkey::LatchkeyExt;
 
-use crate::events::{EVENT, VIEW};
 use crate::tests::{invoke, mock_app, ENV};
 
 const PIN: &str = "journey-pin-8642";
@@ -44,14 +43,17 @@ fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_
     std::env::set_var("LATCHKEY_DRIVER_RECORD", &driver_record);
     std::env::set_var("BROWSER", browser_command("alice", "login"));
     let (app, webview) = mock_app(data.path());
-    // Everything the WebView would receive.
+    // Everything the WebView would receive: what a subscription's channel carries (statuses and
+    // events, as the plugin serializes them for script) and every command's answer.
     let received: Arc<Mutex<Vec<String>>> = Arc::default();
-    for name in [EVENT, VIEW] {
-        let received = received.clone();
-        app.listen_any(name, move |event| {
-            received.lock().unwrap().push(event.payload().to_owned());
-        });
-    }
+    let sink = received.clone();
+    let channel = tauri::ipc::Channel::new(move |body| {
+        if let tauri::ipc::InvokeResponseBody::Json(json) = body {
+            sink.lock().unwrap().push(json);
+        }
+        Ok(())
+    });
+    tauri::async_runtime::block_on(app.latchkey().subscribe(channel)).unwrap();
     let call = |cmd: &str, args: serde_json::Value| {
         let answer = invoke(&webview, cmd, args);
         let text = match &answer {
@@ -69,19 +71,22 @@ fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_
         } }),
     )
     .unwrap();
-    call("sign_in", json!({ "pin": PIN })).unwrap();
-    let view = call("app_view", json!({})).unwrap();
+    call("plugin:latchkey|sign_in", json!({ "pin": PIN })).unwrap();
+    let view = call("plugin:latchkey|status", json!({})).unwrap();
     assert_eq!(view["session"]["state"], "signed_in", "{view}");
     let api = call("call_api", json!({})).unwrap();
     assert_eq!(api["status"], 200, "{api}");
-    assert_eq!(call("userinfo", json!({})).unwrap()["sub"], "alice");
-    call("lock", json!({})).unwrap();
     assert_eq!(
-        call("app_view", json!({})).unwrap()["session"]["state"],
+        call("plugin:latchkey|userinfo", json!({})).unwrap()["sub"],
+        "alice"
+    );
+    call("plugin:latchkey|lock", json!({})).unwrap();
+    assert_eq!(
+        call("plugin:latchkey|status", json!({})).unwrap()["session"]["state"],
         "locked"
     );
-    call("unlock", json!({ "pin": PIN })).unwrap();
-    let view = call("app_view", json!({})).unwrap();
+    call("plugin:latchkey|unlock", json!({ "pin": PIN })).unwrap();
+    let view = call("plugin:latchkey|status", json!({})).unwrap();
     assert_eq!(view["session"]["state"], "signed_in", "{view}");
     assert_eq!(view["session"]["key_bound"], true, "{view}");
     assert_eq!(call("call_api", json!({})).unwrap()["status"], 200);
@@ -118,8 +123,8 @@ fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_
     secrets.add_dpop_key(&dpop_key);
     let files_while_signed_in = secrets.found_in_dir(data.path());
 
-    call("sign_out", json!({})).unwrap();
-    call("app_view", json!({})).unwrap();
+    call("plugin:latchkey|sign_out", json!({})).unwrap();
+    call("plugin:latchkey|status", json!({})).unwrap();
     // Secrets issued after the first read (none expected, but the record is the authority).
     let mut secrets_after = Secrets::from_records(&idp_record, &driver_record);
     secrets_after.add_key("vault_key", key.expose());

@@ -32,8 +32,8 @@ fn the_webview_cannot_redirect_the_access_token_or_swap_the_provider_while_a_ses
         } })
     };
     invoke(&webview, "save_settings", settings(&idp.api, &idp.issuer)).unwrap();
-    invoke(&webview, "sign_in", json!({ "pin": PIN })).unwrap();
-    let view = invoke(&webview, "app_view", json!({})).unwrap();
+    invoke(&webview, "plugin:latchkey|sign_in", json!({ "pin": PIN })).unwrap();
+    let view = invoke(&webview, "plugin:latchkey|status", json!({})).unwrap();
     assert_eq!(view["session"]["state"], "signed_in", "{view}");
     let stored = std::fs::read_to_string(data.path().join("settings.toml")).unwrap();
 
@@ -46,7 +46,7 @@ fn the_webview_cannot_redirect_the_access_token_or_swap_the_provider_while_a_ses
         assert_eq!(err["kind"], "wrong_state", "{err}");
     }
     // Locked (the next launch, before the user unlocks): the same.
-    invoke(&webview, "lock", json!({})).unwrap();
+    invoke(&webview, "plugin:latchkey|lock", json!({})).unwrap();
     let err = invoke(
         &webview,
         "save_settings",
@@ -60,8 +60,18 @@ fn the_webview_cannot_redirect_the_access_token_or_swap_the_provider_while_a_ses
         "the settings on disk are unchanged"
     );
 
+    // The script's authorised fetch reaches only origins the app allowed in Rust (none here):
+    // the attacker's URL is refused before anything is sent.
+    let err = invoke(
+        &webview,
+        "plugin:latchkey|fetch",
+        json!({ "url": attacker_url }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "origin_not_allowed", "{err}");
+
     // The user unlocks and calls the API: the token goes to the configured API, nowhere else.
-    invoke(&webview, "unlock", json!({ "pin": PIN })).unwrap();
+    invoke(&webview, "plugin:latchkey|unlock", json!({ "pin": PIN })).unwrap();
     assert_eq!(
         invoke(&webview, "call_api", json!({})).unwrap()["status"],
         200
@@ -72,8 +82,8 @@ fn the_webview_cannot_redirect_the_access_token_or_swap_the_provider_while_a_ses
     );
 
     // Signed out, settings are the user's to change.
-    invoke(&webview, "sign_out", json!({})).unwrap();
+    invoke(&webview, "plugin:latchkey|sign_out", json!({})).unwrap();
     invoke(&webview, "save_settings", settings(&idp.api, &idp.issuer)).unwrap();
-    let view = invoke(&webview, "app_view", json!({})).unwrap();
+    let view = invoke(&webview, "plugin:latchkey|status", json!({})).unwrap();
     assert_eq!(view["configured"], true, "{view}");
 }

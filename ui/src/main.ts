@@ -1,5 +1,5 @@
 // Wires user actions to IPC calls and renders whatever Rust sends back.
-import { api, subscribe, type AppView, type IpcError, type Settings } from './ipc';
+import { api, subscribe, type Status, type LatchkeyError, type Settings } from './ipc';
 import {
   buildSettings,
   initialValues,
@@ -27,10 +27,10 @@ import {
 // The settings as loaded: the forms edit some fields; the others (redirect ports, timeouts) are
 // kept as they were when they save.
 let loaded: Settings = {};
-let view: AppView | null = null;
+let view: Status | null = null;
 let waiting = false;
 
-function update(next: AppView): void {
+function update(next: Status): void {
   if (next.session?.state !== 'locked') usingPin = false;
   view = next;
   render(next, waiting);
@@ -43,7 +43,7 @@ let usingPin = false;
 let prompting = false;
 
 /** What the biometric parts of the screens show (the view says what the platform offers). */
-function renderBiometric(v: AppView): void {
+function renderBiometric(v: Status): void {
   const offered = v.biometric !== 'not_offered';
   const ready = v.biometric === 'ready' && !usingPin;
   document.querySelectorAll('.bio-label').forEach((n) => (n.textContent = v.biometric_label ?? ''));
@@ -73,9 +73,9 @@ byId('bio-start').addEventListener('click', () => {
     } catch (e) {
       // Rust's sentence: no match, cancelled, unavailable, or biometrics changed (the view then
       // says needs_pin and the PIN form shows).
-      bioStatus((e as IpcError).message);
+      bioStatus((e as LatchkeyError).message);
       // A lost biometric key changes what the view offers without changing the session state.
-      update(await api.view());
+      update(await api.status());
       const label = byId('bio-start').firstChild;
       if (label) label.textContent = 'Try again with ';
     } finally {
@@ -111,7 +111,7 @@ async function act(action: () => Promise<void>): Promise<void> {
   try {
     await action();
   } catch (e) {
-    const err = e as IpcError;
+    const err = e as LatchkeyError;
     if (err.kind !== 'cancelled') showError(err.message);
   }
 }
@@ -279,7 +279,7 @@ async function saveFirstRun(): Promise<void> {
     await loadSettings(); // the settings panel, for later edits
   } catch (e) {
     // Rust refused: its message, next to the field it names when this form has it.
-    const err = e as IpcError;
+    const err = e as LatchkeyError;
     const message = sentence(err.message);
     const field = err.kind === 'configuration' ? settingToField(preset, err.field) : null;
     showFieldErrors(preset, field ? { [field]: message } : {}, field ? null : message);
@@ -306,7 +306,7 @@ async function main(): Promise<void> {
       api_url: loaded.api_url ?? '',
     });
   }
-  update(await api.view());
+  update(await api.status());
   void offerRunningDevIdp();
 }
 

@@ -393,7 +393,7 @@ export function buildSettings(preset: Preset, values: Values, base: Settings = {
 }
 
 /**
- * Where on this preset's form a setting Rust refused belongs (`IpcError.field`, a settings-file
+ * Where on this preset's form a setting Rust refused belongs (`LatchkeyError.field`, a settings-file
  * key): null when nowhere but the form as a whole.
  */
 export function settingToField(preset: Preset, setting: string | null | undefined): FieldId | null {

@@ -1,7 +1,7 @@
 // Rendering: pure functions from what Rust sent to the DOM. No tokens, no timers, no refresh
 // logic: the access-token bar drains by a CSS animation whose duration is the remaining lifetime
 // Rust reported; each new view restarts it.
-import type { AppView, Revocation, SessionEvent, SessionStatus, SignOutResult } from './ipc/types';
+import type { Status, Revocation, SessionEvent, SessionStatus, SignOutResult } from 'tauri-plugin-latchkey-api';
 import { PRESETS, sentence, type FieldErrors, type FieldId, type Preset, type Values } from './providers';
 
 export type Screen = 'unconfigured' | 'signed-out' | 'waiting' | 'locked' | 'signed-in';
@@ -15,7 +15,7 @@ function el<T extends HTMLElement = HTMLElement>(id: string): T {
 }
 
 /** Which screen a view asks for (`waiting` is the UI's own: a sign-in call in flight). */
-export function screenFor(view: AppView, waiting: boolean): Screen {
+export function screenFor(view: Status, waiting: boolean): Screen {
   if (!view.configured || !view.session) return 'unconfigured';
   if (waiting) return 'waiting';
   switch (view.session.state) {
@@ -54,7 +54,7 @@ export function reauthText(status: SessionStatus): string | null {
   }
 }
 
-export function render(view: AppView, waiting: boolean): void {
+export function render(view: Status, waiting: boolean): void {
   const screen = screenFor(view, waiting);
   for (const s of SCREENS) el(`screen-${s}`).hidden = s !== screen;
   document.querySelectorAll('.unlock-label').forEach((n) => (n.textContent = view.unlock_label));

@@ -1,69 +1,56 @@
-// The only module that talks to Tauri. Everything else in the UI renders what this returns.
+// The only module that talks to Rust: the plugin's API (tauri-plugin-latchkey-api) and the
+// app's own commands (settings, the first-run probe, "Call API"). Everything else in the UI
+// renders what this returns.
 import { invoke } from '@tauri-apps/api/core';
-import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import * as latchkey from 'tauri-plugin-latchkey-api';
+import type { BiometricStatus, LatchkeyError, SessionEvent, SignOutResult, Status } from 'tauri-plugin-latchkey-api';
 
-import {
-  EVENT,
-  VIEW,
-  type ApiResult,
-  type AppView,
-  type BiometricStatus,
-  type IpcError,
-  type SignOutResult,
-  type SessionEvent,
-  type Settings,
-} from './types';
+import type { ApiResult, Settings } from './types';
 
+export * from 'tauri-plugin-latchkey-api';
 export * from './types';
 
-/** Normalises anything a command rejects with into `{kind, message}`. */
-export function toIpcError(e: unknown): IpcError {
-  if (e && typeof e === 'object' && 'kind' in e && 'message' in e) {
-    return e as IpcError;
-  }
-  return { kind: 'internal', message: typeof e === 'string' ? e : 'Something went wrong.' };
-}
+/** Normalises anything a call rejects with into `{kind, message}`. */
+export const toError = latchkey.toError;
 
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+async function appCommand<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(command, args);
   } catch (e) {
-    throw toIpcError(e);
+    throw toError(e);
   }
 }
 
 /**
- * The commands. Each returns only its own result; the state a command changes arrives as a
- * pushed view (`subscribe`). `view` is for the first render only.
+ * The calls. Each returns only its own result; the state a call changes arrives as a pushed
+ * status (`subscribe`). `status` is for the first render only.
  */
 export const api = {
-  view: () => call<AppView>('app_view'),
-  signIn: (pin: string | null, biometric = false) => call<void>('sign_in', { pin, biometric }),
-  cancelSignIn: () => call<void>('cancel_sign_in'),
-  unlock: (pin: string | null) => call<void>('unlock', { pin }),
+  status: (): Promise<Status> => latchkey.status(),
+  signIn: (pin: string | null, biometric = false) => latchkey.signIn({ pin, biometric }),
+  cancelSignIn: () => latchkey.cancelSignIn(),
+  unlock: (pin: string | null) => latchkey.unlock({ pin }),
   /** Ends a biometric prompt in progress ("use PIN instead"). */
-  cancelUnlock: () => call<void>('cancel_unlock'),
-  setBiometric: (enabled: boolean) => call<BiometricStatus>('set_biometric', { enabled }),
-  lock: () => call<void>('lock'),
-  callApi: () => call<ApiResult>('call_api'),
-  userinfo: () => call<Record<string, unknown>>('userinfo'),
-  signOut: (everywhere = false) => call<SignOutResult>('sign_out', { everywhere }),
-  getSettings: () => call<Settings>('get_settings'),
-  saveSettings: (settings: Settings) => call<void>('save_settings', { settings }),
-  findDevIdp: () => call<string | null>('find_dev_idp'),
+  cancelUnlock: () => latchkey.cancelUnlock(),
+  setBiometric: (enabled: boolean): Promise<BiometricStatus> => latchkey.setBiometric(enabled),
+  lock: () => latchkey.lock(),
+  userinfo: () => latchkey.userinfo(),
+  signOut: (everywhere = false): Promise<SignOutResult> => latchkey.signOut({ everywhere }),
+  callApi: () => appCommand<ApiResult>('call_api'),
+  getSettings: () => appCommand<Settings>('get_settings'),
+  saveSettings: (settings: Settings) => appCommand<void>('save_settings', { settings }),
+  findDevIdp: () => appCommand<string | null>('find_dev_idp'),
 };
 
 /**
- * Calls back with each session event (for the timeline) and each new view (the state to render);
- * returns a function that stops it.
+ * Calls back with each session event (for the timeline) and each new status (the state to
+ * render); returns a function that stops it.
  */
-export async function subscribe(
+export function subscribe(
   onEvent: (e: SessionEvent) => void,
-  onView: (v: AppView) => void,
+  onStatus: (s: Status) => void,
 ): Promise<() => void> {
-  const unlisten: UnlistenFn[] = await Promise.all([
-    listen<SessionEvent>(EVENT, (e) => onEvent(e.payload)),
-    listen<AppView>(VIEW, (e) => onView(e.payload)),
-  ]);
-  return () => unlisten.forEach((u) => u());
+  return latchkey.subscribe(onStatus, onEvent);
 }
+
+export type { LatchkeyError };

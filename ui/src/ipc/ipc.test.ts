@@ -2,7 +2,7 @@ import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { afterEach, describe, expect, test } from 'vitest';
 
 import { screenFor, reauthText, signOutText, timelineText } from '../render';
-import { api, toIpcError, type AppView, type SessionStatus } from './index';
+import { api, toError, type SessionStatus, type Status } from './index';
 
 const status: SessionStatus = {
   state: 'signed_in',
@@ -23,7 +23,8 @@ const status: SessionStatus = {
   reauth_reason: null,
 };
 
-const view: AppView = {
+const view: Status = {
+  account: 'default',
   configured: true,
   config_error: null,
   session: status,
@@ -37,7 +38,7 @@ const view: AppView = {
 afterEach(() => clearMocks());
 
 describe('the IPC module', () => {
-  test('invokes each command by name with its arguments', async () => {
+  test("invokes each of the plugin's commands by name with its arguments (default account)", async () => {
     const calls: [string, unknown][] = [];
     mockIPC((cmd, args) => {
       calls.push([cmd, args]);
@@ -50,28 +51,28 @@ describe('the IPC module', () => {
     await api.setBiometric(false);
     await api.lock();
     expect(calls).toEqual([
-      ['sign_in', { pin: '246810', biometric: false }],
-      ['sign_in', { pin: '246810', biometric: true }],
-      ['unlock', { pin: null }],
-      ['cancel_unlock', {}],
-      ['set_biometric', { enabled: false }],
-      ['lock', {}],
+      ['plugin:latchkey|sign_in', { pin: '246810', biometric: false }],
+      ['plugin:latchkey|sign_in', { pin: '246810', biometric: true }],
+      ['plugin:latchkey|unlock', { pin: null }],
+      ['plugin:latchkey|cancel_unlock', {}],
+      ['plugin:latchkey|set_biometric', { enabled: false }],
+      ['plugin:latchkey|lock', {}],
     ]);
   });
 
   test('a rejected command becomes {kind, message}', async () => {
     mockIPC(() => {
-      throw { kind: 'vault_locked', message: 'wrong PIN: 4 attempt(s) left' };
+      throw { kind: 'locked', message: 'wrong PIN: 4 attempt(s) left' };
     });
     await expect(api.unlock('000000')).rejects.toEqual({
-      kind: 'vault_locked',
+      kind: 'locked',
       message: 'wrong PIN: 4 attempt(s) left',
     });
   });
 
   test('anything else rejected is normalised to an internal error', () => {
-    expect(toIpcError('boom')).toEqual({ kind: 'internal', message: 'boom' });
-    expect(toIpcError(undefined).kind).toBe('internal');
+    expect(toError('boom')).toEqual({ kind: 'internal', message: 'boom', field: null });
+    expect(toError(undefined).kind).toBe('internal');
   });
 });
 

@@ -1,100 +1,11 @@
-// The shapes that cross IPC, mirroring src-tauri (state.rs, error.rs, commands) and
-// latchkey-core (SessionStatus, SessionEvent). None of them holds a token. contract.gen.ts holds
-// samples of each, serialized by the Rust types; the typecheck proves these types match them.
-
-export type SessionState = 'signed_out' | 'locked' | 'signed_in' | 'reauth_required';
-
-export interface ReauthReason {
-  reason:
-    | 'refresh_token_rejected'
-    | 'no_refresh_token'
-    | 'access_token_rejected'
-    | 'ended_elsewhere'
-    | 'stored_session_erased'
-    | 'dpop_key_missing';
-  detail?: string | null;
-}
-
-export interface SessionStatus {
-  state: SessionState;
-  issuer: string;
-  subject: string | null;
-  display_name: string | null;
-  scopes: string[];
-  has_refresh_token: boolean;
-  /** The tokens are bound to the session's DPoP key (RFC 9449); the key itself never leaves the engine. */
-  key_bound: boolean;
-  access_token_expires_in_secs: number | null;
-  access_token_expires_at: number | null;
-  access_token_lifetime_secs: number | null;
-  next_refresh_in_secs: number | null;
-  refresh_count: number;
-  rotation_count: number;
-  last_refresh_at: number | null;
-  offline: boolean;
-  reauth_reason: ReauthReason | null;
-}
-
-export type UnlockMethod = 'pin' | 'biometric' | 'biometric_gate';
-
-export type BiometricStatus = 'not_offered' | 'off' | 'ready' | 'needs_pin';
-
-export interface AppView {
-  configured: boolean;
-  config_error: string | null;
-  session: SessionStatus | null;
-  unlock_method: UnlockMethod;
-  unlock_label: string;
-  has_api: boolean;
-  /** What biometric unlock can do now; `not_offered` where the platform has none. */
-  biometric: BiometricStatus;
-  /** The word for it ("fingerprint"), where there is one. */
-  biometric_label: string | null;
-}
-
-export type RefreshTrigger = 'scheduled' | 'on_demand' | 'unauthorized' | 'forced';
-
-export type SessionEvent =
-  | { event: 'signed_in'; status: SessionStatus }
-  | { event: 'refreshed'; trigger: RefreshTrigger; rotated: boolean; status: SessionStatus }
-  | { event: 'refresh_failed'; trigger: RefreshTrigger; kind: IpcErrorKind; message: string; retry_in_secs: number | null }
-  | { event: 'store_failed'; message: string }
-  | { event: 'session_ended'; reason: ReauthReason }
-  | { event: 'locked' }
-  | { event: 'signed_out' };
-
-export type IpcErrorKind =
-  | 'configuration'
-  | 'cancelled'
-  | 'reauth_required'
-  | 'not_signed_in'
-  | 'transient'
-  | 'vault_locked'
-  | 'protocol'
-  | 'wrong_state'
-  | 'internal';
-
-export interface IpcError {
-  kind: IpcErrorKind;
-  message: string;
-  /** For a settings problem, the setting at fault as its settings-file key (`issuer`,
-   * `client_id`, `scopes`, `params.max_age`, `api_url`); null otherwise. */
-  field?: string | null;
-}
+// The app's own shapes (its commands in src-tauri/src/commands.rs); the plugin's come from
+// tauri-plugin-latchkey-api. contract.gen.ts holds samples serialized by the Rust types; the
+// typecheck proves these types match them.
 
 export interface ApiResult {
   status: number;
   body: unknown;
 }
-
-export type Revocation =
-  | { revocation: 'revoked' }
-  | { revocation: 'not_supported' }
-  | { revocation: 'nothing_to_revoke' }
-  | { revocation: 'failed'; detail: string };
-
-/** What sign-out did: revocation, and whether the IdP's end-session page was opened. */
-export type SignOutResult = Revocation & { end_session_opened: boolean };
 
 /** The settings file's fields (latchkey-core's `PartialConfig`); unset ones are null. */
 export interface Settings {
@@ -111,6 +22,3 @@ export interface Settings {
   /** DPoP-bound tokens: 'auto' (the default: when the provider offers them), 'required', 'off'. */
   dpop?: 'auto' | 'required' | 'off' | null;
 }
-
-export const EVENT = 'latchkey://event';
-export const VIEW = 'latchkey://view';

@@ -39,7 +39,7 @@ pub fn biometric<R: Runtime>(app: &AppHandle<R>) -> Option<Arc<dyn KeyProtector>
     #[cfg(target_os = "ios")]
     {
         let _ = app;
-        super::apple::biometric()
+        crate::platform::apple::biometric()
     }
     #[cfg(not(target_os = "ios"))]
     Some(Arc::new(CipherProtector::new(AndroidCipher(app.clone()))))
@@ -48,7 +48,7 @@ pub fn biometric<R: Runtime>(app: &AppHandle<R>) -> Option<Arc<dyn KeyProtector>
 /// The UI's word for the biometric unlock, where there is one.
 pub fn biometric_label() -> Option<&'static str> {
     #[cfg(target_os = "ios")]
-    return Some(super::apple::LABEL);
+    return Some(crate::platform::apple::LABEL);
     #[cfg(not(target_os = "ios"))]
     Some("fingerprint")
 }
@@ -62,8 +62,10 @@ pub fn unlock_wording() -> (UnlockMethod, &'static str) {
 /// router (a Custom-Tab-like in-app tab if the router is missing, which setup prevents).
 pub fn user_agent<R: Runtime>(app: &AppHandle<R>) -> Box<dyn UserAgent> {
     #[cfg(target_os = "ios")]
-    if let Some(links) = tauri::Manager::try_state::<super::mobile_redirect::AppLinks>(app) {
-        return Box::new(super::auth_session_ios::AuthSessionTab::new(
+    if let Some(links) =
+        tauri::Manager::try_state::<crate::platform::mobile_redirect::AppLinks>(app)
+    {
+        return Box::new(crate::platform::auth_session_ios::AuthSessionTab::new(
             app.clone(),
             links.0.clone(),
         ));
@@ -117,7 +119,9 @@ impl<R: Runtime> BiometricCipher for AndroidCipher<R> {
             .0
             .biometric()
             .biometric_cipher(reason.to_owned(), options)
-            .map_err(|e| super::biometric_errors::classify_unlock_error(&e.to_string()))?;
+            .map_err(|e| {
+                crate::platform::biometric_errors::classify_unlock_error(&e.to_string())
+            })?;
         b64.decode(result.data)
             .map(Zeroizing::new)
             .map_err(|e| ProtectorError::Malformed(e.to_string()))

@@ -3,8 +3,9 @@
 //! - The vault key is always wrapped by a PIN (Argon2id). On Linux it can also be released by a
 //!   fingerprint: fprintd gating the key kept in the Secret Service (`linux.rs`). The biometric
 //!   plugin supports neither Linux nor Windows (its `status()` reports `biometryNotAvailable`).
-//! - Sign-in opens the system browser through the opener plugin, or the `BROWSER` command when
-//!   set (tests and headless use a login driver that way). The redirect comes back to the
+//! - Sign-in opens the system browser through the opener crate (its Rust function: no plugin to
+//!   register, no JS permission), or the `BROWSER` command when set (tests and headless use a
+//!   login driver that way). The redirect comes back to the
 //!   loopback listener in latchkey-core.
 
 use std::sync::Arc;
@@ -12,7 +13,6 @@ use std::sync::Arc;
 use latchkey_core::vault::KeyProtector;
 use latchkey_core::{PinProtector, SystemBrowser, UnlockMethod, UserAgent, UserAgentError};
 use tauri::{AppHandle, Runtime};
-use tauri_plugin_opener::OpenerExt;
 
 /// The vault key's protector on this platform.
 pub fn protector<R: Runtime>(_app: &AppHandle<R>) -> Arc<dyn KeyProtector> {
@@ -24,11 +24,11 @@ pub fn protector<R: Runtime>(_app: &AppHandle<R>) -> Arc<dyn KeyProtector> {
 /// here).
 pub fn biometric<R: Runtime>(_app: &AppHandle<R>) -> Option<Arc<dyn KeyProtector>> {
     #[cfg(target_os = "linux")]
-    return super::linux::biometric();
+    return crate::platform::linux::biometric();
     #[cfg(windows)]
-    return super::windows::biometric();
+    return crate::platform::windows::biometric();
     #[cfg(target_os = "macos")]
-    return super::apple::biometric();
+    return crate::platform::apple::biometric();
     #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
     None
 }
@@ -36,11 +36,11 @@ pub fn biometric<R: Runtime>(_app: &AppHandle<R>) -> Option<Arc<dyn KeyProtector
 /// The UI's word for the biometric unlock, where there is one.
 pub fn biometric_label() -> Option<&'static str> {
     #[cfg(target_os = "linux")]
-    return Some(super::linux::LABEL);
+    return Some(crate::platform::linux::LABEL);
     #[cfg(windows)]
-    return Some(super::windows::LABEL);
+    return Some(crate::platform::windows::LABEL);
     #[cfg(target_os = "macos")]
-    return Some(super::apple::LABEL);
+    return Some(crate::platform::apple::LABEL);
     #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
     None
 }
@@ -50,24 +50,23 @@ pub fn unlock_wording() -> (UnlockMethod, &'static str) {
     (UnlockMethod::Pin, "PIN")
 }
 
-/// The external user agent: `BROWSER` if set, else the system browser via the opener plugin.
-pub fn user_agent<R: Runtime>(app: &AppHandle<R>) -> Box<dyn UserAgent> {
+/// The external user agent: `BROWSER` if set, else the system browser via the opener crate.
+pub fn user_agent<R: Runtime>(_app: &AppHandle<R>) -> Box<dyn UserAgent> {
     match std::env::var("BROWSER") {
         Ok(value) if !value.trim().is_empty() => Box::new(SystemBrowser::from_env()),
-        _ => Box::new(Opener(app.clone())),
+        _ => Box::new(Opener),
     }
 }
 
-struct Opener<R: Runtime>(AppHandle<R>);
+struct Opener;
 
-impl<R: Runtime> UserAgent for Opener<R> {
+impl UserAgent for Opener {
     fn open(&self, url: &url::Url) -> Result<(), UserAgentError> {
-        self.0
-            .opener()
-            .open_url(url.as_str(), None::<&str>)
-            .map_err(|e| UserAgentError::NoBrowser {
+        tauri_plugin_opener::open_url(url.as_str(), None::<&str>).map_err(|e| {
+            UserAgentError::NoBrowser {
                 tried: "the system opener".into(),
                 source: std::io::Error::other(e.to_string()),
-            })
+            }
+        })
     }
 }

@@ -1,27 +1,24 @@
 //! Platform code: how the vault key is protected, what opens the browser, and the words the UI
-//! uses for unlocking, and where the sign-in's redirect comes back. Desktop is built and tested
-//! here; mobile is type-checked (scripts/platform-checks.sh) and its redirect logic host-tested.
+//! uses for unlocking, and where the sign-in's redirect comes back. Desktop (`crate::desktop`) is
+//! built and tested here; mobile (`crate::mobile`) is type-checked (scripts/platform-checks.sh)
+//! and its redirect logic host-tested.
 
 #[cfg(desktop)]
-mod desktop;
-#[cfg(desktop)]
-pub use desktop::{biometric, biometric_label, protector, unlock_wording, user_agent};
+pub use crate::desktop::{biometric, biometric_label, protector, unlock_wording, user_agent};
 #[cfg(any(target_os = "macos", target_os = "ios"))]
-mod apple;
+pub mod apple;
 #[cfg(target_os = "linux")]
-mod linux;
+pub mod linux;
 #[cfg(windows)]
-mod windows;
+pub mod windows;
 
 // Used by the Android cipher only (compiled, unused, on desktop and iOS).
 #[cfg_attr(any(desktop, target_os = "ios"), allow(dead_code))]
-mod biometric_errors;
+pub mod biometric_errors;
 #[cfg(mobile)]
-mod mobile;
-#[cfg(mobile)]
-pub use mobile::{biometric, biometric_label, protector, unlock_wording, user_agent};
+pub use crate::mobile::{biometric, biometric_label, protector, unlock_wording, user_agent};
 #[cfg(target_os = "ios")]
-mod auth_session_ios;
+pub mod auth_session_ios;
 #[cfg(mobile)]
 pub mod mobile_redirect;
 #[cfg(mobile)]
@@ -31,7 +28,7 @@ pub use mobile_redirect::redirect;
 #[cfg(desktop)]
 pub fn redirect<R: tauri::Runtime>(
     _app: &tauri::AppHandle<R>,
-) -> Result<latchkey_core::Redirect, crate::error::IpcError> {
+) -> Result<latchkey_core::Redirect, crate::error::Error> {
     Ok(latchkey_core::Redirect::Loopback)
 }
 

@@ -14,7 +14,8 @@ use latchkey_core::{UserAgent, UserAgentError};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_oauth_session::{AuthenticateOptions, OAuthSessionExt};
 
-use crate::state::AppState;
+use crate::models::AccountId;
+use crate::state::Accounts;
 
 /// Opens the authorization URL in an authentication session.
 pub struct AuthSessionTab<R: Runtime> {
@@ -54,7 +55,9 @@ impl<R: Runtime> UserAgent for AuthSessionTab<R> {
                     // than at its timeout. (Never log the URL: it carries a code and state.)
                     tracing::info!("the authentication session ended without a callback");
                     tauri::async_runtime::block_on(async {
-                        if let Ok(latchkey) = app.state::<AppState>().latchkey().await {
+                        // The default account's: the one a sign-in runs for today.
+                        let account = app.state::<Accounts>().get(&AccountId::default());
+                        if let Ok(latchkey) = async { account?.latchkey().await }.await {
                             latchkey.cancel_sign_in();
                         }
                     });

@@ -1,0 +1,181 @@
+//! The commands the WebView may call (each behind its own permission, see permissions/). Each is
+//! one call into latchkey-core plus error mapping, and returns only its own result: the state it
+//! changes reaches script as a pushed status (`events.rs`). None returns a token, key, verifier
+//! or `state`. Authorised requests are made here, in Rust, only to the origins the host allowed,
+//! and only their result crosses IPC. Every command takes an optional `account`.
+
+use std::sync::Arc;
+
+use latchkey_core::vault::BiometricStatus;
+use latchkey_core::{Credential, SignOutReport};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime, State, Webview};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorKind};
+use crate::models::{AccountId, FetchInit, FetchResponse, Push, Status};
+use crate::state::{AccountState, Accounts};
+
+fn account(accounts: &Accounts, name: Option<String>) -> Result<Arc<AccountState>, Error> {
+    accounts.get(&AccountId::or_default(name))
+}
+
+/// The account's current status (for the first render; later ones are pushed).
+#[tauri::command]
+pub async fn status(
+    accounts: State<'_, Accounts>,
+    account: Option<String>,
+) -> Result<Status, Error> {
+    Ok(self::account(&accounts, account)?.view().await)
+}
+
+/// Subscribes `channel` to the account's statuses and events; the current status is sent at once.
+#[tauri::command]
+pub async fn subscribe<R: Runtime>(
+    webview: Webview<R>,
+    accounts: State<'_, Accounts>,
+    account: Option<String>,
+    channel: Channel<Push>,
+) -> Result<(), Error> {
+    let account = self::account(&accounts, account)?;
+    let _ = channel.send(Push::Status(account.view().await));
+    account.subscribers.add(webview.label(), channel);
+    Ok(())
+}
+
+/// Signs in through the system browser. `pin` wraps the new vault key (PIN platforms); biometric
+/// platforms pass none and prompt. `biometric`: also set up the platform's biometric unlock,
+/// the PIN staying the fallback.
+#[tauri::command]
+pub async fn sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    accounts: State<'_, Accounts>,
+    account: Option<String>,
+    pin: Option<String>,
+    biometric: Option<bool>,
+) -> Result<(), Error> {
+    let latchkey = self::account(&accounts, account)?.latchkey().await?;
+    latchkey
+        .sign_in_choosing(
+            credential(pin),
+            biometric.unwrap_or(false),
+            crate::platform::user_agent(&app).as_ref(),
+            crate::platform::redirect(&app)?,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Cancels a sign-in waiting for the browser.
+#[tauri::command]
+pub async fn cancel_sign_in(
+    accounts: State<'_, Accounts>,
+    account: Option<String>,
+) -> Result<(), Error> {
+    self::account(&accounts, account)?
+        .latchkey()
+        .await?
+        .cancel_sign_in();
+    Ok(())
+}
+
+/// Unlocks and resumes silently (one refresh, no browser).
+#[tauri::command]
+pub async fn unlock(
+    accounts: State<'_, Accounts>,
+    account: Option<String>,
+    pin: Option<String>,
+) -> Result<(), Error> {
+    let latchkey = self::account(&accounts, account)?.latchkey().await?;
+    latchkey.unlock(credential(pin)).await?;
+    Ok(())
+}
+
+/// Ends a biometric prompt in progress ("use PIN instead"): that unlock fails as cancelled.
+#[tauri::command]
+pub async fn cancel_unlock(
+    accounts: State<'_, Accounts>,
+    account: Option<String>,
+) -> Result<(), Error> {
+    let latchkey = self::account(&accounts, account)?.latchkey().await?;
+    latchkey.vault().cancel_biometric_prompt();
+    Ok(())
+}
+
+/// Turns biometric unlock on (signed in; may prompt) or off (deletes its wrap; the PIN stays).
+#[tauri::command]
+pub async fn set_biometric(
+    accounts: State<'_, Accounts>,
+    account: Option<String>,
+    enabled: bool,
+) -> Result<BiometricStatus, Error> {
+    let latchkey = self::account(&accounts, account)?.latchkey().await?;
+    Ok(latchkey.set_biometric(enabled).await?)
+}
+
+/// Locks: tokens and key forgotten.
+#[tauri::command]
+pub async fn lock(accounts: State<'_, Accounts>, account: Option<String>) -> Result<(), Error> {
+    self::account(&accounts, account)?
+        .latchkey()
+        .await?
+        .lock()
+        .await;
+    Ok(())
+}
+
+/// GET `url` with the access token (and DPoP proof), if its origin is one the host allowed.
+#[tauri::command]
+pub async fn fetch(
+    accounts: State<'_, Accounts>,
+    account: Option<String>,
+    url: String,
+    init: Option<FetchInit>,
+) -> Result<FetchResponse, Error> {
+    let account = self::account(&accounts, account)?;
+    let url = account.allowed_url(&url)?;
+    if let Some(method) = init.and_then(|i| i.method) {
+        if !method.eq_ignore_ascii_case("GET") {
+            return Err(Error::new(
+                ErrorKind::Configuration,
+                format!("fetch supports GET only, not {method:?}"),
+            ));
+        }
+    }
+    let latchkey = account.latchkey().await?;
+    let response = latchkey.session().get(&url).await?;
+    Ok(crate::models::Response::from(response).into())
+}
+
+/// The userinfo claims.
+#[tauri::command]
+pub async fn userinfo(
+    accounts: State<'_, Accounts>,
+    account: Option<String>,
+) -> Result<serde_json::Value, Error> {
+    let latchkey = self::account(&accounts, account)?.latchkey().await?;
+    Ok(latchkey.userinfo().await?)
+}
+
+/// Signs out: revoke, erase the vault and its key; with `everywhere`, also open the server's
+/// end-session page in the browser, so the next sign-in doesn't reuse the browser's session.
+#[tauri::command]
+pub async fn sign_out<R: Runtime>(
+    app: AppHandle<R>,
+    accounts: State<'_, Accounts>,
+    account: Option<String>,
+    everywhere: Option<bool>,
+) -> Result<SignOutReport, Error> {
+    let browser = everywhere
+        .unwrap_or(false)
+        .then(|| crate::platform::user_agent(&app));
+    let latchkey = self::account(&accounts, account)?.latchkey().await?;
+    Ok(latchkey.sign_out_with(browser.as_deref()).await?)
+}
+
+fn credential(pin: Option<String>) -> Credential {
+    match pin {
+        Some(pin) => Credential::Pin(Zeroizing::new(pin)),
+        None => Credential::Prompt(crate::platform::PROMPT_REASON.to_owned()),
+    }
+}
