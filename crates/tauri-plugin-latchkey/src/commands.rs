@@ -38,7 +38,7 @@ pub async fn subscribe<R: Runtime>(
     channel: Channel<Push>,
 ) -> Result<(), Error> {
     let account = self::account(&accounts, account)?;
-    let _ = channel.send(Push::Status(account.view().await));
+    let _ = channel.send(Push::Status(Box::new(account.view().await)));
     account.subscribers.add(webview.label(), channel);
     Ok(())
 }

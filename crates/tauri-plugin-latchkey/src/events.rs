@@ -82,5 +82,5 @@ pub fn forward(account: Arc<AccountState>, latchkey: Arc<Latchkey>) -> Forwarder
 /// Pushes the current status to `account`'s subscribers.
 pub async fn emit_view(account: &AccountState) {
     let view: Status = account.view().await;
-    account.subscribers.send(&Push::Status(view));
+    account.subscribers.send(&Push::Status(Box::new(view)));
 }

@@ -79,7 +79,7 @@ impl<R: Runtime> Latchkey<R> {
     /// `channel`, as script's `subscribe` does: for host code that forwards them its own way.
     pub async fn subscribe(&self, channel: tauri::ipc::Channel<crate::models::Push>) -> Result<()> {
         let state = self.state()?;
-        let _ = channel.send(crate::models::Push::Status(state.view().await));
+        let _ = channel.send(crate::models::Push::Status(Box::new(state.view().await)));
         state.subscribers.add("", channel);
         Ok(())
     }

@@ -75,7 +75,7 @@ pub struct Status {
 #[serde(rename_all = "snake_case")]
 pub enum Push {
     /// The account's status, whole.
-    Status(Status),
+    Status(Box<Status>),
     /// Something that happened.
     Event(SessionEvent),
 }
