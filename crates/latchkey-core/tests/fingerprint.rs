@@ -16,7 +16,7 @@ use latchkey_testkit::fprint_rig::{self, FprintRig, GOOD};
 use zeroize::Zeroizing;
 
 fn pin() -> Credential {
-    Credential::Pin(Zeroizing::new("246810".into()))
+    Credential::Pin(Zeroizing::new("pin-246810".into()))
 }
 
 fn finger() -> Credential {

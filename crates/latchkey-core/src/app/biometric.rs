@@ -76,7 +76,7 @@ mod tests {
             let v = Vault::open(dir.path(), protector())
                 .unwrap()
                 .with_biometric(bio.clone(), "Unlock");
-            v.prepare(&pin("246810")).unwrap();
+            v.prepare(&pin("pin-246810")).unwrap();
             v.enable_biometric().unwrap();
             let mut stored = session("RT");
             stored.issuer = issuer.into();
@@ -97,7 +97,7 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::VaultLocked);
         assert_eq!(latchkey.status().state, SessionState::Locked);
 
-        let status = latchkey.unlock(pin("246810")).await.unwrap();
+        let status = latchkey.unlock(pin("pin-246810")).await.unwrap();
         assert_eq!(status.state, SessionState::SignedIn);
         assert_eq!(
             latchkey

@@ -13,7 +13,7 @@ use crate::{ErrorKind, Latchkey, SessionEvent, SessionState};
 fn latchkey(dir: &std::path::Path, issuer: &str) -> Latchkey {
     {
         let v = Vault::open(dir, protector()).unwrap();
-        v.prepare(&pin("246810")).unwrap();
+        v.prepare(&pin("pin-246810")).unwrap();
         let mut stored = session("RT");
         stored.issuer = issuer.into();
         v.save(&stored).unwrap();
@@ -29,7 +29,7 @@ async fn the_idle_locker_locks_the_vault_and_the_session_and_says_so() {
     let latchkey = latchkey(dir.path(), "http://127.0.0.1:9");
     latchkey.start(Some(Duration::ZERO)).await.unwrap();
     let mut events = latchkey.subscribe();
-    latchkey.unlock(pin("246810")).await.unwrap();
+    latchkey.unlock(pin("pin-246810")).await.unwrap();
     // The timeout turns a hang into a failure; nothing depends on timing.
     let locked = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
@@ -54,7 +54,7 @@ async fn a_user_action_after_a_night_asleep_locks_instead_of_resetting_the_idle_
         .start(Some(Duration::from_secs(15 * 60)))
         .await
         .unwrap();
-    let status = latchkey.unlock(pin("246810")).await.unwrap();
+    let status = latchkey.unlock(pin("pin-246810")).await.unwrap();
     assert_eq!(status.state, SessionState::SignedIn);
 
     latchkey

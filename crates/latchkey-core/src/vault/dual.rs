@@ -46,7 +46,15 @@ pub enum BiometricStatus {
     /// On, but the platform key was lost (biometrics changed): the PIN is needed once, then the
     /// key is wrapped again.
     NeedsPin,
+    /// On, but the same unrecognised failure came back [`SET_UP_AGAIN_AFTER`] unlocks in a row:
+    /// the platform key is probably unusable in a way the platform didn't say. Front ends say
+    /// "set up fingerprint (face) unlock again"; the PIN works meanwhile, and nothing is erased.
+    SetUpAgain,
 }
+
+/// How many identical unrecognised biometric failures in a row make
+/// [`BiometricStatus::SetUpAgain`].
+pub const SET_UP_AGAIN_AFTER: u32 = 3;
 
 /// Why a biometric unlock did not open the vault. None of these end the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +119,9 @@ impl Vault {
             return BiometricStatus::NotOffered;
         }
         match self.read_key_file() {
+            Ok(Some(file)) if super::repeated::needs_setting_up_again(&file) => {
+                BiometricStatus::SetUpAgain
+            }
             Ok(Some(KeyFile {
                 biometric: Some(slot),
                 ..
@@ -180,9 +191,15 @@ impl Vault {
             });
         };
         match bio.protector.release(&wrapped, credential) {
-            Ok(key) => self.adopt(key, file.wrapped),
+            Ok(key) => {
+                self.adopt(key, file.wrapped.clone())?;
+                self.after_biometric_success(&file);
+                Ok(())
+            }
             Err(e) => {
                 let failure = BiometricFailure::of(&e);
+                let unrecognised = (failure == BiometricFailure::Unavailable).then_some(&e);
+                self.after_biometric_failure(&file, &wrapped, unrecognised);
                 if failure == BiometricFailure::Changed {
                     tracing::info!(error = %e, "the biometric key is gone; the PIN will wrap again");
                     self.drop_biometric_wrap(&wrapped)?;

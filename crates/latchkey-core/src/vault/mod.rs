@@ -57,8 +57,10 @@ mod keychain;
 mod keychain_apple;
 mod lock;
 mod pin;
+mod pin_policy;
 mod platform;
 mod records;
+mod repeated;
 #[cfg(target_os = "linux")]
 mod secret_service;
 mod state;
@@ -76,7 +78,7 @@ pub use files::KEY_FILE;
 use files::META_FILE;
 use state::State;
 
-pub use dual::{BiometricFailure, BiometricSlot, BiometricStatus};
+pub use dual::{BiometricFailure, BiometricSlot, BiometricStatus, SET_UP_AGAIN_AFTER};
 pub use error::VaultError;
 pub use fingerprint::{FingerGate, FingerprintProtector};
 #[cfg(target_os = "linux")]
@@ -90,6 +92,7 @@ pub use keychain::{classify_keychain_status, KeychainProtector};
 #[cfg(any(target_os = "macos", target_os = "ios"))]
 pub use keychain_apple::BiometricKeychain;
 pub use pin::{KdfParams, PinProtector, MIN_PIN_LEN};
+pub use pin_policy::{new_pin_is_strong_enough, MIN_PIN_SPACE, NEW_PIN_RULE};
 pub use platform::{BiometricCipher, CipherProtector, KeyStorage};
 #[cfg(target_os = "linux")]
 pub use secret_service::SecretServiceStorage;
@@ -269,6 +272,8 @@ use {crate::error::kind::ErrorKind, std::time::SystemTime, zeroize::Zeroizing};
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_attempts;
 #[cfg(test)]
 pub(crate) mod tests_dual;
 #[cfg(test)]

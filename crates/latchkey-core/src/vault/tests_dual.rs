@@ -90,7 +90,7 @@ fn open(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
 /// A sign-in choosing biometric unlock with a PIN as fallback, then locked.
 fn signed_in(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
     let v = open(dir, bio);
-    v.prepare(&pin("246810")).unwrap();
+    v.prepare(&pin("pin-246810")).unwrap();
     v.enable_biometric().unwrap();
     v.save(&session("RT")).unwrap();
     v.lock();
@@ -114,7 +114,7 @@ fn a_sign_in_sets_up_both_wraps_and_either_opens_the_vault() {
     v.unlock(&prompt()).unwrap();
     assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT");
     v.lock();
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT");
 
     // A second process opening the same directory unlocks with the finger too.
@@ -144,7 +144,7 @@ fn no_match_cancel_and_a_missing_reader_leave_the_vault_locked_uncounted_and_the
     }
     assert_eq!(read_failed_attempts(dir.path()), 0);
     assert_eq!(v.biometric_status(), BiometricStatus::Ready);
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     bio.next(Finger::Match);
     v.lock();
     v.unlock(&prompt()).unwrap();
@@ -169,7 +169,7 @@ fn a_changed_enrolment_falls_back_to_the_pin_which_wraps_the_key_again() {
         BiometricFailure::Changed
     );
 
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     assert_eq!(v.biometric_status(), BiometricStatus::Ready);
     let after = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
     assert_ne!(before, after, "a new biometric wrap was written");
@@ -183,12 +183,12 @@ fn wrapping_again_keeps_the_vault_identity_so_another_unlocked_process_still_sav
     let dir = tempfile::tempdir().unwrap();
     let bio = FakeBiometrics::new();
     let a = signed_in(dir.path(), &bio);
-    a.unlock(&pin("246810")).unwrap();
+    a.unlock(&pin("pin-246810")).unwrap();
 
     let b = open(dir.path(), &bio);
     bio.change_enrolment();
     assert!(b.unlock(&prompt()).is_err());
-    b.unlock(&pin("246810")).unwrap();
+    b.unlock(&pin("pin-246810")).unwrap();
 
     a.save(&session("RT-2")).unwrap();
     assert_eq!(b.load().unwrap().unwrap().refresh_token.secret(), "RT-2");
@@ -207,7 +207,7 @@ fn turning_biometrics_off_deletes_the_wrap_and_its_material_and_the_pin_still_wo
         biometric_failure(v.unlock(&prompt()).unwrap_err()),
         BiometricFailure::Off
     );
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     assert_eq!(
         v.biometric_status(),
         BiometricStatus::Off,
@@ -224,7 +224,7 @@ fn turning_biometrics_off_deletes_the_wrap_and_its_material_and_the_pin_still_wo
 fn a_pin_only_vault_answers_a_prompt_with_off_and_erasing_forgets_the_biometric_material() {
     let dir = tempfile::tempdir().unwrap();
     let bio = FakeBiometrics::new();
-    new_vault(dir.path(), "246810", "RT").lock();
+    new_vault(dir.path(), "pin-246810", "RT").lock();
     let v = open(dir.path(), &bio);
     assert_eq!(v.biometric_status(), BiometricStatus::Off);
     assert_eq!(
@@ -245,7 +245,7 @@ fn a_failed_sign_in_leaves_the_previous_biometric_wrap_in_place() {
     let bio = FakeBiometrics::new();
     let v = signed_in(dir.path(), &bio);
     let before = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
-    v.prepare(&pin("135790")).unwrap();
+    v.prepare(&pin("pin-135790")).unwrap();
     v.enable_biometric().unwrap();
     v.lock(); // the sign-in failed: nothing was saved
     assert_eq!(
@@ -259,7 +259,7 @@ fn a_failed_sign_in_leaves_the_previous_biometric_wrap_in_place() {
 #[test]
 fn biometric_unlock_needs_a_biometric_protector() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT");
+    let v = new_vault(dir.path(), "pin-246810", "RT");
     assert_eq!(v.biometric_status(), BiometricStatus::NotOffered);
     assert!(matches!(
         v.enable_biometric(),
