@@ -8,10 +8,12 @@
 //! with a key the plugin has since replaced fails its authentication tag ("Failed to decrypt the
 //! data: AEADBadTagException…"). Other decrypt failures under the same prefix (a keystore hiccup)
 //! are not invalidation.
-//! Either way the vault key can never be released again: that is `KeyInvalidated`, which erases
-//! the vault and asks for a new sign-in. Everything else (cancel, lockout, no hardware right now)
-//! is `Unavailable`: transient, nothing is erased (RocketChat PR #7351 treated a transient
-//! hardware error as invalidation and logged users out).
+//! Either way the biometric wrap can never be released again: that is `KeyInvalidated`, which
+//! drops the biometric wrap only (`vault/dual.rs`): the session stays, the PIN unlocks it and
+//! wraps the key for biometrics again. (Only a vault whose *sole* protector is biometric, with no
+//! PIN wrap, is erased on it.) Everything else (cancel, lockout, no hardware right now) is
+//! `Unavailable`: transient, nothing is dropped or erased (RocketChat PR #7351 treated a
+//! transient hardware error as invalidation and logged users out).
 
 use latchkey_core::vault::ProtectorError;
 

@@ -56,11 +56,16 @@ impl std::fmt::Debug for VaultKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnlockMethod {
-    /// A PIN or passphrase.
+    /// A PIN or passphrase ([`PinProtector`](super::PinProtector), every platform).
     Pin,
-    /// A biometric check that cryptographically releases the key (Android keystore).
+    /// A biometric check the platform itself binds the key to: Android's keystore cipher
+    /// ([`CipherProtector`](super::CipherProtector)) and the Apple keychain item with
+    /// `biometryCurrentSet` ([`KeychainProtector`](super::KeychainProtector), iOS and macOS).
     Biometric,
-    /// A biometric or passcode check that gates a keychain read (iOS, macOS).
+    /// A biometric check whose result the app turns into the key: Linux's fprintd match before
+    /// a Secret Service read ([`FingerprintProtector`](super::FingerprintProtector)), and Windows
+    /// Hello, whose signature the wrapping key is derived from
+    /// ([`HelloProtector`](super::HelloProtector)).
     BiometricGate,
 }
 
