@@ -83,6 +83,7 @@ fn views() -> Vec<AppView> {
         (BiometricStatus::Off, Some("fingerprint")),
         (BiometricStatus::Ready, Some("fingerprint")),
         (BiometricStatus::NeedsPin, Some("fingerprint")),
+        (BiometricStatus::SetUpAgain, Some("fingerprint")),
     ];
     let methods = [
         (UnlockMethod::Pin, "PIN"),

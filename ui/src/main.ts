@@ -10,6 +10,7 @@ import {
   type Preset,
   type Values,
 } from './providers';
+import { NEW_PIN_RULE, newPinIsStrongEnough } from './pinRule';
 import {
   appendTimeline,
   render,
@@ -51,6 +52,7 @@ function renderBiometric(v: AppView): void {
   byId('bio-unlock').hidden = !ready;
   byId('unlock-form').hidden = ready;
   byId('bio-changed').hidden = v.biometric !== 'needs_pin';
+  byId('bio-set-up-again').hidden = v.biometric !== 'set_up_again';
   byId<HTMLButtonElement>('bio-start').disabled = prompting;
   const toggle = byId('bio-toggle');
   toggle.hidden = !offered || v.session?.state !== 'signed_in';
@@ -135,6 +137,10 @@ byId<HTMLFormElement>('pin-setup').addEventListener('submit', (e) => {
   const confirm = byId<HTMLInputElement>('pin-confirm').value;
   if (pin !== confirm) {
     showError('The two PINs differ.');
+    return;
+  }
+  if (!newPinIsStrongEnough(pin)) {
+    showError(`Choose a longer PIN: ${NEW_PIN_RULE}.`);
     return;
   }
   void startSignIn(pin);

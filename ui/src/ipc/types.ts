@@ -37,7 +37,7 @@ export interface SessionStatus {
 
 export type UnlockMethod = 'pin' | 'biometric' | 'biometric_gate';
 
-export type BiometricStatus = 'not_offered' | 'off' | 'ready' | 'needs_pin';
+export type BiometricStatus = 'not_offered' | 'off' | 'ready' | 'needs_pin' | 'set_up_again';
 
 export interface AppView {
   configured: boolean;

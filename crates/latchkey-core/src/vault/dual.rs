@@ -9,6 +9,9 @@
 //! |---|---|---|
 //! | cancelled, no match, reader unavailable | stays locked, nothing written | try again or use the PIN |
 //! | platform key gone (enrolment changed, keychain item not found, wrap unreadable) | the biometric wrap is dropped (slot kept: still *on*) | biometrics changed: use the PIN |
+//! | the same unrecognised failure [`SET_UP_AGAIN_AFTER`] unlocks in a row | stays locked; counted in the key file (`vault/repeated.rs`) | [`BiometricStatus::SetUpAgain`]: set it up again |
+//!
+//! A success resets the PIN's failure count: the user is proven.
 //!
 //! After a PIN unlock, an *on* slot without a wrap is wrapped again (best effort: a failure is
 //! logged and the PIN unlock stands). Turning biometrics off removes the slot and deletes its
