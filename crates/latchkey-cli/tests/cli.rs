@@ -352,7 +352,11 @@ fn kill_dash_nine_during_refreshes_never_leaves_an_unreadable_vault() {
         state ^= state << 17;
         state
     };
-    let refresh_grants = || idp.stats_blocking()["grants"]["refresh_token"].as_u64().unwrap_or(0);
+    let refresh_grants = || {
+        idp.stats_blocking()["grants"]["refresh_token"]
+            .as_u64()
+            .unwrap_or(0)
+    };
     let (mut opened, mut survived, mut during) = (0u32, 0u32, 0u64);
     for kill in 0..kills {
         let before = refresh_grants();
@@ -409,5 +413,8 @@ fn kill_dash_nine_during_refreshes_never_leaves_an_unreadable_vault() {
     };
     println!("chaos: {kills} kill -9 during {mode}; {during} refreshes granted to the killed processes; vault opened {opened}/{kills}; sessions survived {survived}/{kills}");
     assert_eq!(opened, kills);
-    assert!(during >= u64::from(kills), "each killed process had a refresh granted");
+    assert!(
+        during >= u64::from(kills),
+        "each killed process had a refresh granted"
+    );
 }

@@ -166,18 +166,18 @@ mod tests {
             };
         }
         vec![
-        seed!("app-link"),
-        seed!("app-link-code-missing"),
-        seed!("app-link-error"),
-        seed!("app-link-iss-mismatch"),
-        seed!("app-link-state-mismatch"),
-        seed!("code-missing"),
-        seed!("error"),
-        seed!("iss-mismatch"),
-        seed!("iss-missing"),
-        seed!("post"),
-        seed!("state-mismatch"),
-        seed!("success"),
+            seed!("app-link"),
+            seed!("app-link-code-missing"),
+            seed!("app-link-error"),
+            seed!("app-link-iss-mismatch"),
+            seed!("app-link-state-mismatch"),
+            seed!("code-missing"),
+            seed!("error"),
+            seed!("iss-mismatch"),
+            seed!("iss-missing"),
+            seed!("post"),
+            seed!("state-mismatch"),
+            seed!("success"),
         ]
     }
 
@@ -191,8 +191,14 @@ mod tests {
             app_link.extend(reached.app_link);
         }
         for judged in ALL {
-            assert!(loopback.contains(&judged), "no loopback input reaches {judged:?}");
-            assert!(app_link.contains(&judged), "no app-link input reaches {judged:?}");
+            assert!(
+                loopback.contains(&judged),
+                "no loopback input reaches {judged:?}"
+            );
+            assert!(
+                app_link.contains(&judged),
+                "no app-link input reaches {judged:?}"
+            );
         }
     }
 

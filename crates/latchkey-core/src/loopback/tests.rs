@@ -65,8 +65,7 @@ async fn the_redirect_uri_is_an_ip_literal_with_the_bound_port_and_exact_path() 
 
 #[tokio::test]
 async fn without_ipv4_loopback_the_redirect_names_ipv6_loopback_and_the_callback_completes() {
-    if !crate::test_skip::ipv6_loopback("without_ipv4_loopback_the_redirect_names_ipv6_loopback")
-    {
+    if !crate::test_skip::ipv6_loopback("without_ipv4_loopback_the_redirect_names_ipv6_loopback") {
         return;
     }
     // The machine has [::1]: the production fallback must bind it.
@@ -83,12 +82,14 @@ async fn without_ipv4_loopback_the_redirect_names_ipv6_loopback_and_the_callback
 
 #[tokio::test]
 async fn on_a_machine_with_ipv6_loopback_the_listener_takes_both_families_and_v6_completes() {
-    if !crate::test_skip::ipv6_loopback("on_a_machine_with_ipv6_loopback_the_listener_takes_both")
-    {
+    if !crate::test_skip::ipv6_loopback("on_a_machine_with_ipv6_loopback_the_listener_takes_both") {
         return;
     }
     let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
-    assert!(l.has_ipv6(), "[::1] is free here, so the listener binds it beside 127.0.0.1");
+    assert!(
+        l.has_ipv6(),
+        "[::1] is free here, so the listener binds it beside 127.0.0.1"
+    );
     let port = l.port();
     let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
     let raw = b"GET /callback?code=both&state=good HTTP/1.1\r\n\r\n";
