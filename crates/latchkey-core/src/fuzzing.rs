@@ -68,7 +68,7 @@ pub fn token_response(bytes: &[u8]) {
     for status in [200, 400, 401, 503] {
         if let Ok(crate::token_endpoint::TokenAnswer::Issued {
             fields: Ok(fields), ..
-        }) = crate::token_endpoint::read(status, bytes, false)
+        }) = crate::token_endpoint::read(status, bytes, &[], false)
         {
             let _ = crate::tokens::accept_token_response(fields, tokio::time::Instant::now());
         }

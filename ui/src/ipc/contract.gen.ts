@@ -329,6 +329,38 @@ export const views = [
     "has_api": true,
     "biometric": "ready",
     "biometric_label": "fingerprint"
+  },
+  {
+    "configured": true,
+    "config_error": null,
+    "session": {
+      "state": "reauth_required",
+      "issuer": "http://127.0.0.1:8080",
+      "subject": "alice",
+      "display_name": "Alice Example",
+      "scopes": [
+        "openid",
+        "offline_access"
+      ],
+      "has_refresh_token": true,
+      "key_bound": true,
+      "access_token_expires_in_secs": 8,
+      "access_token_expires_at": 1790000000,
+      "access_token_lifetime_secs": 10,
+      "next_refresh_in_secs": 6,
+      "refresh_count": 3,
+      "rotation_count": 2,
+      "last_refresh_at": 1789999990,
+      "offline": false,
+      "reauth_reason": {
+        "reason": "dpop_proof_rejected"
+      }
+    },
+    "unlock_method": "biometric_gate",
+    "unlock_label": "Touch ID",
+    "has_api": false,
+    "biometric": "needs_pin",
+    "biometric_label": "fingerprint"
   }
 ] satisfies AppView[];
 
@@ -570,6 +602,12 @@ export const events = [
     "event": "session_ended",
     "reason": {
       "reason": "dpop_key_missing"
+    }
+  },
+  {
+    "event": "session_ended",
+    "reason": {
+      "reason": "dpop_proof_rejected"
     }
   },
   {

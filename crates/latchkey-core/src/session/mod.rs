@@ -94,6 +94,8 @@ struct Inner {
     provider: OnceCell<Arc<Provider>>,
     tokens: Arc<Mutex<TokenState>>,
     attempts: AtomicU64,
+    /// Refusals in a row that don't end a session by themselves (see `refresh_grant.rs`).
+    streaks: StdMutex<refresh_grant::Streaks>,
     /// The latest DPoP nonce from each server.
     dpop_nonces: crate::dpop::NonceCache,
     /// Each origin's clock offset, for proof `iat` (in memory only).
@@ -140,6 +142,7 @@ impl Session {
                 provider: OnceCell::new(),
                 tokens: Arc::new(Mutex::new(TokenState::SignedOut)),
                 attempts: AtomicU64::new(0),
+                streaks: StdMutex::new(refresh_grant::Streaks::default()),
                 dpop_nonces: crate::dpop::NonceCache::default(),
                 dpop_clocks: crate::dpop::ServerClocks::default(),
                 last_failure: StdMutex::new(None),
