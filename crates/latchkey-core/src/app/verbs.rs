@@ -75,20 +75,20 @@ impl Latchkey {
     }
 
     /// GETs `url` (https, or http on loopback) with a fresh access token; a 401 forces one
-    /// refresh and one retry, whose response is returned whatever its status. A user action:
-    /// it counts as activity for the idle lock, or locks if the idle time already passed.
+    /// refresh and one retry, whose response is returned whatever its status. Not user activity
+    /// (script can call it): it never resets the idle clock, and locks if the idle time passed.
     ///
     /// # Errors
     /// [`Error::InsecureUrl`] for any other URL: the token is never sent in clear.
     pub async fn get(&self, url: &Url) -> Result<ApiResponse> {
-        self.user_activity().await?;
+        self.lock_if_idle().await?;
         self.session.get(url).await
     }
 
-    /// Refreshes now, whatever the access token's age, and returns the status. A user action,
-    /// like [`Latchkey::get`].
+    /// Refreshes now, whatever the access token's age, and returns the status. Like
+    /// [`Latchkey::get`], not user activity.
     pub async fn refresh(&self) -> Result<SessionStatus> {
-        self.user_activity().await?;
+        self.lock_if_idle().await?;
         self.session.refresh().await
     }
 }
