@@ -279,3 +279,39 @@ async fn a_stored_session_without_its_dpop_key_is_revoked_before_it_is_ended() {
     );
     assert!(resumed_store.load().unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_one_action_front_end_asks_again_within_the_refresh_and_reaches_sign_in_required() {
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
+    fake.session.set_one_shot(true);
+    refresh_mock()
+        .respond_with(ResponseTemplate::new(400))
+        .expect(3)
+        .mount(&fake.server)
+        .await;
+    let err = fake.session.refresh().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ReauthRequired, "{err:?}");
+    assert_eq!(stored_rt(&*fake.store), None);
+    fake.server.verify().await;
+}
+
+#[tokio::test]
+async fn a_one_action_front_end_survives_one_blocked_request() {
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
+    fake.session.set_one_shot(true);
+    refresh_mock()
+        .respond_with(blocked_by_a_waf())
+        .up_to_n_times(1)
+        .mount(&fake.server)
+        .await;
+    refresh_mock()
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_json(
+            "at-2",
+            Some("rt-2"),
+            3600,
+        )))
+        .mount(&fake.server)
+        .await;
+    fake.session.refresh().await.unwrap();
+    assert_eq!(stored_rt(&*fake.store).as_deref(), Some("rt-2"));
+}

@@ -55,8 +55,12 @@ pub struct StoredProvider {
 impl Latchkey {
     /// Finds the stored session (`Locked` when there is one), as [`Latchkey::start`] does, but
     /// starts no background task: for a front end that runs one action and exits, where a
-    /// background refresh would only race the action it was started for.
+    /// background refresh would only race the action it was started for. Such a front end
+    /// makes no later refresh to count a refusal without an OAuth error by: the session asks
+    /// again within the refresh ([`crate::Session::set_one_shot`]).
     pub async fn resume(&self) -> Result<SessionStatus> {
+        // One action, then exit: a refusal without an OAuth error is asked again within it.
+        self.session.set_one_shot(true);
         self.session.resume().await
     }
 

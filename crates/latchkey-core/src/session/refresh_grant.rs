@@ -21,7 +21,8 @@
 //!   blip either: the [`REFUSALS_IN_A_ROW`]th such refusal in a row (no answer that issued a
 //!   token in between) ends the session as a refusal, after a best-effort revocation (RFC 7009)
 //!   of the refresh token it drops, so the user reaches "sign in again" instead of a session
-//!   every call fails in.
+//!   every call fails in. A one-action front end ([`Session::set_one_shot`], a CLI) asks
+//!   again within the same refresh, pausing 1 s then 2 s, so the rule holds per command.
 //! - `invalid_dpop_proof` (in the body or a `DPoP` challenge) keeps the session, with backoff;
 //!   the [`REFUSALS_IN_A_ROW`]th in a row ends it with [`ReauthReason::DpopProofRejected`] (a new
 //!   sign-in makes a new key), after a best-effort revocation: never backoff forever.
@@ -58,6 +59,10 @@ pub const REFUSALS_IN_A_ROW: u32 = 3;
 /// The least time before the next attempt after a refusal without an OAuth error: a firewall
 /// that blocks for a moment gets the moment, not three attempts within seconds.
 pub const UNEXPLAINED_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The pause before asking again, times the attempt, in a one-action front end
+/// ([`Session::set_one_shot`]).
+pub const ONE_SHOT_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Refusals in a row that end a session only once they repeat.
 #[derive(Debug, Default)]
@@ -123,21 +128,38 @@ impl Session {
                 return Err(self.refresh_failed(attempt, trigger, e));
             }
         };
-        let sent_at = Instant::now();
-        let sent_wall = SystemTime::now();
-        tracing::debug!(?trigger, "refreshing the access token");
-        let capture = Capture::new(&self.inner.http).with_dpop(
-            tokens.dpop.as_ref(),
-            &self.inner.dpop_nonces,
-            &self.inner.dpop_clocks,
-        );
-        let result = provider
-            .client
-            .exchange_refresh_token(&refresh_token)
-            .request_async(&capture)
-            .await;
-        let answer = capture.finish(result);
-        let attempt = self.inner.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+        let (answer, attempt, sent_at, sent_wall) = loop {
+            let sent_at = Instant::now();
+            let sent_wall = SystemTime::now();
+            tracing::debug!(?trigger, "refreshing the access token");
+            let capture = Capture::new(&self.inner.http).with_dpop(
+                tokens.dpop.as_ref(),
+                &self.inner.dpop_nonces,
+                &self.inner.dpop_clocks,
+            );
+            let result = provider
+                .client
+                .exchange_refresh_token(&refresh_token)
+                .request_async(&capture)
+                .await;
+            let answer = capture.finish(result);
+            let attempt = self.inner.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+            // A front end that runs one action and exits (a CLI) has no later attempt in this
+            // process to count: it asks again here, after a pause, up to the same limit.
+            if let Ok(TokenAnswer::Unexplained { status }) = &answer {
+                let seen = self.with_streaks(|s| s.unexplained);
+                if self.inner.one_shot.load(Ordering::SeqCst) && seen + 1 < REFUSALS_IN_A_ROW {
+                    self.with_streaks(|s| s.unexplained += 1);
+                    tracing::warn!(
+                        status,
+                        "the refresh was refused without an OAuth error; asking again"
+                    );
+                    tokio::time::sleep(ONE_SHOT_PAUSE * (seen + 1)).await;
+                    continue;
+                }
+            }
+            break (answer, attempt, sent_at, sent_wall);
+        };
 
         let (new_refresh, fields) = match answer {
             Ok(TokenAnswer::Issued {
@@ -326,6 +348,14 @@ fn refusal_reason(status: u16, error: &str, description: Option<String>) -> Reau
 }
 
 impl Session {
+    /// For a front end that runs one action and exits (a CLI): a refusal without an OAuth error
+    /// is asked again within the same refresh (after 1 s, then 2 s) instead of at a later attempt
+    /// this process will never make, so that the rule (the third in a row ends the session) holds
+    /// per command.
+    pub fn set_one_shot(&self, one_shot: bool) {
+        self.inner.one_shot.store(one_shot, Ordering::SeqCst);
+    }
+
     fn with_streaks<T>(&self, f: impl FnOnce(&mut Streaks) -> T) -> T {
         // Plain counters: a poisoned lock is still consistent.
         let mut streaks = self.inner.streaks.lock().unwrap_or_else(|p| p.into_inner());
