@@ -380,6 +380,14 @@ httpServer.on('request', (req, res) => {
       console.error(`dev-idp: ${req.method} ${req.url.split('?')[0]} -> ${res.statusCode}`);
     });
   }
+  if (req.url === '/api/echo' || req.url.startsWith('/api/echo?')) {
+    // A hostile-but-common API: echoes the request's headers (like httpbin's /headers), so that
+    // tests can show a response carrying the access token or DPoP proof never reaches the UI.
+    stats.api_requests += 1;
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify({ headers: req.headers }));
+    return;
+  }
   if (req.url === '/api/hello' || req.url.startsWith('/api/hello?')) {
     demoApi(req, res).catch((err) => {
       console.error('dev-idp: demo API error', err);

@@ -72,6 +72,16 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             if let WindowEvent::Resumed = event {
                 platform::mobile_redirect::poll_current(window.app_handle());
             }
+            if let WindowEvent::Focused(true) = event {
+                // The user's own input, seen by the native side (script can't focus the window:
+                // no window API is granted): the one thing besides sign-in and unlock that resets
+                // the idle clock. API calls and userinfo never do.
+                if let Some(state) = window.try_state::<AppState>() {
+                    if let Some(latchkey) = state.latchkey_now() {
+                        latchkey.user_present();
+                    }
+                }
+            }
             if let WindowEvent::CloseRequested { api, .. } = event {
                 // Lock on exit: forget the key and tokens before the process goes. Never on the
                 // main thread: locking waits for a refresh in flight (its rotated token must

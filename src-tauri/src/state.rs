@@ -87,6 +87,12 @@ impl AppState {
         self.latchkey.read().await.clone()
     }
 
+    /// The facade, without waiting: `None` while settings are being replaced (the window-event
+    /// handler runs on the main thread and must not block).
+    pub fn latchkey_now(&self) -> Option<Arc<Latchkey>> {
+        self.latchkey.try_read().ok()?.as_ref().ok().cloned()
+    }
+
     /// Keeps `forwarder` running (dropping the previous one, which belonged to a replaced facade).
     pub fn keep_forwarder(&self, forwarder: crate::events::Forwarder) {
         let mut slot = self.forwarder.lock().unwrap_or_else(|p| p.into_inner());
@@ -106,7 +112,9 @@ impl AppState {
     ///
     /// Refused while a session exists (signed in, or locked in the vault): the WebView calls
     /// this, and new settings would send the session's tokens to another API or swap its
-    /// provider. Signed out, the old facade is shut down (its background tasks stopped) before
+    /// provider. Settings that would lower DPoP below the policy in effect are refused whatever
+    /// the state ([`latchkey_core::config::check_dpop_not_lowered`]). Signed out, the old facade
+    /// is shut down (its background tasks stopped) before
     /// the new one replaces it.
     pub async fn replace_settings(
         &self,
@@ -119,6 +127,11 @@ impl AppState {
             Err(_) => latchkey_core::app::check_no_stored_session(&self.paths.vault)?,
         }
         settings.clone().finish()?; // refuse invalid settings before writing them
+                                    // DPoP can be raised from here, never lowered (the environment still applies on top).
+        let env = PartialConfig::from_env(std::env::vars())?;
+        let in_effect = self.settings()?.merge(env.clone()).dpop.unwrap_or_default();
+        let requested = settings.clone().merge(env).dpop.unwrap_or_default();
+        latchkey_core::config::check_dpop_not_lowered(in_effect, requested)?;
         settings.save_to_file(&self.paths.settings)?;
         if let Ok(old) = &*slot {
             old.shutdown().await;

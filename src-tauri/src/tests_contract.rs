@@ -51,6 +51,7 @@ fn reasons() -> Vec<ReauthReason> {
         ReauthReason::EndedElsewhere,
         ReauthReason::StoredSessionErased,
         ReauthReason::DpopKeyMissing,
+        ReauthReason::DpopProofRejected,
     ]
 }
 

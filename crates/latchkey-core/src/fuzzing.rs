@@ -132,12 +132,29 @@ pub fn token_response(bytes: &[u8]) {
     for status in [200, 400, 401, 503] {
         if let Ok(crate::token_endpoint::TokenAnswer::Issued {
             fields: Ok(fields), ..
-        }) = crate::token_endpoint::read(status, bytes, false)
+        }) = crate::token_endpoint::read(status, bytes, &[], false)
         {
             let _ = crate::tokens::accept_token_response(fields, tokio::time::Instant::now());
         }
     }
     let _ = crate::discovery::parse_json::<ServerMetadata>(crate::error::Endpoint::Token, bytes);
+}
+
+/// `WWW-Authenticate` header values, as the engine reads them: every challenge, every header
+/// (the input split at newlines into header values).
+#[doc(hidden)]
+pub fn www_authenticate(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let values: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    for challenge in crate::http::parse_challenges(values.iter().map(String::as_str)) {
+        let _ = (
+            challenge.error(),
+            challenge.param("nonce"),
+            challenge.is("DPoP"),
+        );
+    }
+    let _ = crate::dpop::is_nonce_challenge(&values);
+    let _ = crate::token_endpoint::read(401, b"", &values, true);
 }
 
 #[cfg(test)]

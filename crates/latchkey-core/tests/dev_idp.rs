@@ -305,10 +305,12 @@ async fn signing_out_everywhere_opens_the_idps_end_session_page_for_this_client_
     );
     let param = |k: &str| query_param(url, k);
     assert_eq!(param("client_id").as_deref(), Some("latchkey-native"));
-    assert!(
-        param("id_token_hint").is_some(),
-        "the IdP knows whose session to end"
+    assert_eq!(
+        param("id_token_hint"),
+        None,
+        "the ID token never goes to the browser"
     );
+    assert_eq!(param("logout_hint").as_deref(), Some("alice"));
     // The IdP accepts it: its confirmation page, not an error.
     let page = reqwest::get(url.as_str()).await.unwrap();
     assert_eq!(page.status(), 200);

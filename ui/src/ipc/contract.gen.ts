@@ -134,8 +134,8 @@ export const views = [
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
     "has_api": true,
-    "biometric": "set_up_again",
-    "biometric_label": "fingerprint"
+    "biometric": "not_offered",
+    "biometric_label": null
   },
   {
     "configured": true,
@@ -167,8 +167,8 @@ export const views = [
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
     "has_api": false,
-    "biometric": "not_offered",
-    "biometric_label": null
+    "biometric": "off",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -199,7 +199,7 @@ export const views = [
     "unlock_method": "pin",
     "unlock_label": "PIN",
     "has_api": true,
-    "biometric": "off",
+    "biometric": "ready",
     "biometric_label": "fingerprint"
   },
   {
@@ -231,7 +231,7 @@ export const views = [
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
     "has_api": false,
-    "biometric": "ready",
+    "biometric": "needs_pin",
     "biometric_label": "fingerprint"
   },
   {
@@ -263,8 +263,8 @@ export const views = [
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
     "has_api": true,
-    "biometric": "needs_pin",
-    "biometric_label": "fingerprint"
+    "biometric": "not_offered",
+    "biometric_label": null
   },
   {
     "configured": true,
@@ -295,7 +295,7 @@ export const views = [
     "unlock_method": "pin",
     "unlock_label": "PIN",
     "has_api": false,
-    "biometric": "set_up_again",
+    "biometric": "off",
     "biometric_label": "fingerprint"
   },
   {
@@ -327,8 +327,40 @@ export const views = [
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
     "has_api": true,
-    "biometric": "not_offered",
-    "biometric_label": null
+    "biometric": "ready",
+    "biometric_label": "fingerprint"
+  },
+  {
+    "configured": true,
+    "config_error": null,
+    "session": {
+      "state": "reauth_required",
+      "issuer": "http://127.0.0.1:8080",
+      "subject": "alice",
+      "display_name": "Alice Example",
+      "scopes": [
+        "openid",
+        "offline_access"
+      ],
+      "has_refresh_token": true,
+      "key_bound": true,
+      "access_token_expires_in_secs": 8,
+      "access_token_expires_at": 1790000000,
+      "access_token_lifetime_secs": 10,
+      "next_refresh_in_secs": 6,
+      "refresh_count": 3,
+      "rotation_count": 2,
+      "last_refresh_at": 1789999990,
+      "offline": false,
+      "reauth_reason": {
+        "reason": "dpop_proof_rejected"
+      }
+    },
+    "unlock_method": "biometric_gate",
+    "unlock_label": "Touch ID",
+    "has_api": false,
+    "biometric": "needs_pin",
+    "biometric_label": "fingerprint"
   }
 ] satisfies AppView[];
 
@@ -570,6 +602,12 @@ export const events = [
     "event": "session_ended",
     "reason": {
       "reason": "dpop_key_missing"
+    }
+  },
+  {
+    "event": "session_ended",
+    "reason": {
+      "reason": "dpop_proof_rejected"
     }
   },
   {

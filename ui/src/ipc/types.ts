@@ -11,7 +11,8 @@ export interface ReauthReason {
     | 'access_token_rejected'
     | 'ended_elsewhere'
     | 'stored_session_erased'
-    | 'dpop_key_missing';
+    | 'dpop_key_missing'
+    | 'dpop_proof_rejected';
   detail?: string | null;
 }
 

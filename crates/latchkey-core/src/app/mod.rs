@@ -302,23 +302,49 @@ impl Latchkey {
         self.get(&url).await
     }
 
-    /// The userinfo claims.
+    /// The userinfo claims. Not user activity (see [`Latchkey::user_present`]): locks instead if
+    /// the idle time has passed.
     pub async fn userinfo(&self) -> Result<serde_json::Value> {
-        self.user_activity().await?;
+        self.lock_if_idle().await?;
         self.session.userinfo().await
     }
 
-    /// Records a user action, unless the vault has already been idle past the idle-lock time
-    /// (the machine slept through it and the idle locker hasn't looked yet): then it locks now
-    /// and the action fails as locked, instead of the action resetting the idle clock.
-    async fn user_activity(&self) -> Result<()> {
+    /// The user is here: their own input, observed by native code (a window gaining focus, a
+    /// key or pointer event the front end's native side sees). Resets the idle clock, unless the
+    /// idle time has already passed (a machine that slept through it): then the idle locker locks
+    /// as it would have.
+    ///
+    /// # Security
+    /// Never call this from a command a WebView can invoke, nor from any API call: script would
+    /// then keep an unattended session unlocked forever. The idle clock is reset only by this, a
+    /// sign-in and an unlock (which take the user's PIN or biometric).
+    pub fn user_present(&self) {
+        let idle_lock = self.idle_lock.lock().ok().and_then(|slot| *slot);
+        if idle_lock.is_some_and(|idle| self.activity.is_idle(idle)) {
+            return;
+        }
+        if self.session.status().state == SessionState::SignedIn {
+            self.activity.touch();
+        }
+    }
+
+    /// When the idle clock was last reset (a sign-in, an unlock, [`Latchkey::user_present`]);
+    /// `None` when nothing is unlocked. For a front end showing "locks in …", and for tests
+    /// that show which calls reset it.
+    pub fn last_user_activity(&self) -> Option<tokio::time::Instant> {
+        self.activity.last_at()
+    }
+
+    /// Before an action the front end asked for (an API call, userinfo, a refresh): if the
+    /// session has been idle past the idle-lock time (the machine slept through it and the idle
+    /// locker hasn't looked yet), locks now and fails as locked. Doesn't reset the idle clock.
+    async fn lock_if_idle(&self) -> Result<()> {
         let idle_lock = self.idle_lock.lock().ok().and_then(|slot| *slot);
         if idle_lock.is_some_and(|idle| self.activity.is_idle(idle)) {
             self.activity.clear();
             self.lock().await;
             return Err(crate::StoreError::Locked.into());
         }
-        self.activity.touch();
         Ok(())
     }
 

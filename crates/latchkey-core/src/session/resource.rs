@@ -77,20 +77,41 @@ impl Session {
         endpoint: Endpoint,
     ) -> Result<ApiResponse> {
         let key = self.dpop_key().await?;
+        let (response, proof) = match key {
+            Some(key) => self.send_with_proof(url, token, &key, endpoint).await?,
+            None => (
+                self.inner
+                    .http
+                    .get_with_bearer(url, token.secret())
+                    .await
+                    .map_err(|e| Error::http(endpoint, e))?,
+                None,
+            ),
+        };
         let BodyResponse {
             status,
             content_type,
             body,
+            www_authenticate,
             ..
-        } = match key {
-            Some(key) => self.send_with_proof(url, token, &key, endpoint).await?,
-            None => self
-                .inner
-                .http
-                .get_with_bearer(url, token.secret())
-                .await
-                .map_err(|e| Error::http(endpoint, e))?,
-        };
+        } = response;
+        let body = zeroize::Zeroizing::new(body);
+        // An API that echoes the request (headers, a debug endpoint) would hand the caller, and
+        // through it a WebView, the access token or the proof. Such a response is withheld.
+        let credentials = [Some(token.secret().as_str()), proof.as_deref()];
+        let echoed = credentials.iter().flatten().any(|secret| {
+            contains_secret(&body, secret)
+                || www_authenticate
+                    .iter()
+                    .chain(content_type.iter())
+                    .any(|h| contains_secret(h.as_bytes(), secret))
+        });
+        if echoed {
+            tracing::warn!(%endpoint, status, "the response echoes the request's credentials; withheld");
+            return Err(Error::CredentialEchoed { endpoint });
+        }
+        let mut body = body;
+        let body = std::mem::take(&mut *body);
         Ok(ApiResponse {
             status,
             content_type,
@@ -105,7 +126,7 @@ impl Session {
         token: &AccessToken,
         key: &DpopKey,
         endpoint: Endpoint,
-    ) -> Result<BodyResponse> {
+    ) -> Result<(BodyResponse, Option<String>)> {
         let nonces = &self.inner.dpop_nonces;
         let clocks = &self.inner.dpop_clocks;
         let mut retried = false;
@@ -124,13 +145,10 @@ impl Session {
                 .await
                 .map_err(|e| Error::http(endpoint, e))?;
             let new_nonce = learn_from(nonces, clocks, url, nonce.as_deref(), sent, &response);
-            let challenged = response.status == 401
-                && response
-                    .www_authenticate
-                    .as_deref()
-                    .is_some_and(is_nonce_challenge);
+            let challenged =
+                response.status == 401 && is_nonce_challenge(&response.www_authenticate);
             match (challenged, new_nonce && !retried) {
-                (false, _) => return Ok(response),
+                (false, _) => return Ok((response, Some(proof))),
                 (true, true) => {
                     tracing::debug!(%endpoint, "DPoP nonce challenge; retrying once");
                     retried = true;
@@ -196,4 +214,13 @@ impl Session {
             self.save_if_store_unchanged(t).await;
         }
     }
+}
+
+/// Whether `haystack` holds `secret`, as sent or JSON-escaped (`/` as `\/`).
+fn contains_secret(haystack: &[u8], secret: &str) -> bool {
+    if secret.is_empty() {
+        return false;
+    }
+    let find = |needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+    find(secret.as_bytes()) || (secret.contains('/') && find(secret.replace('/', "\\/").as_bytes()))
 }
