@@ -23,6 +23,8 @@ mod biometric_offer;
 mod mobile;
 #[cfg(mobile)]
 pub use mobile::{biometric, biometric_label, protector, unlock_wording, user_agent};
+#[cfg(test)]
+mod apple_bundle;
 #[cfg(target_os = "ios")]
 mod auth_session_ios;
 #[cfg(mobile)]
