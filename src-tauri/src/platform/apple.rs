@@ -12,9 +12,6 @@ pub fn biometric() -> Option<Arc<dyn KeyProtector>> {
     Some(Arc::new(KeychainProtector::new(BiometricKeychain)))
 }
 
-/// The UI's word for it.
-pub const LABEL: &str = if cfg!(target_os = "ios") {
-    "Face ID"
-} else {
-    "Touch ID"
-};
+/// The UI's word for it on macOS (iOS names the device's biometry: `biometric_offer.rs`).
+#[cfg(target_os = "macos")]
+pub const LABEL: &str = "Touch ID";

@@ -67,7 +67,8 @@ pub fn offer(status: Result<&Status, String>, ios: bool) -> Offer {
 }
 
 /// Before wrapping (turning biometric unlock on): refuses, without a prompt, when the plugin
-/// already knows no biometric can be used now, with its reason.
+/// already knows no biometric can be used now, with its reason. (Android's cipher only.)
+#[cfg_attr(target_os = "ios", allow(dead_code))]
 pub fn before_wrap(status: &Status) -> Result<(), ProtectorError> {
     if status.is_available {
         return Ok(());
