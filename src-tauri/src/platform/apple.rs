@@ -1,7 +1,8 @@
 //! iOS and macOS biometric unlock: the vault key in a keychain item with `biometryCurrentSet`
-//! access control (latchkey-core's `vault::keychain`); reading it shows Face ID / Touch ID. An
-//! unsigned macOS build gets `errSecMissingEntitlement` from the data-protection keychain and
-//! falls back to the PIN. Cross-checked; not run on a device here.
+//! access control (latchkey-core's `vault::keychain`); reading it shows Face ID / Touch ID. On
+//! macOS the data-protection keychain opens only to an app signed with `Entitlements.macos.plist`
+//! and an embedded provisioning profile granting it; without them it returns
+//! `errSecMissingEntitlement` and the PIN is used. Type-checked; not run on a device here.
 
 use std::sync::Arc;
 
