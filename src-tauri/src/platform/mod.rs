@@ -16,10 +16,15 @@ mod windows;
 // Used by the Android cipher only (compiled, unused, on desktop and iOS).
 #[cfg_attr(any(desktop, target_os = "ios"), allow(dead_code))]
 mod biometric_errors;
+// Used on mobile (compiled, unused, on desktop, where its tests run).
+#[cfg_attr(desktop, allow(dead_code))]
+mod biometric_offer;
 #[cfg(mobile)]
 mod mobile;
 #[cfg(mobile)]
 pub use mobile::{biometric, biometric_label, protector, unlock_wording, user_agent};
+#[cfg(test)]
+mod apple_bundle;
 #[cfg(target_os = "ios")]
 mod auth_session_ios;
 #[cfg(mobile)]

@@ -96,6 +96,12 @@ pub enum ProtectorError {
     /// The user cancelled the prompt.
     #[error("unlock was cancelled")]
     Cancelled,
+    /// Too many failed biometric attempts: the platform has locked its biometric check for now
+    /// (Android's lockout, a Windows Hello TPM locked after wrong PINs, Apple's biometry
+    /// lockout). Nothing is wrong with the key; the PIN works, and the platform lifts the lock
+    /// after a wait or its own unlock.
+    #[error("too many failed attempts: the platform has locked biometrics for now")]
+    LockedOut,
     /// The platform key is gone (e.g. biometrics were re-enrolled): the vault can't be opened.
     #[error("the unlock key was invalidated (biometrics changed?); sign in again")]
     KeyInvalidated,

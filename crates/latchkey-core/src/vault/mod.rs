@@ -88,7 +88,7 @@ pub use hello::{wrapping_key as hello_wrapping_key, HelloProtector, HelloSigner}
 #[cfg(windows)]
 pub use hello_windows::WindowsHello;
 pub use key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
-pub use keychain::{classify_keychain_status, KeychainProtector};
+pub use keychain::{classify_keychain_status, KeychainCall, KeychainProtector};
 #[cfg(any(target_os = "macos", target_os = "ios"))]
 pub use keychain_apple::BiometricKeychain;
 pub use pin::{KdfParams, PinProtector, MIN_PIN_LEN};
