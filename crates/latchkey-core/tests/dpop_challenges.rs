@@ -195,3 +195,29 @@ async fn a_token_endpoint_rejecting_every_proof_ends_the_session_after_three_tri
     assert!(session.refresh().await.is_err());
     server.verify().await;
 }
+
+#[tokio::test]
+async fn an_api_rejecting_the_proof_gets_a_typed_error_not_a_refresh_that_cannot_help() {
+    let (server, session, store) = signed_in().await;
+    Mock::given(method("GET"))
+        .and(path("/api"))
+        .respond_with(ResponseTemplate::new(401).insert_header(
+            "www-authenticate",
+            r#"Bearer realm="api", DPoP algs="ES256", error="invalid_dpop_proof", error_description="bad htu""#,
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let url: Url = format!("{}/api", server.uri()).parse().unwrap();
+    let err = session.get(&url).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Dpop(DpopError::ProofRejected { endpoint: Endpoint::Api, description: Some(d) }) if d == "bad htu"
+        ),
+        "{err:?}"
+    );
+    assert_eq!(session.status().refresh_count, 0, "no refresh, no rotation");
+    assert_eq!(stored_rt(&*store).as_deref(), Some("rt-1"));
+    server.verify().await;
+}

@@ -3,7 +3,8 @@
 //! A DPoP-bound session sends `Authorization: DPoP <token>` with a proof bound to the token
 //! (`ath`) and the resource server's latest nonce; a `WWW-Authenticate: DPoP
 //! error="use_dpop_nonce"` challenge gets exactly one retry with the new nonce, a second one is
-//! [`DpopError::NonceDemandedAgain`]. The proof's `iat` is the resource server's time as its
+//! [`DpopError::NonceDemandedAgain`]; an `invalid_dpop_proof` challenge is
+//! [`DpopError::ProofRejected`] at once (no refresh: a new token wouldn't fix the proof). The proof's `iat` is the resource server's time as its
 //! `Date` headers tell it ([`crate::dpop::ServerClocks`], per origin).
 
 use openidconnect::AccessToken;
@@ -109,6 +110,28 @@ impl Session {
         if echoed {
             tracing::warn!(%endpoint, status, "the response echoes the request's credentials; withheld");
             return Err(Error::CredentialEchoed { endpoint });
+        }
+        // A resource server that rejects the proof itself (RFC 9449 §7.1): a refresh can't fix
+        // that, and each one would rotate the refresh token for nothing. A typed error instead.
+        if status == 401 && proof.is_some() {
+            let challenges =
+                crate::http::parse_challenges(www_authenticate.iter().map(String::as_str));
+            if let Some(c) = challenges
+                .iter()
+                .find(|c| c.is("DPoP") && c.error() == Some("invalid_dpop_proof"))
+            {
+                let description = c.param("error_description").map(|d| {
+                    d.chars()
+                        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+                        .take(256)
+                        .collect()
+                });
+                return Err(DpopError::ProofRejected {
+                    endpoint,
+                    description,
+                }
+                .into());
+            }
         }
         let mut body = body;
         let body = std::mem::take(&mut *body);
