@@ -134,8 +134,8 @@ export const views = [
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
     "has_api": true,
-    "biometric": "not_offered",
-    "biometric_label": null
+    "biometric": "set_up_again",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -167,8 +167,8 @@ export const views = [
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
     "has_api": false,
-    "biometric": "off",
-    "biometric_label": "fingerprint"
+    "biometric": "not_offered",
+    "biometric_label": null
   },
   {
     "configured": true,
@@ -199,7 +199,7 @@ export const views = [
     "unlock_method": "pin",
     "unlock_label": "PIN",
     "has_api": true,
-    "biometric": "ready",
+    "biometric": "off",
     "biometric_label": "fingerprint"
   },
   {
@@ -231,7 +231,7 @@ export const views = [
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
     "has_api": false,
-    "biometric": "needs_pin",
+    "biometric": "ready",
     "biometric_label": "fingerprint"
   },
   {
@@ -263,8 +263,8 @@ export const views = [
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
     "has_api": true,
-    "biometric": "not_offered",
-    "biometric_label": null
+    "biometric": "needs_pin",
+    "biometric_label": "fingerprint"
   },
   {
     "configured": true,
@@ -295,7 +295,7 @@ export const views = [
     "unlock_method": "pin",
     "unlock_label": "PIN",
     "has_api": false,
-    "biometric": "off",
+    "biometric": "set_up_again",
     "biometric_label": "fingerprint"
   },
   {
@@ -327,8 +327,8 @@ export const views = [
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
     "has_api": true,
-    "biometric": "ready",
-    "biometric_label": "fingerprint"
+    "biometric": "not_offered",
+    "biometric_label": null
   },
   {
     "configured": true,
@@ -359,7 +359,7 @@ export const views = [
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
     "has_api": false,
-    "biometric": "needs_pin",
+    "biometric": "off",
     "biometric_label": "fingerprint"
   }
 ] satisfies AppView[];

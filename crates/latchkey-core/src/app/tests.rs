@@ -75,7 +75,7 @@ async fn scripted_userinfo_every_14_minutes_does_not_keep_the_session_unlocked_p
         .start(Some(Duration::from_secs(15 * 60)))
         .await
         .unwrap();
-    latchkey.unlock(pin("246810")).await.unwrap();
+    latchkey.unlock(pin("pin-246810")).await.unwrap();
     assert_eq!(latchkey.status().state, SessionState::SignedIn);
 
     // What script in the WebView can do: call userinfo, the API and a GET, every 14 minutes.
@@ -102,7 +102,7 @@ async fn the_users_own_presence_reported_by_native_code_keeps_the_session_unlock
         .start(Some(Duration::from_secs(15 * 60)))
         .await
         .unwrap();
-    latchkey.unlock(pin("246810")).await.unwrap();
+    latchkey.unlock(pin("pin-246810")).await.unwrap();
     for _ in 0..3 {
         tokio::time::advance(Duration::from_secs(14 * 60)).await;
         latchkey.user_present();
