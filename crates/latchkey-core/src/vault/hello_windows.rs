@@ -106,11 +106,18 @@ impl WindowsHello {
                 // Releasing: a new key could never open the old wrap. The PIN, then a new wrap.
                 return Err(ProtectorError::KeyInvalidated);
             }
-            // OpenIfExists: another process may have created it since OpenAsync.
             retrieved = self.prompt(KeyCredentialManager::RequestCreateAsync(
                 &name,
-                KeyCredentialCreationOption::OpenIfExists,
+                KeyCredentialCreationOption::FailIfExists,
             ))?;
+            // Another process created it since OpenAsync: open that one.
+            if retrieved.Status().map_err(unavailable)?
+                == KeyCredentialStatus::CredentialAlreadyExists
+            {
+                retrieved = KeyCredentialManager::OpenAsync(&name)
+                    .and_then(|op| op.join())
+                    .map_err(unavailable)?;
+            }
         }
         let status = retrieved.Status().map_err(unavailable)?;
         if status != KeyCredentialStatus::Success {
