@@ -35,6 +35,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (core, vault, dev-IdP and hostile-input scenarios, CLI, app shell)"
 cargo test --workspace --locked
+# The CLI's --fingerprint journey needs its test-rig build (reads the rig's private buses; a
+# release build with it does not compile).
+cargo test --locked -p latchkey-cli --features test-rig --test cli_fingerprint
 
 disk
 

@@ -42,7 +42,7 @@ pub async fn sign_in<R: Runtime>(
     latchkey
         .sign_in_choosing(
             credential(pin),
-            biometric.unwrap_or(false),
+            biometric.unwrap_or(false).then_some(Keep::ThisRun),
             crate::platform::user_agent(&app).as_ref(),
             crate::platform::redirect(&app)?,
         )

@@ -154,18 +154,19 @@ impl Latchkey {
         user_agent: &dyn UserAgent,
         redirect: Redirect,
     ) -> Result<SessionStatus> {
-        self.sign_in_choosing(credential, false, user_agent, redirect)
+        self.sign_in_choosing(credential, None, user_agent, redirect)
             .await
     }
 
     /// [`Latchkey::sign_in_with`], also wrapping the new key with the vault's biometric
-    /// protector when `biometric` (the PIN in `credential` stays the fallback; see
+    /// protector when `biometric` says where to keep it (the PIN in `credential` is the proof and
+    /// stays the fallback; see
     /// [`crate::vault::Vault::enable_biometric`]). If the platform can't set it up, the sign-in
     /// goes on with the PIN alone: [`Latchkey::biometric_status`] then says `Off`.
     pub async fn sign_in_choosing(
         &self,
         credential: Credential,
-        biometric: bool,
+        biometric: Option<crate::vault::Keep>,
         user_agent: &dyn UserAgent,
         redirect: Redirect,
     ) -> Result<SessionStatus> {
@@ -174,11 +175,11 @@ impl Latchkey {
         let vault = self.vault.clone();
         tokio::task::spawn_blocking(move || {
             vault.prepare(&credential)?;
-            if biometric {
+            if let Some(keep) = biometric {
                 // The sign-in's own PIN is the proof. No reader, no enrolled finger, no match:
                 // the sign-in goes on with the PIN alone (the status then says biometric unlock
                 // is off; it can be turned on later).
-                if let Err(e) = vault.enable_biometric(&credential, crate::vault::Keep::ThisRun) {
+                if let Err(e) = vault.enable_biometric(&credential, keep) {
                     tracing::warn!(error = %e, "biometric unlock could not be set up; PIN only");
                 }
             }
