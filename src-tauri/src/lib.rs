@@ -151,6 +151,8 @@ fn app_paths<R: Runtime>(app: &AppHandle<R>) -> Result<AppPaths, Box<dyn std::er
 
 #[cfg(test)]
 mod tests;
+#[cfg(all(test, target_os = "linux"))]
+mod tests_biometric;
 #[cfg(test)]
 mod tests_contract;
 #[cfg(test)]

@@ -96,9 +96,32 @@ byId('use-pin').addEventListener('click', () => {
 });
 
 byId('bio-toggle').addEventListener('click', () => {
-  const enable = view?.biometric === 'off';
+  if (view?.biometric === 'off') {
+    // On needs the user's PIN, then their finger: Rust checks both.
+    byId('bio-enable').hidden = false;
+    byId<HTMLInputElement>('bio-enable-pin').focus();
+    return;
+  }
   void act(async () => {
-    const biometric = await api.setBiometric(enable);
+    const biometric = await api.setBiometric(false);
+    if (view) update({ ...view, biometric });
+  });
+});
+
+byId('bio-enable-cancel').addEventListener('click', () => {
+  byId('bio-enable').hidden = true;
+  byId<HTMLInputElement>('bio-enable-pin').value = '';
+});
+
+byId('bio-enable').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const input = byId<HTMLInputElement>('bio-enable-pin');
+  const keep = byId<HTMLInputElement>('bio-keep').checked;
+  const pin = input.value;
+  input.value = '';
+  void act(async () => {
+    const biometric = await api.setBiometric(true, pin, keep);
+    byId('bio-enable').hidden = true;
     if (view) update({ ...view, biometric });
   });
 });

@@ -3,7 +3,8 @@
 //! (`events.rs`). None returns a token, key, verifier or `state`. API calls are made here, in
 //! Rust, and only their result crosses IPC.
 
-use latchkey_core::vault::BiometricStatus;
+use latchkey_core::app::BiometricChange;
+use latchkey_core::vault::{BiometricStatus, Keep};
 use latchkey_core::{Credential, PartialConfig, SignOutReport};
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State};
@@ -41,7 +42,7 @@ pub async fn sign_in<R: Runtime>(
     latchkey
         .sign_in_choosing(
             credential(pin),
-            biometric.unwrap_or(false),
+            biometric.unwrap_or(false).then_some(Keep::ThisRun),
             crate::platform::user_agent(&app).as_ref(),
             crate::platform::redirect(&app)?,
         )
@@ -70,13 +71,31 @@ pub async fn cancel_unlock(state: State<'_, AppState>) -> Result<(), IpcError> {
     Ok(())
 }
 
-/// Turns biometric unlock on (signed in; may prompt) or off (deletes its wrap; the PIN stays).
+/// Turns biometric unlock on or off. On needs the user's PIN (`pin`, checked in Rust by
+/// releasing the PIN wrap; a wrong one counts) and then the platform's own check (a matching
+/// finger on Linux); `keep_across_restarts` (Linux) keeps the key in the login keyring, which any
+/// program the user runs can read, instead of this process's memory. Off needs the session
+/// unlocked. A bare call from script changes nothing.
 #[tauri::command]
 pub async fn set_biometric(
     state: State<'_, AppState>,
     enabled: bool,
+    pin: Option<String>,
+    keep_across_restarts: Option<bool>,
 ) -> Result<BiometricStatus, IpcError> {
-    Ok(state.latchkey().await?.set_biometric(enabled).await?)
+    let change = if enabled {
+        BiometricChange::On {
+            proof: credential(pin),
+            keep: if keep_across_restarts.unwrap_or(false) {
+                Keep::AcrossRestarts
+            } else {
+                Keep::ThisRun
+            },
+        }
+    } else {
+        BiometricChange::Off
+    };
+    Ok(state.latchkey().await?.set_biometric(change).await?)
 }
 
 /// Locks: tokens and key forgotten.

@@ -43,7 +43,10 @@ export const api = {
   unlock: (pin: string | null) => call<void>('unlock', { pin }),
   /** Ends a biometric prompt in progress ("use PIN instead"). */
   cancelUnlock: () => call<void>('cancel_unlock'),
-  setBiometric: (enabled: boolean) => call<BiometricStatus>('set_biometric', { enabled }),
+  /** On needs the user's PIN (checked in Rust) and then the platform's check (the finger);
+   * `keepAcrossRestarts` (Linux) puts the key in the login keyring, readable by any program. */
+  setBiometric: (enabled: boolean, pin: string | null = null, keepAcrossRestarts = false) =>
+    call<BiometricStatus>('set_biometric', { enabled, pin, keepAcrossRestarts }),
   lock: () => call<void>('lock'),
   callApi: () => call<ApiResult>('call_api'),
   userinfo: () => call<Record<string, unknown>>('userinfo'),

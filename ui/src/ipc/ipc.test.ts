@@ -48,13 +48,15 @@ describe('the IPC module', () => {
     await api.unlock(null);
     await api.cancelUnlock();
     await api.setBiometric(false);
+    await api.setBiometric(true, '246810', true);
     await api.lock();
     expect(calls).toEqual([
       ['sign_in', { pin: '246810', biometric: false }],
       ['sign_in', { pin: '246810', biometric: true }],
       ['unlock', { pin: null }],
       ['cancel_unlock', {}],
-      ['set_biometric', { enabled: false }],
+      ['set_biometric', { enabled: false, pin: null, keepAcrossRestarts: false }],
+      ['set_biometric', { enabled: true, pin: '246810', keepAcrossRestarts: true }],
       ['lock', {}],
     ]);
   });

@@ -14,6 +14,7 @@
 //!   ([`Latchkey::check_reconfigure`]).
 
 mod biometric;
+pub use biometric::BiometricChange;
 mod idle;
 pub mod verbs;
 
@@ -153,30 +154,39 @@ impl Latchkey {
         user_agent: &dyn UserAgent,
         redirect: Redirect,
     ) -> Result<SessionStatus> {
-        self.sign_in_choosing(credential, false, user_agent, redirect)
+        self.sign_in_choosing(credential, None, user_agent, redirect)
             .await
     }
 
     /// [`Latchkey::sign_in_with`], also wrapping the new key with the vault's biometric
-    /// protector when `biometric` (the PIN in `credential` stays the fallback; see
+    /// protector when `biometric` says where to keep it (the PIN in `credential` is the proof and
+    /// stays the fallback; see
     /// [`crate::vault::Vault::enable_biometric`]). If the platform can't set it up, the sign-in
     /// goes on with the PIN alone: [`Latchkey::biometric_status`] then says `Off`.
     pub async fn sign_in_choosing(
         &self,
         credential: Credential,
-        biometric: bool,
+        biometric: Option<crate::vault::Keep>,
         user_agent: &dyn UserAgent,
         redirect: Redirect,
     ) -> Result<SessionStatus> {
         self.check_sign_in()?;
-        self.vault.prepare(&credential)?;
-        if biometric {
-            // No reader, no enrolled finger, no keyring: the sign-in goes on with the PIN alone
-            // (the status then says biometric unlock is off; it can be turned on later).
-            if let Err(e) = self.vault.enable_biometric() {
-                tracing::warn!(error = %e, "biometric unlock could not be set up; PIN only");
+        // Off the async threads: wrapping may prompt (a biometric-only vault, the finger).
+        let vault = self.vault.clone();
+        tokio::task::spawn_blocking(move || {
+            vault.prepare(&credential)?;
+            if let Some(keep) = biometric {
+                // The sign-in's own PIN is the proof. No reader, no enrolled finger, no match:
+                // the sign-in goes on with the PIN alone (the status then says biometric unlock
+                // is off; it can be turned on later).
+                if let Err(e) = vault.enable_biometric(&credential, keep) {
+                    tracing::warn!(error = %e, "biometric unlock could not be set up; PIN only");
+                }
             }
-        }
+            Ok::<_, crate::vault::VaultError>(())
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("sign-in key task: {e}")))??;
         // Register for cancellation before the browser opens, so a Cancel pressed at any moment
         // from now on is seen.
         let cancelled = self.cancel.notified();

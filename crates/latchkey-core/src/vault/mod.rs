@@ -48,6 +48,7 @@ mod fingerprint;
 #[cfg(target_os = "linux")]
 mod fprintd;
 mod fsutil;
+mod held;
 mod hello;
 #[cfg(windows)]
 mod hello_windows;
@@ -84,10 +85,13 @@ pub use fingerprint::{FingerGate, FingerprintProtector};
 #[cfg(target_os = "linux")]
 pub use fprintd::{system_fingerprint, Fprintd, SYSTEM_BUS_ADDRESS, VERIFY_TIMEOUT};
 pub use fsutil::{FileLock, LockError};
+#[cfg(target_os = "linux")]
+pub use held::process_is_non_dumpable;
+pub use held::HeldInMemory;
 pub use hello::{wrapping_key as hello_wrapping_key, HelloProtector, HelloSigner};
 #[cfg(windows)]
 pub use hello_windows::WindowsHello;
-pub use key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
+pub use key::{Credential, Keep, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
 pub use keychain::{classify_keychain_status, KeychainCall, KeychainProtector};
 #[cfg(any(target_os = "macos", target_os = "ios"))]
 pub use keychain_apple::BiometricKeychain;
@@ -276,6 +280,8 @@ pub(crate) mod tests;
 mod tests_attempts;
 #[cfg(test)]
 pub(crate) mod tests_dual;
+#[cfg(test)]
+mod tests_proof;
 #[cfg(test)]
 mod tests_sharing;
 #[cfg(test)]

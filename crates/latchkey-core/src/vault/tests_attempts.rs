@@ -23,7 +23,7 @@ fn open(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
 fn signed_in(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
     let v = open(dir, bio);
     v.prepare(&pin(PIN)).unwrap();
-    v.enable_biometric().unwrap();
+    v.enable_biometric(&pin(PIN), Keep::ThisRun).unwrap();
     v.save(&session("RT")).unwrap();
     v.lock();
     v
@@ -95,7 +95,7 @@ fn three_identical_unrecognised_biometric_failures_ask_for_biometric_unlock_to_b
     v.unlock(&pin(PIN)).unwrap();
     assert_eq!(v.biometric_status(), BiometricStatus::SetUpAgain);
     bio.next(Finger::Match);
-    v.enable_biometric().unwrap();
+    v.enable_biometric(&pin(PIN), Keep::ThisRun).unwrap();
     assert_eq!(v.biometric_status(), BiometricStatus::Ready);
     v.lock();
     v.unlock(&prompt()).unwrap();
