@@ -38,8 +38,10 @@
 // htu, ath, the token's cnf.jkt, the nonce when one is demanded).
 //
 // GET /dev/stats returns counters for the benchmarks and tests: {"token_requests": N,
-// "api_requests": N, "grants": {...}} — every POST to the token endpoint, every request to the
-// demo API, and successful grants by grant_type.
+// "api_requests": N, "grants": {...}, "revocations": {"requests": N, "refresh_tokens": N,
+// "access_tokens": N}} — every POST to the token endpoint, every request to the demo API,
+// successful grants by grant_type, and revocation requests with the live tokens they destroyed
+// (RFC 7009 answers 200 for an unknown token too: only these counts say something was revoked).
 
 // Test-only: a clock tests can move forward (DEV_IDP_TEST_CLOCK=1). The provider reads the time
 // through Date.now when it checks and computes expiries, so they all follow it.
@@ -287,10 +289,24 @@ function checkDpopProof(req, accessToken, jkt) {
 
 // Counters for the benchmarks (GET /dev/stats): e.g. how many refresh requests 100 concurrent
 // API calls on an expired access token really sent.
-const stats = { token_requests: 0, api_requests: 0, grants: {} };
+const stats = {
+  token_requests: 0,
+  api_requests: 0,
+  grants: {},
+  revocations: { requests: 0, refresh_tokens: 0, access_tokens: 0 },
+};
 provider.on('grant.success', (ctx) => {
   const grant = ctx.oidc.params.grant_type;
   stats.grants[grant] = (stats.grants[grant] || 0) + 1;
+});
+// The revocation endpoint names the live token it found (and destroyed) as an entity.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.oidc?.route !== 'revocation') return;
+  stats.revocations.requests += 1;
+  if (ctx.status !== 200) return;
+  if (ctx.oidc.entities.RefreshToken) stats.revocations.refresh_tokens += 1;
+  if (ctx.oidc.entities.AccessToken) stats.revocations.access_tokens += 1;
 });
 
 // Test-only: record every secret this server issues (opaque tokens and codes are their jti).
@@ -363,6 +379,14 @@ httpServer.on('request', (req, res) => {
       // Paths only: query strings carry codes and tokens.
       console.error(`dev-idp: ${req.method} ${req.url.split('?')[0]} -> ${res.statusCode}`);
     });
+  }
+  if (req.url === '/api/echo' || req.url.startsWith('/api/echo?')) {
+    // A hostile-but-common API: echoes the request's headers (like httpbin's /headers), so that
+    // tests can show a response carrying the access token or DPoP proof never reaches the UI.
+    stats.api_requests += 1;
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify({ headers: req.headers }));
+    return;
   }
   if (req.url === '/api/hello' || req.url.startsWith('/api/hello?')) {
     demoApi(req, res).catch((err) => {

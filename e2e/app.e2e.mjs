@@ -7,7 +7,9 @@
 // through the environment:
 // launch → Sign in (choose a PIN) → signed in as alice → a background refresh on the timeline →
 // Call API shows the userinfo → Lock → quit → relaunch → "Welcome back" → unlock with the PIN →
-// signed in with no browser step → Sign out → vault gone. A screenshot at each state.
+// signed in with no browser step → Sign out → vault gone. A screenshot at each state. What the
+// server saw (code exchanges, refreshes, revoked refresh tokens) is read from the dev IdP's own
+// counters (GET /dev/stats), not taken from the app's timeline or notes.
 //
 // Run by scripts/e2e.sh (which builds the app, starts Xvfb and finds tauri-driver).
 import { spawn } from 'node:child_process';
@@ -17,7 +19,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { remote } from 'webdriverio';
 
-import { app, children, cleanup, root, shots } from './harness.mjs';
+import { app, children, cleanup, idpStats, root, shots } from './harness.mjs';
 
 const PIN = 'window-test-2468';
 
@@ -187,13 +189,20 @@ try {
     await browser.$('#screen-signed-in').waitForDisplayed({ timeout: 30000 });
     await browser.waitUntil(async () => (await browser.$('#who').getText()) === 'Alice Example', { timeout: 10000 });
     if (opened() !== 1) throw new Error(`the browser was opened ${opened()} times`);
+    const seen = await idpStats(idp.issuer);
+    if (seen.signIns !== 1) throw new Error(`the IdP granted ${seen.signIns} code exchanges, not 1`);
   });
 
-  await step('the timeline shows a background refresh and rotation', async () => {
+  await step('the timeline shows a background refresh and rotation, and the IdP granted it', async () => {
     await browser.waitUntil(
       async () => (await browser.$('#timeline-events').getText()).includes('refreshed (scheduled) · refresh token rotated'),
       { timeout: 20000, timeoutMsg: 'no scheduled refresh on the timeline' },
     );
+    // The server's count, read after the app showed its refresh: at least the refreshes the
+    // timeline shows (a later one may be in flight), and at least one.
+    const shown = (await browser.$('#timeline-events').getText()).split('\n').filter((l) => / refreshed \(scheduled\)/.test(l)).length;
+    const { refreshes } = await idpStats(idp.issuer);
+    if (refreshes < Math.max(1, shown)) throw new Error(`the timeline shows ${shown} refreshes, the IdP granted ${refreshes}`);
     // The dev IdP offers DPoP: the tokens are bound to the session's key, and the UI says so.
     const timeline = await browser.$('#timeline-events').getText();
     if (!timeline.includes('refresh token rotated · key-bound (DPoP)')) {
@@ -237,19 +246,30 @@ try {
   });
 
   await step('unlock with the PIN: signed in with no browser step', async () => {
+    const before = await idpStats(idp.issuer);
     await browser.$('#pin-unlock').setValue(PIN);
     await browser.$('#unlock').click();
     await browser.$('#screen-signed-in').waitForDisplayed({ timeout: 20000 });
     await browser.waitUntil(async () => (await browser.$('#who').getText()) === 'Alice Example');
     if (opened() !== 1) throw new Error(`the browser was opened again (${opened()} times in all)`);
+    // The relaunched app holds no access token: the unlock refreshes, and the IdP grants it.
+    await browser.waitUntil(async () => (await idpStats(idp.issuer)).refreshes > before.refreshes, {
+      timeout: 10000,
+      timeoutMsg: 'the IdP granted no refresh for the unlock',
+    });
+    if ((await idpStats(idp.issuer)).signIns !== before.signIns) throw new Error('the IdP saw another sign-in (a code exchange)');
     await shot('08-unlocked');
   });
 
   await step('Sign out: revoked, and the vault is gone', async () => {
+    const before = await idpStats(idp.issuer);
     await browser.$('#sign-out').click();
     await browser.$('#screen-signed-out').waitForDisplayed({ timeout: 20000 });
     const note = await browser.$('#sign-out-note').getText();
     if (!note.includes('revoked at the server')) throw new Error(`sign-out note: ${note}`);
+    // The IdP destroyed a live refresh token: revoked there, not only said to be.
+    const revoked = (await idpStats(idp.issuer)).revokedRefreshTokens - before.revokedRefreshTokens;
+    if (revoked !== 1) throw new Error(`the IdP revoked ${revoked} refresh tokens, not 1`);
     await shot('09-signed-out-again');
     for (const f of ['vault.stronghold', 'vault.key.json', 'vault.meta.json']) {
       if (existsSync(join(data, 'vault', f))) throw new Error(`${f} still exists`);
@@ -264,10 +284,13 @@ try {
     await browser.$('#screen-signed-in').waitForDisplayed({ timeout: 30000 });
     await browser.$('#lock').click();
     await browser.$('#screen-locked').waitForDisplayed({ timeout: 10000 });
+    const before = await idpStats(idp.issuer);
     await browser.$('#forget').click();
     await browser.$('#screen-signed-out').waitForDisplayed({ timeout: 20000 });
     const note = await browser.$('#sign-out-note').getText();
     if (!note.includes('not revoked at the server')) throw new Error(`sign-out note: ${note}`);
+    const after = await idpStats(idp.issuer);
+    if (after.revocationRequests !== before.revocationRequests) throw new Error('a revocation request reached the IdP');
     await shot('10-forgot-pin-signed-out');
     for (const f of ['vault.stronghold', 'vault.key.json', 'vault.meta.json']) {
       if (existsSync(join(data, 'vault', f))) throw new Error(`${f} still exists`);

@@ -23,3 +23,16 @@ export function cleanup() {
   children.length = 0;
 }
 process.on('exit', cleanup);
+
+/** The dev IdP's own counters (GET /dev/stats): what the server saw, not what the app says. */
+export async function idpStats(issuer) {
+  const response = await fetch(new URL('/dev/stats', issuer));
+  if (!response.ok) throw new Error(`GET /dev/stats: HTTP ${response.status}`);
+  const stats = await response.json();
+  return {
+    refreshes: stats.grants.refresh_token ?? 0,
+    signIns: stats.grants.authorization_code ?? 0,
+    revokedRefreshTokens: stats.revocations.refresh_tokens,
+    revocationRequests: stats.revocations.requests,
+  };
+}

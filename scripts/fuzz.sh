@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz the callback request parser and the token-response parser with cargo-fuzz (libFuzzer).
+# Fuzz the callback request parser, the token-response parser and the WWW-Authenticate challenge
+# parser with cargo-fuzz (libFuzzer).
 #   FUZZ_SECONDS=10   seconds per target (the test command's smoke run); longer runs for the
 #                     figures in docs/BENCHMARKS.md
 # Prints each target's executions and exits non-zero on any crash.
@@ -16,7 +17,7 @@ else
   export RUSTC_BOOTSTRAP=1
 fi
 
-for target in callback_request token_response; do
+for target in callback_request token_response www_authenticate; do
   corpus="target/fuzz-corpus/$target"
   mkdir -p "$corpus"
   cp -n fuzz/corpus/"$target"/* "$corpus"/ 2>/dev/null || true

@@ -13,6 +13,29 @@ disk() { printf 'disk: %s free; target/ %s\n' "$(df -h --output=avail . | tail -
 if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
 disk
 
+# What this run leaves out. The variables below shrink the suite; each one set is named on the
+# last line instead of "all checks passed". Tests that can't run on this machine append a line
+# to $LATCHKEY_SKIP_LOG (under CI=true they fail instead).
+left_out=()
+if [ -n "${UPDATE_CONTRACT:-}" ]; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "UPDATE_CONTRACT is set: it rewrites the IPC contract file instead of checking it; not under CI=true" >&2
+    exit 1
+  fi
+  left_out+=("the IPC contract check (UPDATE_CONTRACT rewrote ui/src/ipc/contract.gen.ts)")
+fi
+if [ -n "${PLATFORM_SKIP_WINE:-}" ]; then
+  left_out+=("the Windows link and Wine test run (PLATFORM_SKIP_WINE)")
+fi
+if [ -n "${PLATFORM_TARGETS:-}" ]; then
+  left_out+=("type-checks for targets not in PLATFORM_TARGETS=\"$PLATFORM_TARGETS\"")
+fi
+if [ -n "${LATCHKEY_APP:-}" ]; then
+  left_out+=("the window tests of this build (they drove LATCHKEY_APP=$LATCHKEY_APP)")
+fi
+skip_log=$(mktemp)
+trap 'rm -f "$skip_log" "$skip_log.rig"' EXIT
+
 # WebKitGTK and friends for the Tauri app, Xvfb and WebKitWebDriver for the window test.
 bash scripts/deps.sh --tests
 # The demo's set-up path: deps.sh runs before the app build, a second run installs nothing, and the
@@ -42,7 +65,35 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (core, vault, dev-IdP and hostile-input scenarios, CLI, app shell)"
-cargo test --workspace --locked
+LATCHKEY_SKIP_LOG="$skip_log" cargo test --workspace --locked
+# The CLI's --fingerprint journey needs its test-rig build (reads the rig's private buses; a
+# release build with it does not compile).
+LATCHKEY_SKIP_LOG="$skip_log" cargo test --locked -p latchkey-cli --features test-rig --test cli_fingerprint
+skips=$(wc -l <"$skip_log")
+echo "skipped tests: $skips"
+if [ "$skips" -gt 0 ]; then
+  sed 's/^/  skipped: /' "$skip_log"
+  left_out+=("$skips skipped test(s): $(cut -d: -f1 "$skip_log" | paste -sd, -)")
+fi
+
+# The test-rig builds trust buses named in the environment; a release build of either must not
+# compile. A release build is one without debug assertions, which is all the guard looks at, so
+# the check turns them off for that one package (seconds, where a release check of every
+# dependency takes minutes; clippy, so the clippy step's checked dependencies are reused) and
+# expects exactly the compile_error!.
+refused_as_release() { # package, the guard's message
+  step "$1 --features test-rig built as a release: refused"
+  if cargo clippy --locked -p "$1" --features test-rig \
+    --config "profile.dev.package.$1.debug-assertions=false" >"$skip_log.rig" 2>&1; then
+    echo "a release build of $1 with the test-rig feature compiled" >&2
+    exit 1
+  fi
+  grep -F "$2" "$skip_log.rig" ||
+    { tail -20 "$skip_log.rig"; echo "the release test-rig check of $1 failed for another reason" >&2; exit 1; }
+  rm -f "$skip_log.rig"
+}
+refused_as_release tauri-plugin-latchkey "the \`test-rig\` feature is for the window test's debug build only, never a release"
+refused_as_release latchkey-cli "the \`test-rig\` feature is for the CLI's fingerprint test build only, never a release"
 
 disk
 
@@ -60,4 +111,8 @@ step "platform checks: Android, iOS, macOS, Windows type-check (-D warnings); Wi
 bash scripts/platform-checks.sh
 
 disk
-step "all checks passed"
+if [ ${#left_out[@]} -eq 0 ]; then
+  step "all checks passed"
+else
+  step "the checks that ran passed; left out: $(printf '%s; ' "${left_out[@]}" | sed 's/; $//')"
+fi

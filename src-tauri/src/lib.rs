@@ -54,6 +54,10 @@ pub fn build<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_apple_bundle;
+#[cfg(all(test, target_os = "linux"))]
+mod tests_biometric;
+#[cfg(test)]
 mod tests_contract;
 #[cfg(test)]
 mod tests_journey;

@@ -220,6 +220,40 @@ fn the_capability_file_grants_the_plugins_default_its_biometric_toggle_and_the_a
             "unexpected permission {p}"
         );
     }
-    let csp = include_str!("../../tauri.conf.json");
-    assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"));
+}
+
+/// The WebView's Content-Security-Policy, parsed into its directives: exactly these sources and
+/// no others (an added `'unsafe-inline'`, `'unsafe-eval'`, host or `*` anywhere fails).
+#[test]
+fn the_content_security_policy_allows_only_the_apps_own_code_and_the_ipc() {
+    let conf: serde_json::Value =
+        serde_json::from_str(include_str!("../../tauri.conf.json")).unwrap();
+    let csp = conf["app"]["security"]["csp"]
+        .as_str()
+        .expect("the CSP is one policy string");
+    let mut directives = std::collections::BTreeMap::new();
+    for directive in csp.split(';').map(str::trim).filter(|d| !d.is_empty()) {
+        let mut words = directive.split_ascii_whitespace();
+        let name = words.next().unwrap().to_ascii_lowercase();
+        let sources: Vec<&str> = words.collect();
+        assert!(
+            directives.insert(name.clone(), sources).is_none(),
+            "{name} appears twice (the browser would ignore the second)"
+        );
+    }
+    let expected: std::collections::BTreeMap<String, Vec<&str>> = [
+        ("default-src", vec!["'self'"]),
+        ("script-src", vec!["'self'"]),
+        ("style-src", vec!["'self'"]),
+        ("img-src", vec!["'self'", "data:"]),
+        ("connect-src", vec!["ipc:", "http://ipc.localhost"]),
+        ("object-src", vec!["'none'"]),
+        ("base-uri", vec!["'none'"]),
+        ("form-action", vec!["'none'"]),
+        ("frame-ancestors", vec!["'none'"]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(directives, expected, "the CSP: {csp}");
 }

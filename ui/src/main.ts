@@ -10,6 +10,7 @@ import {
   type Preset,
   type Values,
 } from './providers';
+import { NEW_PIN_RULE, newPinIsStrongEnough } from './pinRule';
 import {
   appendTimeline,
   render,
@@ -51,6 +52,7 @@ function renderBiometric(v: Status): void {
   byId('bio-unlock').hidden = !ready;
   byId('unlock-form').hidden = ready;
   byId('bio-changed').hidden = v.biometric !== 'needs_pin';
+  byId('bio-set-up-again').hidden = v.biometric !== 'set_up_again';
   byId<HTMLButtonElement>('bio-start').disabled = prompting;
   const toggle = byId('bio-toggle');
   toggle.hidden = !offered || v.session?.state !== 'signed_in';
@@ -94,9 +96,32 @@ byId('use-pin').addEventListener('click', () => {
 });
 
 byId('bio-toggle').addEventListener('click', () => {
-  const enable = view?.biometric === 'off';
+  if (view?.biometric === 'off') {
+    // On needs the user's PIN, then their finger: Rust checks both.
+    byId('bio-enable').hidden = false;
+    byId<HTMLInputElement>('bio-enable-pin').focus();
+    return;
+  }
   void act(async () => {
-    const biometric = await api.setBiometric(enable);
+    const biometric = await api.setBiometric(false);
+    if (view) update({ ...view, biometric });
+  });
+});
+
+byId('bio-enable-cancel').addEventListener('click', () => {
+  byId('bio-enable').hidden = true;
+  byId<HTMLInputElement>('bio-enable-pin').value = '';
+});
+
+byId('bio-enable').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const input = byId<HTMLInputElement>('bio-enable-pin');
+  const keep = byId<HTMLInputElement>('bio-keep').checked;
+  const pin = input.value;
+  input.value = '';
+  void act(async () => {
+    const biometric = await api.setBiometric(true, pin, keep);
+    byId('bio-enable').hidden = true;
     if (view) update({ ...view, biometric });
   });
 });
@@ -135,6 +160,10 @@ byId<HTMLFormElement>('pin-setup').addEventListener('submit', (e) => {
   const confirm = byId<HTMLInputElement>('pin-confirm').value;
   if (pin !== confirm) {
     showError('The two PINs differ.');
+    return;
+  }
+  if (!newPinIsStrongEnough(pin)) {
+    showError(`Choose a longer PIN: ${NEW_PIN_RULE}.`);
     return;
   }
   void startSignIn(pin);

@@ -51,6 +51,8 @@ export function reauthText(status: SessionStatus): string | null {
       return 'The stored session was erased on this device (too many wrong PINs, or your biometrics changed). Please sign in again.';
     case 'dpop_key_missing':
       return 'This session has no key to bind its tokens to, and your settings require DPoP. Please sign in again.';
+    case 'dpop_proof_rejected':
+      return 'The server kept rejecting this session\'s proof of its key. Please sign in again (a new key is made).';
   }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use latchkey_core::vault::{
-    FingerGate, FingerprintProtector, KdfParams, KeyProtector, KeyStorage, ProtectorError,
+    FingerGate, FingerprintProtector, KdfParams, Keep, KeyProtector, KeyStorage, ProtectorError,
 };
 use latchkey_core::{Credential, PinProtector, SecretStore, Vault};
 use zeroize::Zeroizing;
@@ -46,17 +46,16 @@ impl KeyStorage for InMemory {
     }
 }
 
-fn unlock_median(biometric: Arc<dyn KeyProtector>) -> std::time::Duration {
+fn unlock_median(biometric: Arc<dyn KeyProtector>, keep: Keep) -> std::time::Duration {
     const N: usize = 15;
     let dir = tempfile::tempdir().unwrap();
     let pin = Arc::new(PinProtector::with_params(KdfParams::DEFAULT));
     let vault = Vault::open(dir.path(), pin)
         .unwrap()
         .with_biometric(biometric, "bench");
-    vault
-        .prepare(&Credential::Pin("bench-pin-2468".to_string().into()))
-        .unwrap();
-    vault.enable_biometric().unwrap();
+    let pin = Credential::Pin("bench-pin-2468".to_string().into());
+    vault.prepare(&pin).unwrap();
+    vault.enable_biometric(&pin, keep).unwrap();
     vault.save(&stored("bio")).unwrap();
     let unlocks = (0..N)
         .map(|_| {
@@ -71,10 +70,13 @@ pub fn figures() {
     println!(
         "biometric unlock path (prompt excluded; the PIN's Argon2id figures above), median of 15:"
     );
-    let in_memory = unlock_median(Arc::new(FingerprintProtector::new(
-        InstantFinger,
-        InMemory::default(),
-    )));
+    let in_memory = unlock_median(
+        Arc::new(FingerprintProtector::new(
+            InstantFinger,
+            InMemory::default(),
+        )),
+        Keep::ThisRun,
+    );
     println!(
         "  fingerprint wrap, key from memory (Latchkey's own work): {}",
         ms(in_memory)
@@ -82,10 +84,13 @@ pub fn figures() {
     #[cfg(target_os = "linux")]
     if latchkey_testkit::fprint_rig::available() {
         let rig = latchkey_testkit::fprint_rig::FprintRig::start();
-        let keyring = unlock_median(Arc::new(FingerprintProtector::new(
-            InstantFinger,
-            latchkey_core::vault::SecretServiceStorage::on_bus(rig.session_bus()),
-        )));
+        let keyring = unlock_median(
+            Arc::new(FingerprintProtector::new(
+                InstantFinger,
+                latchkey_core::vault::SecretServiceStorage::on_bus(rig.session_bus()),
+            )),
+            Keep::AcrossRestarts,
+        );
         println!(
             "  fingerprint wrap, key from gnome-keyring over D-Bus:     {}",
             ms(keyring)

@@ -44,6 +44,11 @@ pub struct Cli {
     /// PIN stays the fallback); an unlock asks for a finger first and falls back to the PIN.
     #[arg(long, global = true)]
     fingerprint: bool,
+    /// With `login --fingerprint`: keep the vault key in the login keyring (Secret Service) so a
+    /// later command can release it with a finger. Any program you run can read it there. (The
+    /// CLI exits after each command, so it can't hold the key in memory as the app does.)
+    #[arg(long, global = true)]
+    keep_in_keyring: bool,
     /// Machine-readable output: one JSON object per line, never a token.
     #[arg(long, global = true)]
     pub json: bool,
@@ -135,6 +140,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         json: cli.json,
         pin_stdin: cli.pin_stdin,
         fingerprint: cli.fingerprint,
+        keep_in_keyring: cli.keep_in_keyring,
     };
     let result = dispatch(&ctx, cli.command).await;
     // As the app does when it closes: stop the refresher (a refresh in flight still stores its
@@ -192,8 +198,16 @@ impl Action {
     }
 }
 
+// The test-rig build trusts buses named in the environment: it must never be a release.
+#[cfg(all(feature = "test-rig", not(debug_assertions)))]
+compile_error!(
+    "the `test-rig` feature is for the CLI's fingerprint test build only, never a release"
+);
+
 /// The facade, with the PIN always and, on Linux, fingerprint unlock through fprintd on the
-/// real system bus (the CLI has no way to point it at another bus).
+/// real system bus. Only a `test-rig` build (the fingerprint test's, never a release) reads
+/// `LATCHKEY_TEST_SYSTEM_BUS` / `LATCHKEY_TEST_SESSION_BUS`, the private buses of testkit's
+/// fingerprint rig.
 fn open(config: latchkey_core::Config, vault_dir: &Path) -> Result<Latchkey, Failure> {
     let pin = Arc::new(PinProtector::default());
     #[cfg(target_os = "linux")]
@@ -201,12 +215,29 @@ fn open(config: latchkey_core::Config, vault_dir: &Path) -> Result<Latchkey, Fai
         config,
         vault_dir,
         pin,
-        Arc::new(latchkey_core::vault::system_fingerprint()),
+        fingerprint(),
         "Unlock your Latchkey session",
     )?;
     #[cfg(not(target_os = "linux"))]
     let latchkey = Latchkey::open(config, vault_dir, pin)?;
     Ok(latchkey)
+}
+
+#[cfg(target_os = "linux")]
+fn fingerprint() -> Arc<dyn latchkey_core::vault::KeyProtector> {
+    #[cfg(feature = "test-rig")]
+    if let (Ok(system), Ok(session)) = (
+        std::env::var("LATCHKEY_TEST_SYSTEM_BUS"),
+        std::env::var("LATCHKEY_TEST_SESSION_BUS"),
+    ) {
+        use latchkey_core::vault::{FingerprintProtector, Fprintd, SecretServiceStorage};
+        tracing::warn!("test-rig build: fprintd and the Secret Service on private test buses");
+        return Arc::new(FingerprintProtector::new(
+            Fprintd::on_bus(&system),
+            SecretServiceStorage::on_bus(&session),
+        ));
+    }
+    Arc::new(latchkey_core::vault::system_fingerprint())
 }
 
 fn data_dir(flag: Option<&Path>) -> Result<PathBuf, Failure> {

@@ -18,6 +18,9 @@ pub struct Ctx {
     pub pin_stdin: bool,
     /// `--fingerprint`: set up / try the fingerprint before the PIN.
     pub fingerprint: bool,
+    /// `--keep-in-keyring`: the user's explicit choice to keep the fingerprint-released key in
+    /// the login keyring (the only way a later CLI process can release it).
+    pub keep_in_keyring: bool,
 }
 
 impl Ctx {
@@ -25,14 +28,27 @@ impl Ctx {
     /// the PIN is; then the browser flow, cancelled by Ctrl-C through the facade.
     pub async fn login(&self) -> Result<SessionStatus, Failure> {
         self.latchkey.check_sign_in()?;
+        let biometric = match (self.fingerprint, self.keep_in_keyring) {
+            (false, _) => None,
+            (true, true) => Some(latchkey_core::vault::Keep::AcrossRestarts),
+            (true, false) => return Err(Failure::Usage(clap::Error::raw(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "login --fingerprint needs --keep-in-keyring: the CLI exits after each command, \
+                     so a later one can release the key with a finger only from the login keyring, \
+                     where any program you run can read it\n",
+            ))),
+        };
         let credential = pin::new_pin(self.pin_stdin)?;
         let browser = SystemBrowser::from_env();
         if !self.json {
+            if biometric.is_some() {
+                eprintln!("Touch the fingerprint reader to turn fingerprint unlock on…");
+            }
             eprintln!("Opening the browser to sign in…");
         }
         let sign_in = self.latchkey.sign_in_choosing(
             credential,
-            self.fingerprint,
+            biometric,
             &browser,
             latchkey_core::Redirect::Loopback,
         );

@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use latchkey_core::vault::MIN_PIN_LEN;
+use latchkey_core::vault::NEW_PIN_RULE;
 use latchkey_core::Credential;
 use zeroize::Zeroizing;
 
@@ -17,7 +17,7 @@ pub fn new_pin(from_stdin: bool) -> Result<Credential, Failure> {
     if !std::io::stdin().is_terminal() {
         return Err(Failure::NoPin);
     }
-    eprintln!("Choose a PIN or passphrase ({MIN_PIN_LEN}+ characters); you will need it to unlock the stored session.");
+    eprintln!("Choose a PIN or passphrase: {NEW_PIN_RULE}. You will need it to unlock the stored session.");
     let first = Zeroizing::new(rpassword::prompt_password("New PIN: ").map_err(Failure::Terminal)?);
     let second =
         Zeroizing::new(rpassword::prompt_password("Repeat PIN: ").map_err(Failure::Terminal)?);

@@ -306,8 +306,13 @@ fn concurrent_processes_sharing_the_vault_never_spend_the_same_refresh_token() {
 /// `LATCHKEY_CHAOS_KILLS` sets the number of kills (default 20; the bench runs 200), and
 /// `LATCHKEY_CHAOS_MODE=watch` kills during `watch` with a 3-second token (a refresh every ~2 s,
 /// a realistic cadence) instead of during back-to-back refreshes (the worst case).
+///
+/// Each kill is proven to interrupt a running loop: the child has had a refresh granted by the
+/// dev IdP (`/dev/stats`) before the random instant, and it dies of SIGKILL, not of an exit of its
+/// own. The instants come from a seed, printed, that `LATCHKEY_CHAOS_SEED` replays.
 #[test]
 fn kill_dash_nine_during_refreshes_never_leaves_an_unreadable_vault() {
+    use std::os::unix::process::ExitStatusExt;
     let kills: u32 = std::env::var("LATCHKEY_CHAOS_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -329,25 +334,60 @@ fn kill_dash_nine_during_refreshes_never_leaves_an_unreadable_vault() {
     let idp = DevIdp::start(knobs);
     let m = Machine::new(BIN, &idp);
     m.login();
-    let mut seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let seed: u64 = std::env::var("LATCHKEY_CHAOS_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    // Shown with the failure (libtest prints a failed test's output): rerun with it.
+    println!("chaos: seed {seed} (LATCHKEY_CHAOS_SEED={seed} replays these instants)");
+    let mut state = seed | 1; // xorshift never leaves 0
     let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
     };
-    let (mut opened, mut survived) = (0u32, 0u32);
-    for _ in 0..kills {
+    let refresh_grants = || {
+        idp.stats_blocking()["grants"]["refresh_token"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let (mut opened, mut survived, mut during) = (0u32, 0u32, 0u64);
+    for kill in 0..kills {
+        let before = refresh_grants();
         let mut child = m.spawn_with_pin(args);
+        // The loop is running once the IdP has granted this child a refresh (its unlock, or the
+        // first of the loop). The deadline only turns a hang into a failure.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while refresh_grants() == before {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("kill {kill}: the child ended ({status}) before its first refresh");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "kill {kill}: no refresh granted in 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         // Chaos injection, not a timing assertion: kill somewhere in the refresh loop.
-        std::thread::sleep(std::time::Duration::from_millis(
-            150 + next() % max_delay_ms,
-        ));
+        std::thread::sleep(std::time::Duration::from_millis(next() % max_delay_ms));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "kill {kill}: the child had already exited, so nothing was interrupted"
+        );
         child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "kill {kill}: the child must die of the kill, not exit by itself ({status})"
+        );
+        during += refresh_grants() - before;
 
         let vault = m.vault();
         vault
@@ -371,6 +411,10 @@ fn kill_dash_nine_during_refreshes_never_leaves_an_unreadable_vault() {
     } else {
         "back-to-back refreshes"
     };
-    println!("chaos: {kills} kill -9 during {mode}; vault opened {opened}/{kills}; sessions survived {survived}/{kills}");
+    println!("chaos: {kills} kill -9 during {mode}; {during} refreshes granted to the killed processes; vault opened {opened}/{kills}; sessions survived {survived}/{kills}");
     assert_eq!(opened, kills);
+    assert!(
+        during >= u64::from(kills),
+        "each killed process had a refresh granted"
+    );
 }

@@ -52,7 +52,7 @@ fn an_unreachable_issuer_exits_4() {
     // Port 9 on loopback: nothing listens there.
     let out = m.run(
         &["--pin-stdin", "--issuer", "http://127.0.0.1:9", "login"],
-        Some("123456789\n"),
+        Some("correct-horse-42\n"),
     );
     assert_exit(&out, 4);
     assert_stderr_has(&out, "discovery endpoint unavailable");

@@ -21,18 +21,44 @@ use crate::redirect::{parse_query, CallbackParams};
 mod router;
 pub use router::{AppLinkRouter, Delivery};
 
-/// How many delivered URLs may wait unjudged; more are dropped (a flood can't grow memory).
+/// How many delivered URLs may wait unjudged in the inbox.
 const INBOX: usize = 32;
+
+/// How many more are held aside once the inbox is full, and judged as soon as it has drained.
+/// The *first* ones to overflow are kept and later ones dropped: a link that follows a flood
+/// (the real callback) is kept, and a dropped later one is the latest link, which is the one a
+/// `get_current()` poll reports again. Bounded, so a flood can't grow memory.
+const OVERFLOW: usize = 32;
+
+type Overflow = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Url>>>;
+
+fn held(overflow: &Overflow) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Url>> {
+    // A queue of URLs: a poisoned lock is still consistent.
+    overflow.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Where the OS hands incoming URLs to a sign-in in progress. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct AppLinkSender(mpsc::Sender<Url>);
+pub struct AppLinkSender(mpsc::Sender<Url>, Overflow);
 
 impl AppLinkSender {
-    /// Passes a URL the app was opened with to the waiting sign-in. False when no sign-in is
-    /// waiting or its inbox is full (the URL is dropped).
+    /// Passes a URL the app was opened with to the waiting sign-in (into its inbox, or held
+    /// aside while the inbox is full). False when no sign-in is waiting or both are full (the URL
+    /// is dropped).
     pub fn deliver(&self, url: Url) -> bool {
-        self.0.try_send(url).is_ok()
+        match self.0.try_send(url) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(url)) => {
+                let mut overflow = held(&self.1);
+                if overflow.len() < OVERFLOW {
+                    overflow.push_back(url);
+                    true
+                } else {
+                    false
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
     }
 
     /// Whether the sign-in this sender feeds is still waiting (its inbox not dropped).
@@ -40,9 +66,9 @@ impl AppLinkSender {
         !self.0.is_closed()
     }
 
-    /// Whether the inbox is full (a delivery now would be dropped).
+    /// Whether the inbox and the overflow are full (a delivery now would be dropped).
     pub fn is_full(&self) -> bool {
-        self.0.capacity() == 0
+        self.0.capacity() == 0 && held(&self.1).len() >= OVERFLOW
     }
 }
 
@@ -51,6 +77,7 @@ impl AppLinkSender {
 pub struct AppLinkRedirect {
     redirect_uri: Url,
     inbox: mpsc::Receiver<Url>,
+    overflow: Overflow,
 }
 
 /// A redirect URI for [`AppLinkRedirect`] and the sender the platform code feeds.
@@ -76,11 +103,13 @@ pub fn app_link(redirect_uri: Url) -> Result<(AppLinkSender, AppLinkRedirect), C
         return Err(invalid("must not carry a query or fragment"));
     }
     let (tx, rx) = mpsc::channel(INBOX);
+    let overflow = Overflow::default();
     Ok((
-        AppLinkSender(tx),
+        AppLinkSender(tx, overflow.clone()),
         AppLinkRedirect {
             redirect_uri,
             inbox: rx,
+            overflow,
         },
     ))
 }
@@ -105,15 +134,27 @@ impl AppLinkRedirect {
         let mut rejected = 0u32;
         let mut last_rejection = None;
         loop {
-            let url = tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => {
-                    return Err(Error::SignInTimedOut {
-                        seconds: timeout.as_secs(),
-                        rejected,
-                        last_rejection,
-                    });
+            // The inbox first, then what was held aside while it was full (only ever filled while
+            // the inbox is, so nothing waits there while this waits on an empty inbox).
+            let ready = match self.inbox.try_recv() {
+                Ok(url) => Some(url),
+                Err(mpsc::error::TryRecvError::Empty) => held(&self.overflow).pop_front(),
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    Some(held(&self.overflow).pop_front().ok_or(Error::Cancelled)?)
                 }
-                url = self.inbox.recv() => url.ok_or(Error::Cancelled)?,
+            };
+            let url = match ready {
+                Some(url) => url,
+                None => tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => {
+                        return Err(Error::SignInTimedOut {
+                            seconds: timeout.as_secs(),
+                            rejected,
+                            last_rejection,
+                        });
+                    }
+                    url = self.inbox.recv() => url.ok_or(Error::Cancelled)?,
+                },
             };
             match parse_app_link(&url, &self.redirect_uri).and_then(|params| check(&params)) {
                 Ok(value) => return Ok(value),

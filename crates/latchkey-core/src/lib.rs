@@ -59,6 +59,8 @@ pub mod redirect;
 pub mod secret;
 pub mod session;
 pub mod store;
+#[cfg(test)]
+mod test_skip;
 mod token_endpoint;
 mod tokens;
 pub mod user_agent;

@@ -25,7 +25,8 @@ pub struct StoredSession {
     pub scopes: Vec<String>,
     /// The refresh token.
     pub refresh_token: RefreshToken,
-    /// The latest ID token (for `id_token_hint` at logout).
+    /// The latest ID token. Sent nowhere: the end-session URL carries `client_id` and
+    /// `logout_hint` instead of `id_token_hint`, so it never reaches the browser.
     pub id_token: Option<SecretString>,
     /// The nonce of the original authentication (OIDC Core §12.2 check on refreshed ID tokens).
     pub nonce: Option<SecretString>,

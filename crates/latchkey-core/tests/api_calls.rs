@@ -50,3 +50,37 @@ async fn the_access_token_is_never_sent_to_a_plain_http_url_off_loopback() {
         .unwrap_err();
     assert!(matches!(err, Error::InsecureUrl { .. }), "{err:?}");
 }
+
+/// Answers with the request's `Authorization` header in its body, as a debugging API does.
+struct EchoHeaders;
+
+impl wiremock::Respond for EchoHeaders {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let auth = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({ "headers": { "authorization": auth } }))
+    }
+}
+
+#[tokio::test]
+async fn an_api_that_echoes_the_request_headers_gets_its_response_withheld_not_handed_on() {
+    let fake = FakeIdp::signed_in("at-1-long-enough-to-be-real", 3600).await;
+    Mock::given(path("/echo"))
+        .respond_with(EchoHeaders)
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let url: Url = format!("{}/echo", fake.server.uri()).parse().unwrap();
+    let err = fake.session.get(&url).await.unwrap_err();
+    assert!(matches!(err, Error::CredentialEchoed { .. }), "{err:?}");
+    assert!(!err.to_string().contains("at-1"), "{err}");
+    // The session is kept: the API misbehaved, the token didn't.
+    assert_eq!(
+        fake.session.status().state,
+        latchkey_core::SessionState::SignedIn
+    );
+}

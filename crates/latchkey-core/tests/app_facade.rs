@@ -11,10 +11,11 @@ use latchkey_testkit::fake_idp::{
     idp_issuing, mount_discovery, open_latchkey, signed_in_latchkey, test_pin, token_json,
     token_response,
 };
+use latchkey_testkit::held::{held, spawn_waiting};
 use latchkey_testkit::query_param;
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A fake IdP whose code exchange issues `at-1` / `rt-1`; refreshes are each test's own.
 async fn idp_issuing_rt1() -> (MockServer, String) {
@@ -69,34 +70,14 @@ async fn cancel_while_the_browser_is_open_ends_the_sign_in_and_closes_the_listen
     );
 }
 
-/// A token endpoint that says when a refresh request arrives, then answers it a moment later.
-struct Announced {
-    arrived: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
-    response: ResponseTemplate,
-}
-
-impl Respond for Announced {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        if let Some(tx) = self.arrived.lock().unwrap().take() {
-            let _ = tx.send(());
-        }
-        self.response.clone()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locking_while_a_refresh_is_in_flight_keeps_its_rotated_token_for_the_next_unlock() {
     let (server, issuer) = idp_issuing_rt1().await;
     let token = || Mock::given(method("POST")).and(path("/token"));
-    let (arrived_tx, arrived_rx) = tokio::sync::oneshot::channel();
+    let (answer, mut gate) = held(token_response("at-2", Some("rt-2"), 3600));
     token()
         .and(body_string_contains("refresh_token=rt-1"))
-        .respond_with(Announced {
-            arrived: Mutex::new(Some(arrived_tx)),
-            response: ResponseTemplate::new(200)
-                .set_body_json(token_json("at-2", Some("rt-2"), 3600))
-                .set_delay(std::time::Duration::from_millis(300)),
-        })
+        .respond_with(answer)
         .up_to_n_times(1)
         .expect(1)
         .mount(&server)
@@ -119,9 +100,17 @@ async fn locking_while_a_refresh_is_in_flight_keeps_its_rotated_token_for_the_ne
         let latchkey = latchkey.clone();
         tokio::spawn(async move { latchkey.session().refresh().await })
     };
-    arrived_rx.await.unwrap();
-    // The user presses Lock (or the idle timer fires) while the server is answering.
-    assert_eq!(latchkey.lock().await.state, SessionState::Locked);
+    gate.arrived().await;
+    // The user presses Lock (or the idle timer fires) while the server holds its answer: the
+    // lock waits for the refresh in flight.
+    let locking = spawn_waiting({
+        let latchkey = latchkey.clone();
+        async move { latchkey.lock().await }
+    })
+    .await;
+    assert!(!refreshing.is_finished(), "the refresh is still in flight");
+    gate.release();
+    assert_eq!(locking.await.unwrap().state, SessionState::Locked);
     assert!(latchkey.vault().is_locked());
     refreshing.await.unwrap().unwrap();
 

@@ -5,27 +5,50 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use latchkey_core::{ErrorKind, SecretStore, SessionState};
-use latchkey_testkit::fake_idp::{refresh_mock, stored_rt, token_json, token_response, FakeIdp};
-use latchkey_testkit::fresh_access_tokens_at_once;
+use latchkey_testkit::fake_idp::{refresh_mock, stored_rt, token_response, FakeIdp};
+use latchkey_testkit::held::{held, spawn_waiting, Gate};
 use latchkey_testkit::stores::GatedStore;
 use wiremock::ResponseTemplate;
 
-#[tokio::test]
+/// `callers` callers asking for a fresh access token, each proven to be waiting (its call
+/// pending) while the one refresh request is held at the server; then the answer is released.
+/// Their answers, in order.
+async fn callers_waiting_on_one_held_refresh(
+    fake: &FakeIdp,
+    mut gate: Gate,
+    callers: usize,
+) -> Vec<latchkey_core::Result<String>> {
+    let mut tasks = Vec::with_capacity(callers);
+    for _ in 0..callers {
+        let s = fake.session.clone();
+        tasks.push(
+            spawn_waiting(async move { s.fresh_access_token().await.map(|t| t.secret().clone()) })
+                .await,
+        );
+    }
+    // Every caller is waiting, and the refresh is at the server, unanswered.
+    gate.arrived().await;
+    assert!(tasks.iter().all(|t| !t.is_finished()));
+    gate.release();
+    let mut answers = Vec::with_capacity(callers);
+    for task in tasks {
+        answers.push(task.await.expect("a caller panicked"));
+    }
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_callers_on_an_expired_token_send_exactly_one_refresh_request() {
     let fake = FakeIdp::signed_in("at-1", 0).await;
+    let (answer, gate) = held(token_response("at-2", Some("rt-2"), 3600));
     refresh_mock()
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(token_json("at-2", Some("rt-2"), 3600))
-                .set_delay(Duration::from_millis(100)),
-        )
+        .respond_with(answer)
         .expect(1)
         .mount(&fake.server)
         .await;
-    for token in fresh_access_tokens_at_once(&fake.session, 100).await {
+    for token in callers_waiting_on_one_held_refresh(&fake, gate, 100).await {
         assert_eq!(token.unwrap(), "at-2");
     }
     assert_eq!(stored_rt(&*fake.store).as_deref(), Some("rt-2"));
@@ -33,15 +56,16 @@ async fn a_hundred_concurrent_callers_on_an_expired_token_send_exactly_one_refre
     fake.server.verify().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_queued_behind_a_failed_refresh_share_its_failure_instead_of_retrying() {
     let fake = FakeIdp::signed_in("at-1", 0).await;
+    let (answer, gate) = held(ResponseTemplate::new(503));
     refresh_mock()
-        .respond_with(ResponseTemplate::new(503).set_delay(Duration::from_millis(100)))
+        .respond_with(answer)
         .expect(1)
         .mount(&fake.server)
         .await;
-    for answer in fresh_access_tokens_at_once(&fake.session, 20).await {
+    for answer in callers_waiting_on_one_held_refresh(&fake, gate, 20).await {
         let err = answer.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Transient, "{err:?}");
     }
@@ -68,13 +92,12 @@ async fn the_new_access_token_is_not_handed_out_before_the_rotated_refresh_token
     tokio::task::spawn_blocking(move || saving_rx.recv().unwrap())
         .await
         .unwrap();
-    let waiter = tokio::spawn({
+    // A second caller arrives meanwhile: its call has started and waits.
+    let waiter = spawn_waiting({
         let s = session.clone();
         async move { s.fresh_access_token().await }
-    });
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
+    })
+    .await;
     assert!(
         !refresher.is_finished() && !waiter.is_finished(),
         "nobody has at-2 before rt-2 is stored"

@@ -116,7 +116,26 @@ impl DevIdp {
         );
     }
 
-    /// The server's counters (`GET /dev/stats`): `token_requests`, `api_requests`, `grants`.
+    /// [`DevIdp::stats`] without an async runtime (for tests that drive processes).
+    pub fn stats_blocking(&self) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let authority = self.issuer.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(authority).expect("connect to the dev IdP");
+        write!(
+            stream,
+            // HTTP/1.0: the answer comes whole, not chunked.
+            "GET /dev/stats HTTP/1.0\r\nHost: {authority}\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        assert!(head.starts_with("HTTP/1.1 200 "), "GET /dev/stats: {head}");
+        serde_json::from_str(body).expect("the stats are JSON")
+    }
+
+    /// The server's counters (`GET /dev/stats`): `token_requests`, `api_requests`, `grants`,
+    /// `revocations`.
     pub async fn stats(&self) -> serde_json::Value {
         let body = reqwest::get(format!("{}/dev/stats", self.issuer))
             .await

@@ -150,7 +150,7 @@ pub fn fast_pin_protector() -> Arc<latchkey_core::PinProtector> {
 
 /// The user's PIN in these tests.
 pub fn test_pin() -> latchkey_core::Credential {
-    latchkey_core::Credential::Pin("c".repeat(latchkey_core::vault::MIN_PIN_LEN).into())
+    latchkey_core::Credential::Pin("test-pin-2468".to_owned().into())
 }
 
 /// A fake IdP (discovery and a code exchange answering `token_response`); refreshes are the

@@ -290,6 +290,46 @@ impl FprintRig {
         assert!(enroll.wait().unwrap().success(), "fprintd-enroll failed");
     }
 
+    /// What another program of the user finds in the Secret Service, asking with `dbus-send` on
+    /// the rig's session bus (no finger, no PIN): the object paths of every item in the default
+    /// collection (the login keyring) and of every item `SearchItems` finds for
+    /// `application=latchkey` (what `secret-tool search application latchkey` asks).
+    pub fn keyring_items_another_program_finds(&self) -> Vec<String> {
+        let ask = |args: &[&str]| {
+            let out = Command::new("/usr/bin/dbus-send")
+                .arg(format!("--bus={}", self.session_bus))
+                .args(["--print-reply", "--dest=org.freedesktop.secrets"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "dbus-send to the Secret Service failed"
+            );
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("object path "))
+                .map(|p| p.trim_matches('"').to_owned())
+                .filter(|p| p != "/")
+                .collect::<Vec<_>>()
+        };
+        let mut found = ask(&[
+            "/org/freedesktop/secrets/aliases/default",
+            "org.freedesktop.DBus.Properties.Get",
+            "string:org.freedesktop.Secret.Collection",
+            "string:Items",
+        ]);
+        found.extend(ask(&[
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.SearchItems",
+            "dict:string:string:application,latchkey",
+        ]));
+        found.sort();
+        found.dedup();
+        found
+    }
+
     /// Deletes the current user's enrolled fingers (`fprintd-delete`).
     pub fn remove_enrolment(&self) {
         let user =

@@ -12,6 +12,7 @@
 //! - `fprint_rig` (Linux): fprintd with a virtual reader, polkit and a Secret Service on private
 //!   buses.
 //! - [`drip`]: a server whose answer drips one byte at a time ([`DripServer`]).
+//! - [`held`]: an answer held until the test releases it, and calls proven to be waiting.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ pub mod drip;
 pub mod fake_idp;
 #[cfg(target_os = "linux")]
 pub mod fprint_rig;
+pub mod held;
 pub mod log_capture;
 pub mod secrets;
 pub mod stores;

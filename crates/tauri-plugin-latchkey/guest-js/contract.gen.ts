@@ -139,8 +139,8 @@ export const statuses = [
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
     "has_api": true,
-    "biometric": "not_offered",
-    "biometric_label": null
+    "biometric": "set_up_again",
+    "biometric_label": "fingerprint"
   },
   {
     "account": "default",
@@ -173,8 +173,8 @@ export const statuses = [
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
     "has_api": false,
-    "biometric": "off",
-    "biometric_label": "fingerprint"
+    "biometric": "not_offered",
+    "biometric_label": null
   },
   {
     "account": "default",
@@ -206,7 +206,7 @@ export const statuses = [
     "unlock_method": "pin",
     "unlock_label": "PIN",
     "has_api": true,
-    "biometric": "ready",
+    "biometric": "off",
     "biometric_label": "fingerprint"
   },
   {
@@ -239,7 +239,7 @@ export const statuses = [
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
     "has_api": false,
-    "biometric": "needs_pin",
+    "biometric": "ready",
     "biometric_label": "fingerprint"
   },
   {
@@ -272,8 +272,8 @@ export const statuses = [
     "unlock_method": "biometric_gate",
     "unlock_label": "Touch ID",
     "has_api": true,
-    "biometric": "not_offered",
-    "biometric_label": null
+    "biometric": "needs_pin",
+    "biometric_label": "fingerprint"
   },
   {
     "account": "default",
@@ -305,7 +305,7 @@ export const statuses = [
     "unlock_method": "pin",
     "unlock_label": "PIN",
     "has_api": false,
-    "biometric": "off",
+    "biometric": "set_up_again",
     "biometric_label": "fingerprint"
   },
   {
@@ -338,7 +338,40 @@ export const statuses = [
     "unlock_method": "biometric",
     "unlock_label": "fingerprint",
     "has_api": true,
-    "biometric": "ready",
+    "biometric": "not_offered",
+    "biometric_label": null
+  },
+  {
+    "account": "default",
+    "configured": true,
+    "config_error": null,
+    "session": {
+      "state": "reauth_required",
+      "issuer": "http://127.0.0.1:8080",
+      "subject": "alice",
+      "display_name": "Alice Example",
+      "scopes": [
+        "openid",
+        "offline_access"
+      ],
+      "has_refresh_token": true,
+      "key_bound": true,
+      "access_token_expires_in_secs": 8,
+      "access_token_expires_at": 1790000000,
+      "access_token_lifetime_secs": 10,
+      "next_refresh_in_secs": 6,
+      "refresh_count": 3,
+      "rotation_count": 2,
+      "last_refresh_at": 1789999990,
+      "offline": false,
+      "reauth_reason": {
+        "reason": "dpop_proof_rejected"
+      }
+    },
+    "unlock_method": "biometric_gate",
+    "unlock_label": "Touch ID",
+    "has_api": false,
+    "biometric": "off",
     "biometric_label": "fingerprint"
   }
 ] satisfies Status[];
@@ -581,6 +614,12 @@ export const events = [
     "event": "session_ended",
     "reason": {
       "reason": "dpop_key_missing"
+    }
+  },
+  {
+    "event": "session_ended",
+    "reason": {
+      "reason": "dpop_proof_rejected"
     }
   },
   {

@@ -94,9 +94,24 @@ export function cancelUnlock(opts: AccountOption = {}): Promise<void> {
   return call<void>('cancel_unlock', { account: opts.account });
 }
 
-/** Turns the biometric unlock on (may prompt) or off (the PIN stays). Needs `latchkey:allow-set-biometric`. */
-export function setBiometric(enabled: boolean, opts: AccountOption = {}): Promise<BiometricStatus> {
-  return call<BiometricStatus>('set_biometric', { account: opts.account, enabled });
+/** What turning biometric unlock on takes: the user's PIN, checked in Rust (a wrong one counts
+ * as a failed attempt), before the platform's own check (a matching finger on Linux). */
+export interface BiometricOptions extends AccountOption {
+  pin?: string | null;
+  /** Linux: keep the vault key in the login keyring across restarts, where any program the user
+   * runs can read it (default: only in this app's memory; the PIN opens it once after a restart). */
+  keepAcrossRestarts?: boolean;
+}
+
+/** Turns the biometric unlock on (needs `pin`; prompts) or off (the session unlocked; the PIN
+ * stays). A call without the user's PIN changes nothing. Needs `latchkey:allow-set-biometric`. */
+export function setBiometric(enabled: boolean, opts: BiometricOptions = {}): Promise<BiometricStatus> {
+  return call<BiometricStatus>('set_biometric', {
+    account: opts.account,
+    enabled,
+    pin: opts.pin ?? null,
+    keepAcrossRestarts: opts.keepAcrossRestarts ?? false,
+  });
 }
 
 /** Locks: the tokens and the vault key are forgotten until the next unlock. */

@@ -11,7 +11,8 @@ export interface ReauthReason {
     | 'access_token_rejected'
     | 'ended_elsewhere'
     | 'stored_session_erased'
-    | 'dpop_key_missing';
+    | 'dpop_key_missing'
+    | 'dpop_proof_rejected';
   detail?: string | null;
 }
 
@@ -37,7 +38,7 @@ export interface SessionStatus {
 
 export type UnlockMethod = 'pin' | 'biometric' | 'biometric_gate';
 
-export type BiometricStatus = 'not_offered' | 'off' | 'ready' | 'needs_pin';
+export type BiometricStatus = 'not_offered' | 'off' | 'ready' | 'needs_pin' | 'set_up_again';
 
 /** Everything a UI renders about one account (pushed after every change). */
 export interface Status {

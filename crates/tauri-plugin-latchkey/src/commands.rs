@@ -6,7 +6,8 @@
 
 use std::sync::Arc;
 
-use latchkey_core::vault::BiometricStatus;
+use latchkey_core::app::BiometricChange;
+use latchkey_core::vault::{BiometricStatus, Keep};
 use latchkey_core::{Credential, SignOutReport};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State, Webview};
@@ -58,7 +59,7 @@ pub async fn sign_in<R: Runtime>(
     latchkey
         .sign_in_choosing(
             credential(pin),
-            biometric.unwrap_or(false),
+            biometric.unwrap_or(false).then_some(Keep::ThisRun),
             crate::platform::user_agent(&app).as_ref(),
             crate::platform::redirect(&app)?,
         )
@@ -102,15 +103,33 @@ pub async fn cancel_unlock(
     Ok(())
 }
 
-/// Turns biometric unlock on (signed in; may prompt) or off (deletes its wrap; the PIN stays).
+/// Turns biometric unlock on or off. On needs the user's PIN (`pin`, checked in Rust by
+/// releasing the PIN wrap; a wrong one counts) and then the platform's own check (a matching
+/// finger on Linux); `keep_across_restarts` (Linux) keeps the key in the login keyring, which any
+/// program the user runs can read, instead of this process's memory. Off needs the session
+/// unlocked. A bare call from script changes nothing.
 #[tauri::command]
 pub async fn set_biometric(
     accounts: State<'_, Accounts>,
     account: Option<String>,
     enabled: bool,
+    pin: Option<String>,
+    keep_across_restarts: Option<bool>,
 ) -> Result<BiometricStatus, Error> {
     let latchkey = self::account(&accounts, account)?.latchkey().await?;
-    Ok(latchkey.set_biometric(enabled).await?)
+    let change = if enabled {
+        BiometricChange::On {
+            proof: credential(pin),
+            keep: if keep_across_restarts.unwrap_or(false) {
+                Keep::AcrossRestarts
+            } else {
+                Keep::ThisRun
+            },
+        }
+    } else {
+        BiometricChange::Off
+    };
+    Ok(latchkey.set_biometric(change).await?)
 }
 
 /// Locks: tokens and key forgotten.

@@ -84,6 +84,12 @@ impl<R: Runtime> Latchkey<R> {
         Ok(())
     }
 
+    /// The engine's facade for this account (`latchkey_core::Latchkey`), for host code that
+    /// needs what this handle doesn't wrap. Host Rust is trusted; nothing of it reaches script.
+    pub async fn facade(&self) -> Result<Arc<latchkey_core::Latchkey>> {
+        self.state()?.latchkey().await
+    }
+
     /// A fresh access token (refreshed first when it is due).
     pub async fn access_token(&self) -> Result<AccessToken> {
         let latchkey = self.state()?.latchkey().await?;

@@ -107,6 +107,21 @@ fn plugin<R: Runtime>(options: builder::Options) -> TauriPlugin<R> {
                     let _ = window.destroy();
                 });
             }
+            RunEvent::WindowEvent {
+                event: WindowEvent::Focused(true),
+                ..
+            } => {
+                // The user's own input, seen by the native side (script can't focus the window:
+                // no window API is granted): the one thing besides sign-in and unlock that resets
+                // the idle clock. API calls and userinfo never do.
+                if let Some(accounts) = app.try_state::<Accounts>() {
+                    for account in accounts.all() {
+                        if let Some(latchkey) = account.latchkey_now() {
+                            latchkey.user_present();
+                        }
+                    }
+                }
+            }
             #[cfg(mobile)]
             RunEvent::Resumed => platform::mobile_redirect::poll_current(app),
             _ => {}

@@ -114,6 +114,12 @@ impl AccountState {
         self.latchkey.read().await.clone()
     }
 
+    /// The facade, without waiting: `None` while settings are being replaced (the window-event
+    /// handler runs on the main thread and must not block).
+    pub fn latchkey_now(&self) -> Option<Arc<Latchkey>> {
+        self.latchkey.try_read().ok()?.as_ref().ok().cloned()
+    }
+
     /// `url` parsed, if its origin is one the host allowed for script's `fetch`
     /// ([`crate::Builder::api_origin`]); script cannot add one.
     pub fn allowed_url(&self, url: &str) -> Result<url::Url, Error> {
@@ -155,8 +161,10 @@ impl AccountState {
     /// Validates and stores new settings, then reopens Latchkey with them.
     ///
     /// Refused while a session exists (signed in, or locked in the vault): new settings would
-    /// send the session's tokens to another API or swap its provider. Signed out, the old facade
-    /// is shut down (its background tasks stopped) before the new one replaces it.
+    /// send the session's tokens to another API or swap its provider. Settings that would lower
+    /// DPoP below the policy in effect are refused whatever the state
+    /// ([`latchkey_core::config::check_dpop_not_lowered`]). Signed out, the old facade is shut
+    /// down (its background tasks stopped) before the new one replaces it.
     pub async fn replace_settings(&self, settings: PartialConfig) -> Result<Arc<Latchkey>, Error> {
         let Some(path) = &self.paths.settings else {
             return Err(Error::new(
@@ -172,6 +180,17 @@ impl AccountState {
         }
         // Refuse invalid settings before writing them (checked over the builder's values).
         self.options.base.clone().merge(settings.clone()).finish()?;
+        // DPoP can be raised from here, never lowered: script may have signed the user out, and
+        // the next session must not be weaker (the environment still applies on top).
+        let env = if self.options.env {
+            PartialConfig::from_env(std::env::vars())?
+        } else {
+            PartialConfig::default()
+        };
+        let base = self.options.base.clone();
+        let in_effect = base.clone().merge(self.settings()?).merge(env.clone()).dpop.unwrap_or_default();
+        let requested = base.merge(settings.clone()).merge(env).dpop.unwrap_or_default();
+        latchkey_core::config::check_dpop_not_lowered(in_effect, requested)?;
         settings.save_to_file(path)?;
         if let Ok(old) = &*slot {
             old.shutdown().await;

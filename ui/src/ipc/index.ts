@@ -32,7 +32,10 @@ export const api = {
   unlock: (pin: string | null) => latchkey.unlock({ pin }),
   /** Ends a biometric prompt in progress ("use PIN instead"). */
   cancelUnlock: () => latchkey.cancelUnlock(),
-  setBiometric: (enabled: boolean): Promise<BiometricStatus> => latchkey.setBiometric(enabled),
+  /** On needs the user's PIN (checked in Rust) and then the platform's check (the finger);
+   * `keepAcrossRestarts` (Linux) puts the key in the login keyring, readable by any program. */
+  setBiometric: (enabled: boolean, pin: string | null = null, keepAcrossRestarts = false): Promise<BiometricStatus> =>
+    latchkey.setBiometric(enabled, { pin, keepAcrossRestarts }),
   lock: () => latchkey.lock(),
   userinfo: () => latchkey.userinfo(),
   signOut: (everywhere = false): Promise<SignOutResult> => latchkey.signOut({ everywhere }),

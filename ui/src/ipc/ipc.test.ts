@@ -49,13 +49,15 @@ describe('the IPC module', () => {
     await api.unlock(null);
     await api.cancelUnlock();
     await api.setBiometric(false);
+    await api.setBiometric(true, '246810', true);
     await api.lock();
     expect(calls).toEqual([
       ['plugin:latchkey|sign_in', { pin: '246810', biometric: false }],
       ['plugin:latchkey|sign_in', { pin: '246810', biometric: true }],
       ['plugin:latchkey|unlock', { pin: null }],
       ['plugin:latchkey|cancel_unlock', {}],
-      ['plugin:latchkey|set_biometric', { enabled: false }],
+      ['plugin:latchkey|set_biometric', { enabled: false, pin: null, keepAcrossRestarts: false }],
+      ['plugin:latchkey|set_biometric', { enabled: true, pin: '246810', keepAcrossRestarts: true }],
       ['plugin:latchkey|lock', {}],
     ]);
   });

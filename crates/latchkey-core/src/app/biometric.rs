@@ -9,7 +9,8 @@ use super::{Activity, Latchkey};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::session::Session;
-use crate::vault::{BiometricStatus, KeyProtector, Vault};
+use crate::vault::{BiometricStatus, Keep, KeyProtector, Vault};
+use crate::Credential;
 
 impl Latchkey {
     /// [`Latchkey::open`] with a second way to release the vault key: `biometric` (prompts show
@@ -39,15 +40,21 @@ impl Latchkey {
         self.vault.biometric_status()
     }
 
-    /// Turns biometric unlock on (needs the session unlocked: the key is wrapped again; may
-    /// prompt) or off (works locked; deletes the biometric wrap). Off the async threads.
-    pub async fn set_biometric(&self, enabled: bool) -> Result<BiometricStatus> {
+    /// Turns biometric unlock on or off; the user's proof is checked here, never assumed.
+    ///
+    /// On needs the session unlocked and the user's PIN in `proof` (verified by releasing the
+    /// PIN wrap, a wrong one counted like an unlock attempt), then whatever the platform's wrap
+    /// asks (a matching finger on Linux); `keep` says where the key is kept where the platform
+    /// leaves the choice. Off needs the session unlocked. Prompts run off the async threads.
+    ///
+    /// # Errors
+    /// [`Error::Vault`] with the vault's reason: locked, no PIN, wrong PIN, no match.
+    pub async fn set_biometric(&self, change: BiometricChange) -> Result<BiometricStatus> {
         let vault = self.vault.clone();
         tokio::task::spawn_blocking(move || {
-            if enabled {
-                vault.enable_biometric()
-            } else {
-                vault.disable_biometric()
+            match change {
+                BiometricChange::On { proof, keep } => vault.enable_biometric(&proof, keep),
+                BiometricChange::Off => vault.disable_biometric(),
             }
             .map(|()| vault.biometric_status())
         })
@@ -55,6 +62,20 @@ impl Latchkey {
         .map_err(|e| Error::Internal(format!("biometric task: {e}")))?
         .map_err(Error::from)
     }
+}
+
+/// What [`Latchkey::set_biometric`] is asked to do.
+#[derive(Debug)]
+pub enum BiometricChange {
+    /// Turn it on: `proof` is the user's PIN; `keep` where the platform leaves the choice.
+    On {
+        /// The user's PIN.
+        proof: Credential,
+        /// Where the key is kept (Linux: this run only, or the login keyring across restarts).
+        keep: Keep,
+    },
+    /// Turn it off (the PIN stays).
+    Off,
 }
 
 #[cfg(test)]
@@ -76,8 +97,9 @@ mod tests {
             let v = Vault::open(dir.path(), protector())
                 .unwrap()
                 .with_biometric(bio.clone(), "Unlock");
-            v.prepare(&pin("246810")).unwrap();
-            v.enable_biometric().unwrap();
+            v.prepare(&pin("pin-246810")).unwrap();
+            v.enable_biometric(&pin("pin-246810"), crate::vault::Keep::ThisRun)
+                .unwrap();
             let mut stored = session("RT");
             stored.issuer = issuer.into();
             v.save(&stored).unwrap();
@@ -97,7 +119,7 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::VaultLocked);
         assert_eq!(latchkey.status().state, SessionState::Locked);
 
-        let status = latchkey.unlock(pin("246810")).await.unwrap();
+        let status = latchkey.unlock(pin("pin-246810")).await.unwrap();
         assert_eq!(status.state, SessionState::SignedIn);
         assert_eq!(
             latchkey
@@ -111,7 +133,10 @@ mod tests {
         );
 
         assert_eq!(
-            latchkey.set_biometric(false).await.unwrap(),
+            latchkey
+                .set_biometric(super::BiometricChange::Off)
+                .await
+                .unwrap(),
             BiometricStatus::Off
         );
     }

@@ -1,7 +1,9 @@
 //! User activity and the idle locker.
 //!
-//! Activity is what the user does (sign in, unlock, call the API); background refreshes don't
-//! count. It is kept here, beside the session it locks, not in the vault: a session without a
+//! Activity is what the user does: sign in, unlock (both take the user's own proof), and their
+//! own input as native code observes it ([`super::Latchkey::user_present`]). API calls, userinfo
+//! and refreshes don't count, whoever asks: script in a WebView can make them, and must not keep
+//! an unattended session unlocked. It is kept here, beside the session it locks, not in the vault: a session without a
 //! refresh token has no vault key, and must still be locked (its access token forgotten) when
 //! the user walks away.
 //!
@@ -30,6 +32,11 @@ impl Activity {
     /// The user did something now.
     pub(crate) fn touch(&self) {
         *self.last() = Some((Instant::now(), SystemTime::now()));
+    }
+
+    /// When the user last did something (monotonic clock), if anything was recorded.
+    pub(crate) fn last_at(&self) -> Option<Instant> {
+        self.last().map(|(at, _)| at)
     }
 
     /// Forget the activity (nothing to lock any more).

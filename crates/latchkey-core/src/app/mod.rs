@@ -14,6 +14,7 @@
 //!   ([`Latchkey::check_reconfigure`]).
 
 mod biometric;
+pub use biometric::BiometricChange;
 mod idle;
 pub mod verbs;
 
@@ -153,30 +154,39 @@ impl Latchkey {
         user_agent: &dyn UserAgent,
         redirect: Redirect,
     ) -> Result<SessionStatus> {
-        self.sign_in_choosing(credential, false, user_agent, redirect)
+        self.sign_in_choosing(credential, None, user_agent, redirect)
             .await
     }
 
     /// [`Latchkey::sign_in_with`], also wrapping the new key with the vault's biometric
-    /// protector when `biometric` (the PIN in `credential` stays the fallback; see
+    /// protector when `biometric` says where to keep it (the PIN in `credential` is the proof and
+    /// stays the fallback; see
     /// [`crate::vault::Vault::enable_biometric`]). If the platform can't set it up, the sign-in
     /// goes on with the PIN alone: [`Latchkey::biometric_status`] then says `Off`.
     pub async fn sign_in_choosing(
         &self,
         credential: Credential,
-        biometric: bool,
+        biometric: Option<crate::vault::Keep>,
         user_agent: &dyn UserAgent,
         redirect: Redirect,
     ) -> Result<SessionStatus> {
         self.check_sign_in()?;
-        self.vault.prepare(&credential)?;
-        if biometric {
-            // No reader, no enrolled finger, no keyring: the sign-in goes on with the PIN alone
-            // (the status then says biometric unlock is off; it can be turned on later).
-            if let Err(e) = self.vault.enable_biometric() {
-                tracing::warn!(error = %e, "biometric unlock could not be set up; PIN only");
+        // Off the async threads: wrapping may prompt (a biometric-only vault, the finger).
+        let vault = self.vault.clone();
+        tokio::task::spawn_blocking(move || {
+            vault.prepare(&credential)?;
+            if let Some(keep) = biometric {
+                // The sign-in's own PIN is the proof. No reader, no enrolled finger, no match:
+                // the sign-in goes on with the PIN alone (the status then says biometric unlock
+                // is off; it can be turned on later).
+                if let Err(e) = vault.enable_biometric(&credential, keep) {
+                    tracing::warn!(error = %e, "biometric unlock could not be set up; PIN only");
+                }
             }
-        }
+            Ok::<_, crate::vault::VaultError>(())
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("sign-in key task: {e}")))??;
         // Register for cancellation before the browser opens, so a Cancel pressed at any moment
         // from now on is seen.
         let cancelled = self.cancel.notified();
@@ -302,23 +312,49 @@ impl Latchkey {
         self.get(&url).await
     }
 
-    /// The userinfo claims.
+    /// The userinfo claims. Not user activity (see [`Latchkey::user_present`]): locks instead if
+    /// the idle time has passed.
     pub async fn userinfo(&self) -> Result<serde_json::Value> {
-        self.user_activity().await?;
+        self.lock_if_idle().await?;
         self.session.userinfo().await
     }
 
-    /// Records a user action, unless the vault has already been idle past the idle-lock time
-    /// (the machine slept through it and the idle locker hasn't looked yet): then it locks now
-    /// and the action fails as locked, instead of the action resetting the idle clock.
-    async fn user_activity(&self) -> Result<()> {
+    /// The user is here: their own input, observed by native code (a window gaining focus, a
+    /// key or pointer event the front end's native side sees). Resets the idle clock, unless the
+    /// idle time has already passed (a machine that slept through it): then the idle locker locks
+    /// as it would have.
+    ///
+    /// # Security
+    /// Never call this from a command a WebView can invoke, nor from any API call: script would
+    /// then keep an unattended session unlocked forever. The idle clock is reset only by this, a
+    /// sign-in and an unlock (which take the user's PIN or biometric).
+    pub fn user_present(&self) {
+        let idle_lock = self.idle_lock.lock().ok().and_then(|slot| *slot);
+        if idle_lock.is_some_and(|idle| self.activity.is_idle(idle)) {
+            return;
+        }
+        if self.session.status().state == SessionState::SignedIn {
+            self.activity.touch();
+        }
+    }
+
+    /// When the idle clock was last reset (a sign-in, an unlock, [`Latchkey::user_present`]);
+    /// `None` when nothing is unlocked. For a front end showing "locks in …", and for tests
+    /// that show which calls reset it.
+    pub fn last_user_activity(&self) -> Option<tokio::time::Instant> {
+        self.activity.last_at()
+    }
+
+    /// Before an action the front end asked for (an API call, userinfo, a refresh): if the
+    /// session has been idle past the idle-lock time (the machine slept through it and the idle
+    /// locker hasn't looked yet), locks now and fails as locked. Doesn't reset the idle clock.
+    async fn lock_if_idle(&self) -> Result<()> {
         let idle_lock = self.idle_lock.lock().ok().and_then(|slot| *slot);
         if idle_lock.is_some_and(|idle| self.activity.is_idle(idle)) {
             self.activity.clear();
             self.lock().await;
             return Err(crate::StoreError::Locked.into());
         }
-        self.activity.touch();
         Ok(())
     }
 

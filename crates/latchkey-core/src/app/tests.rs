@@ -13,7 +13,7 @@ use crate::{ErrorKind, Latchkey, SessionEvent, SessionState};
 fn latchkey(dir: &std::path::Path, issuer: &str) -> Latchkey {
     {
         let v = Vault::open(dir, protector()).unwrap();
-        v.prepare(&pin("246810")).unwrap();
+        v.prepare(&pin("pin-246810")).unwrap();
         let mut stored = session("RT");
         stored.issuer = issuer.into();
         v.save(&stored).unwrap();
@@ -29,7 +29,7 @@ async fn the_idle_locker_locks_the_vault_and_the_session_and_says_so() {
     let latchkey = latchkey(dir.path(), "http://127.0.0.1:9");
     latchkey.start(Some(Duration::ZERO)).await.unwrap();
     let mut events = latchkey.subscribe();
-    latchkey.unlock(pin("246810")).await.unwrap();
+    latchkey.unlock(pin("pin-246810")).await.unwrap();
     // The timeout turns a hang into a failure; nothing depends on timing.
     let locked = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
@@ -54,7 +54,7 @@ async fn a_user_action_after_a_night_asleep_locks_instead_of_resetting_the_idle_
         .start(Some(Duration::from_secs(15 * 60)))
         .await
         .unwrap();
-    let status = latchkey.unlock(pin("246810")).await.unwrap();
+    let status = latchkey.unlock(pin("pin-246810")).await.unwrap();
     assert_eq!(status.state, SessionState::SignedIn);
 
     latchkey
@@ -65,4 +65,48 @@ async fn a_user_action_after_a_night_asleep_locks_instead_of_resetting_the_idle_
     assert!(latchkey.vault().is_locked());
     assert_eq!(latchkey.status().state, SessionState::Locked);
     assert!(latchkey.vault().load().is_err(), "the key is gone");
+}
+
+#[tokio::test(start_paused = true)]
+async fn scripted_userinfo_every_14_minutes_does_not_keep_the_session_unlocked_past_15() {
+    let dir = tempfile::tempdir().unwrap();
+    let latchkey = latchkey(dir.path(), "http://127.0.0.1:9");
+    latchkey
+        .start(Some(Duration::from_secs(15 * 60)))
+        .await
+        .unwrap();
+    latchkey.unlock(pin("pin-246810")).await.unwrap();
+    assert_eq!(latchkey.status().state, SessionState::SignedIn);
+
+    // What script in the WebView can do: call userinfo, the API and a GET, every 14 minutes.
+    tokio::time::advance(Duration::from_secs(14 * 60)).await;
+    let _ = latchkey.userinfo().await;
+    let _ = latchkey.call_api().await;
+    assert_eq!(latchkey.status().state, SessionState::SignedIn);
+    tokio::time::advance(Duration::from_secs(61)).await;
+    // The idle locker looks every 30 s: give it its turn.
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert_eq!(
+        latchkey.status().state,
+        SessionState::Locked,
+        "15 minutes after the user's last own action, the session is locked"
+    );
+    assert!(latchkey.vault().is_locked());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_users_own_presence_reported_by_native_code_keeps_the_session_unlocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let latchkey = latchkey(dir.path(), "http://127.0.0.1:9");
+    latchkey
+        .start(Some(Duration::from_secs(15 * 60)))
+        .await
+        .unwrap();
+    latchkey.unlock(pin("pin-246810")).await.unwrap();
+    for _ in 0..3 {
+        tokio::time::advance(Duration::from_secs(14 * 60)).await;
+        latchkey.user_present();
+    }
+    tokio::time::advance(Duration::from_secs(60)).await;
+    assert_eq!(latchkey.status().state, SessionState::SignedIn);
 }

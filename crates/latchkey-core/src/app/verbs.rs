@@ -55,8 +55,12 @@ pub struct StoredProvider {
 impl Latchkey {
     /// Finds the stored session (`Locked` when there is one), as [`Latchkey::start`] does, but
     /// starts no background task: for a front end that runs one action and exits, where a
-    /// background refresh would only race the action it was started for.
+    /// background refresh would only race the action it was started for. Such a front end
+    /// makes no later refresh to count a refusal without an OAuth error by: the session asks
+    /// again within the refresh ([`crate::Session::set_one_shot`]).
     pub async fn resume(&self) -> Result<SessionStatus> {
+        // One action, then exit: a refusal without an OAuth error is asked again within it.
+        self.session.set_one_shot(true);
         self.session.resume().await
     }
 
@@ -75,20 +79,20 @@ impl Latchkey {
     }
 
     /// GETs `url` (https, or http on loopback) with a fresh access token; a 401 forces one
-    /// refresh and one retry, whose response is returned whatever its status. A user action:
-    /// it counts as activity for the idle lock, or locks if the idle time already passed.
+    /// refresh and one retry, whose response is returned whatever its status. Not user activity
+    /// (script can call it): it never resets the idle clock, and locks if the idle time passed.
     ///
     /// # Errors
     /// [`Error::InsecureUrl`] for any other URL: the token is never sent in clear.
     pub async fn get(&self, url: &Url) -> Result<ApiResponse> {
-        self.user_activity().await?;
+        self.lock_if_idle().await?;
         self.session.get(url).await
     }
 
-    /// Refreshes now, whatever the access token's age, and returns the status. A user action,
-    /// like [`Latchkey::get`].
+    /// Refreshes now, whatever the access token's age, and returns the status. Like
+    /// [`Latchkey::get`], not user activity.
     pub async fn refresh(&self) -> Result<SessionStatus> {
-        self.user_activity().await?;
+        self.lock_if_idle().await?;
         self.session.refresh().await
     }
 }

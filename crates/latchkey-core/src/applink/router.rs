@@ -34,8 +34,9 @@ pub enum Delivery {
     Passed,
     /// Already passed on before (a repeated `get_current()` or a double report): dropped.
     Repeated,
-    /// The waiting sign-in's inbox is full (a flood of links): dropped, and the sign-in still
-    /// waits for its real callback.
+    /// The waiting sign-in's inbox and its overflow are full (a flood of links): dropped, and
+    /// the sign-in still waits for its real callback. (A link that arrives while only the inbox
+    /// is full is held aside and judged once it drains: [`Delivery::Passed`].)
     InboxFull,
     /// No sign-in is waiting: dropped. `for_us` says whether it named our redirect URI (a
     /// sign-in whose process was lost, or another app using our scheme).
@@ -97,8 +98,9 @@ impl AppLinkRouter {
             if s.recent.contains(&digest) {
                 return Delivery::Repeated;
             }
-            // A full inbox is not the end of the sign-in (only a closed one is), and the URL is
-            // not remembered: a later report of it (a `get_current()` poll) may still get in.
+            // A full inbox and overflow are not the end of the sign-in (only a closed one is), and
+            // the URL is not remembered: a later report of it (a `get_current()` poll) may still
+            // get in.
             if s.current
                 .as_ref()
                 .is_some_and(|tx| tx.is_waiting() && tx.is_full())
@@ -151,8 +153,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_flood_of_links_fills_the_inbox_but_neither_cancels_the_sign_in_nor_burns_the_real_link(
-    ) {
+    async fn after_a_flood_the_real_link_and_one_more_junk_link_the_sign_in_still_completes() {
         let router = AppLinkRouter::new(Url::parse("com.example.app:/callback").unwrap()).unwrap();
         let redirect = router.begin().unwrap();
         for i in 0..super::super::INBOX {
@@ -160,24 +161,56 @@ mod tests {
             assert_eq!(router.deliver(junk), Delivery::Passed, "{i}");
         }
         let real = link("code=real&state=good");
-        assert_eq!(router.deliver(real.clone()), Delivery::InboxFull);
-        assert_eq!(
-            router.deliver(link("code=y&state=junk-late")),
-            Delivery::InboxFull
-        );
+        let late = link("code=y&state=junk-late");
+        assert_ne!(router.deliver(real.clone()), Delivery::Repeated);
+        assert_ne!(router.deliver(late.clone()), Delivery::Repeated);
 
-        // The sign-in drains the junk; the real link, reported again (a resume poll), gets in.
+        // The sign-in drains the junk. Android's get_current() only ever reports the latest link
+        // again (the junk one): the real one is never reported a second time.
         let waiting = tokio::spawn(redirect.wait(Duration::from_secs(30), |params| {
             match params.state.as_ref().map(|s| s.secret().as_str()) {
                 Some("good") => Ok(params.code.as_ref().map(|c| c.secret().clone())),
                 _ => Err(CallbackRejection::StateMismatch),
             }
         }));
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        let _ = router.deliver(late);
+        let code = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("the real link reached the sign-in")
+            .unwrap()
+            .unwrap();
+        assert_eq!(code.as_deref(), Some("real"));
+        assert_eq!(router.deliver(real), Delivery::Repeated);
+    }
+
+    #[tokio::test]
+    async fn a_flood_that_outlasts_the_overflow_is_dropped_but_never_cancels_the_sign_in() {
+        let router = AppLinkRouter::new(Url::parse("com.example.app:/callback").unwrap()).unwrap();
+        let redirect = router.begin().unwrap();
+        let mut full = 0;
+        for i in 0..(super::super::INBOX * 4) {
+            if router.deliver(link(&format!("code=x&state=junk{i}"))) == Delivery::InboxFull {
+                full += 1;
+            }
+        }
+        assert!(full > 0, "the flood is bounded");
+        let waiting = tokio::spawn(redirect.wait(Duration::from_secs(30), |params| {
+            match params.state.as_ref().map(|s| s.secret().as_str()) {
+                Some("good") => Ok(()),
+                _ => Err(CallbackRejection::StateMismatch),
+            }
+        }));
+        let real = link("code=real&state=good");
         while router.deliver(real.clone()) == Delivery::InboxFull {
             tokio::task::yield_now().await;
         }
-        let code = waiting.await.unwrap().unwrap();
-        assert_eq!(code.as_deref(), Some("real"));
-        assert_eq!(router.deliver(real), Delivery::Repeated);
+        tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
     }
 }

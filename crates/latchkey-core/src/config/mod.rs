@@ -42,7 +42,13 @@ pub use layers::parse_param;
 /// The scopes used when none are configured.
 pub const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "offline_access"];
 
-/// Authorization-request parameters the engine sets itself; configuration may not override them.
+/// Authorization-request parameters configuration may not set (compared case-insensitively):
+/// the ones the engine sets itself (`client_id`, `response_type`, `redirect_uri`, `scope` — set
+/// through `scopes` — `state`, `nonce`, PKCE's `code_challenge` and `code_challenge_method`,
+/// `response_mode`, DPoP's `dpop_jkt`), the ones that would replace the whole request with one
+/// the engine never checked (JAR's `request`, JAR's and PAR's `request_uri`), and client
+/// credentials a public client never sends (`client_secret`, `client_assertion*`). Settings a
+/// WebView may write must not be able to send one twice or switch a protection off.
 pub const RESERVED_PARAMS: &[&str] = &[
     "client_id",
     "response_type",
@@ -53,7 +59,40 @@ pub const RESERVED_PARAMS: &[&str] = &[
     "code_challenge",
     "code_challenge_method",
     "response_mode",
+    "dpop_jkt",
+    "request",
+    "request_uri",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
 ];
+
+/// Refuses a settings change that would lower DPoP below the policy in effect (`required` to
+/// `auto` or `off`, `auto` to `off`). Settings a WebView may write can raise it; lowering it is a
+/// protection switched off, which takes the settings file or `LATCHKEY_DPOP`, not the app's
+/// window.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] naming `dpop`.
+pub fn check_dpop_not_lowered(
+    current: DpopPolicy,
+    requested: DpopPolicy,
+) -> Result<(), ConfigError> {
+    let rank = |p: DpopPolicy| match p {
+        DpopPolicy::Off => 0,
+        DpopPolicy::Auto => 1,
+        DpopPolicy::Required => 2,
+    };
+    if rank(requested) < rank(current) {
+        return Err(ConfigError::invalid(
+            "dpop",
+            format!(
+                "can't be lowered from {current:?} to {requested:?} here; edit the settings file or set LATCHKEY_DPOP"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// Validated client configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

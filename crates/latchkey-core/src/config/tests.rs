@@ -375,3 +375,57 @@ fn dpop_defaults_to_auto_and_is_read_from_the_file_and_the_environment() {
         PartialConfig::from_env([("LATCHKEY_DPOP".to_string(), "yes".to_string())]).unwrap_err();
     assert_eq!(err.field(), Some("LATCHKEY_DPOP"));
 }
+
+#[test]
+fn every_parameter_the_authorization_request_sets_or_replaces_is_reserved() {
+    // What authorize.rs and oauth2 set (PKCE, state, nonce, redirect, DPoP's `dpop_jkt`), what
+    // would replace the whole request (JAR's `request`, PAR's or JAR's `request_uri`), and the
+    // response shape: none may come from configuration (a WebView may write the settings).
+    for key in [
+        "client_id",
+        "response_type",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "response_mode",
+        "dpop_jkt",
+        "request",
+        "request_uri",
+        "client_secret",
+        "client_assertion",
+        "client_assertion_type",
+    ] {
+        let mut p = base();
+        p.params.insert(key.into(), "x".into());
+        let err = p.finish().unwrap_err();
+        assert_eq!(err.field(), Some(format!("params.{key}").as_str()), "{key}");
+    }
+    // Names differing only in case are the same parameter to some servers.
+    let mut p = base();
+    p.params.insert("DPoP_JKT".into(), "x".into());
+    assert!(p.finish().is_err());
+}
+
+#[test]
+fn dpop_can_be_raised_but_never_lowered_by_a_settings_change() {
+    use DpopPolicy::*;
+    for (current, requested, allowed) in [
+        (Auto, Auto, true),
+        (Auto, Required, true),
+        (Off, Auto, true),
+        (Off, Off, true),
+        (Required, Required, true),
+        (Auto, Off, false),
+        (Required, Auto, false),
+        (Required, Off, false),
+    ] {
+        let result = check_dpop_not_lowered(current, requested);
+        assert_eq!(result.is_ok(), allowed, "{current:?} -> {requested:?}");
+        if let Err(e) = result {
+            assert_eq!(e.field(), Some("dpop"));
+        }
+    }
+}

@@ -80,7 +80,10 @@ pub(super) fn extra_params(
 ) -> Result<Vec<(String, String)>, ConfigError> {
     let mut extra_params = Vec::with_capacity(params.len());
     for (key, value) in params {
-        if RESERVED_PARAMS.contains(&key.as_str()) {
+        if RESERVED_PARAMS
+            .iter()
+            .any(|reserved| reserved.eq_ignore_ascii_case(&key))
+        {
             return Err(ConfigError::invalid(
                 format!("params.{key}"),
                 "is set by Latchkey itself and cannot be configured",

@@ -59,6 +59,10 @@ pub enum ReauthReason {
     /// The configuration requires DPoP and the stored session has no usable DPoP key (made
     /// without one, or the key is unreadable): its refresh token is not sent unbound.
     DpopKeyMissing,
+    /// The token endpoint rejected this session's DPoP proofs (`invalid_dpop_proof`) several
+    /// times in a row: its refresh token is bound to a key the server won't accept. A new sign-in
+    /// makes a new key.
+    DpopProofRejected,
 }
 
 impl std::fmt::Display for ReauthReason {
@@ -85,6 +89,9 @@ impl std::fmt::Display for ReauthReason {
             ReauthReason::DpopKeyMissing => {
                 f.write_str("DPoP is required and this session has no usable DPoP key")
             }
+            ReauthReason::DpopProofRejected => f.write_str(
+                "the server kept rejecting this session's DPoP proofs; sign in again for a new key",
+            ),
         }
     }
 }

@@ -147,6 +147,25 @@ pub enum Error {
     #[error("the userinfo response is for another subject")]
     UserInfoSubjectMismatch,
 
+    /// The token endpoint refused with 400, 401 or 403 but without an OAuth error (an empty or
+    /// HTML body, perhaps from a CDN or firewall in front of it). Not a verdict on the grant: the
+    /// session is kept and the refresh retried with backoff; the same refusal three times in a
+    /// row ends the session.
+    #[error("the token endpoint refused without an OAuth error (HTTP {status}); will retry")]
+    TokenEndpointUnexplained {
+        /// The HTTP status.
+        status: u16,
+    },
+
+    /// The API's response carried this session's access token or DPoP proof (an API echoing
+    /// request headers): it is not handed on, so that a credential never reaches the caller's
+    /// view (a WebView) through a response body.
+    #[error("the {endpoint} response contains the request's credentials and was withheld")]
+    CredentialEchoed {
+        /// Where.
+        endpoint: Endpoint,
+    },
+
     /// The session has ended; the user must sign in again.
     #[error("sign-in required: {0}")]
     ReauthRequired(ReauthReason),
@@ -225,7 +244,9 @@ impl Error {
                 source: HttpError::TooLarge { .. } | HttpError::BadRequest(_),
                 ..
             } => ErrorKind::Protocol,
-            Error::Http { .. } | Error::SignInTimedOut { .. } => ErrorKind::Transient,
+            Error::Http { .. }
+            | Error::SignInTimedOut { .. }
+            | Error::TokenEndpointUnexplained { .. } => ErrorKind::Transient,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::ReauthRequired(_) => ErrorKind::ReauthRequired,
             Error::NotSignedIn => ErrorKind::NotSignedIn,
@@ -240,7 +261,8 @@ impl Error {
             | Error::Dpop(_)
             | Error::IdTokenInvalid(_)
             | Error::IdTokenMissing
-            | Error::UserInfoSubjectMismatch => ErrorKind::Protocol,
+            | Error::UserInfoSubjectMismatch
+            | Error::CredentialEchoed { .. } => ErrorKind::Protocol,
             Error::SessionExists { .. } => ErrorKind::WrongState,
             Error::LoopbackBind(_) | Error::UserAgent(_) | Error::Internal(_) => {
                 ErrorKind::Internal

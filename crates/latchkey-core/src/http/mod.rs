@@ -9,6 +9,7 @@
 //!   error with those statuses (RFC 6749 §5.2 uses 400/401), and treating them as transient is what
 //!   keeps an outage from ending a session.
 
+mod challenge;
 mod transport;
 
 use std::future::Future;
@@ -16,6 +17,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use challenge::{has_error, parse_challenges, Challenge};
 pub use transport::Transport;
 
 use openidconnect::{HttpRequest, HttpResponse};
@@ -64,8 +66,9 @@ pub struct BodyResponse {
     pub status: u16,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
-    /// The `WWW-Authenticate` header, if any.
-    pub www_authenticate: Option<String>,
+    /// Every `WWW-Authenticate` header value, in order (each may hold several challenges: read
+    /// them with [`parse_challenges`]).
+    pub www_authenticate: Vec<String>,
     /// The `DPoP-Nonce` header (RFC 9449 §8), if any.
     pub dpop_nonce: Option<String>,
     /// The `Date` header (RFC 9110 §6.6.1), if any: the server's clock, for DPoP `iat`.
@@ -212,7 +215,13 @@ impl HttpClient {
                 .map(str::to_owned)
         };
         let content_type = header(reqwest::header::CONTENT_TYPE);
-        let www_authenticate = header(reqwest::header::WWW_AUTHENTICATE);
+        let www_authenticate = response
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect();
         let dpop_nonce = header(reqwest::header::HeaderName::from_static("dpop-nonce"));
         let date = header(reqwest::header::DATE);
         let status = response.status().as_u16();

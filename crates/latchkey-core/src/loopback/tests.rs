@@ -65,10 +65,11 @@ async fn the_redirect_uri_is_an_ip_literal_with_the_bound_port_and_exact_path() 
 
 #[tokio::test]
 async fn without_ipv4_loopback_the_redirect_names_ipv6_loopback_and_the_callback_completes() {
-    let Ok(l) = LoopbackListener::bind_ipv6_only("/callback").await else {
-        eprintln!("skipped: this machine has no IPv6 loopback");
+    if !crate::test_skip::ipv6_loopback("without_ipv4_loopback_the_redirect_names_ipv6_loopback") {
         return;
-    };
+    }
+    // The machine has [::1]: the production fallback must bind it.
+    let l = LoopbackListener::bind_ipv6_only("/callback").await.unwrap();
     let port = l.port();
     assert_eq!(
         l.redirect_uri().unwrap().as_str(),
@@ -77,6 +78,22 @@ async fn without_ipv4_loopback_the_redirect_names_ipv6_loopback_and_the_callback
     let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
     let raw = b"GET /callback?code=c6&state=good HTTP/1.1\r\n\r\n";
     assert_completes(port, true, raw, waiter, "c6").await;
+}
+
+#[tokio::test]
+async fn on_a_machine_with_ipv6_loopback_the_listener_takes_both_families_and_v6_completes() {
+    if !crate::test_skip::ipv6_loopback("on_a_machine_with_ipv6_loopback_the_listener_takes_both") {
+        return;
+    }
+    let l = LoopbackListener::bind("/callback", &[]).await.unwrap();
+    assert!(
+        l.has_ipv6(),
+        "[::1] is free here, so the listener binds it beside 127.0.0.1"
+    );
+    let port = l.port();
+    let waiter = tokio::spawn(l.wait(Duration::from_secs(30), accept_code_param));
+    let raw = b"GET /callback?code=both&state=good HTTP/1.1\r\n\r\n";
+    assert_completes(port, true, raw, waiter, "both").await;
 }
 
 #[tokio::test]
@@ -282,10 +299,10 @@ async fn a_taken_port_moves_to_the_next_in_the_list() {
 
 #[tokio::test]
 async fn a_port_taken_on_ipv6_alone_moves_to_the_next_and_leaves_no_ipv4_half_behind() {
-    let Ok(held) = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).await else {
-        eprintln!("skipped: this machine has no IPv6 loopback");
+    if !crate::test_skip::ipv6_loopback("a_port_taken_on_ipv6_alone_moves_to_the_next") {
         return;
-    };
+    }
+    let held = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).await.unwrap();
     let taken = held.local_addr().unwrap().port();
     let free = free_port().await;
     let l = LoopbackListener::bind("/callback", &[taken, free])

@@ -94,6 +94,10 @@ struct Inner {
     provider: OnceCell<Arc<Provider>>,
     tokens: Arc<Mutex<TokenState>>,
     attempts: AtomicU64,
+    /// Refusals in a row that don't end a session by themselves (see `refresh_grant.rs`).
+    streaks: StdMutex<refresh_grant::Streaks>,
+    /// Set by a front end that runs one action and exits ([`Session::set_one_shot`]).
+    one_shot: std::sync::atomic::AtomicBool,
     /// The latest DPoP nonce from each server.
     dpop_nonces: crate::dpop::NonceCache,
     /// Each origin's clock offset, for proof `iat` (in memory only).
@@ -140,6 +144,8 @@ impl Session {
                 provider: OnceCell::new(),
                 tokens: Arc::new(Mutex::new(TokenState::SignedOut)),
                 attempts: AtomicU64::new(0),
+                streaks: StdMutex::new(refresh_grant::Streaks::default()),
+                one_shot: std::sync::atomic::AtomicBool::new(false),
                 dpop_nonces: crate::dpop::NonceCache::default(),
                 dpop_clocks: crate::dpop::ServerClocks::default(),
                 last_failure: StdMutex::new(None),

@@ -115,6 +115,9 @@ impl Session {
             }
             meta.consecutive_failures = meta.consecutive_failures.saturating_add(1);
             retry_in = backoff(meta.consecutive_failures);
+            if matches!(&*error, Error::TokenEndpointUnexplained { .. }) {
+                retry_in = retry_in.max(super::refresh_grant::UNEXPLAINED_RETRY);
+            }
             meta.retry_at = Some(Instant::now() + retry_in);
         });
         tracing::warn!(error = %error, ?trigger, "refresh failed; the session is kept");

@@ -10,11 +10,24 @@
 //!    OIDC Core §12.2).
 //!
 //! # Failure policy
-//! - A 400, 401 or 403 is a refusal: a retry with the same refresh token cannot succeed
-//!   (`invalid_grant`, but also `invalid_client`, or a bare 400/401 with an empty or non-JSON
-//!   body from a non-conformant server). The session ends with
-//!   [`ReauthReason::RefreshTokenRejected`] and the store is cleared: the user is told to sign in
-//!   again instead of being left with a session every call fails in.
+//! - A conformant OAuth error (400/401/403 with an RFC 6749 §5.2 JSON `error`: `invalid_grant`,
+//!   `invalid_client`, …) is a refusal: a retry with the same refresh token cannot succeed. The
+//!   session ends with [`ReauthReason::RefreshTokenRejected`] and the store is cleared.
+//! - A 400, 401 or 403 *without* one (an empty body, a CDN's or WAF's `403 text/html`, JSON with
+//!   no OAuth `error`, a `401` whose only error is a challenge header) is not a verdict anyone can
+//!   read: one blocked request must not wipe a live session. It is a failed attempt
+//!   ([`Error::TokenEndpointUnexplained`], transient) with backoff of at least
+//!   [`UNEXPLAINED_RETRY`]. But a provider that keeps refusing the same refresh token is not a
+//!   blip either: the [`REFUSALS_IN_A_ROW`]th such refusal in a row (no answer that issued a
+//!   token in between) ends the session as a refusal, after a best-effort revocation (RFC 7009)
+//!   of the refresh token it drops, so the user reaches "sign in again" instead of a session
+//!   every call fails in. A one-action front end ([`Session::set_one_shot`], a CLI) asks
+//!   again within the same refresh, pausing 1 s then 2 s, so the rule holds per command.
+//! - `invalid_dpop_proof` (in the body or a `DPoP` challenge) keeps the session, with backoff;
+//!   the [`REFUSALS_IN_A_ROW`]th in a row ends it with [`ReauthReason::DpopProofRejected`] (a new
+//!   sign-in makes a new key), after a best-effort revocation: never backoff forever.
+//! - A session that must be DPoP-bound but has no key ([`ReauthReason::DpopKeyMissing`]) has its
+//!   refresh token revoked (best effort) before it is forgotten: the server still holds it.
 //! - Transport failures, 5xx, 429, 408, other statuses (404: a misconfigured endpoint) and
 //!   malformed 200s keep the session; the failure is shared
 //!   with queued callers and the scheduler backs off ([`Session::refresh_failed`]).
@@ -39,6 +52,24 @@ use crate::tokens::{accept_token_response, Tokens};
 
 use super::types::*;
 use super::{Session, TokenState};
+
+/// How many refusals without an OAuth error (or DPoP proof rejections) in a row end a session.
+pub const REFUSALS_IN_A_ROW: u32 = 3;
+
+/// The least time before the next attempt after a refusal without an OAuth error: a firewall
+/// that blocks for a moment gets the moment, not three attempts within seconds.
+pub const UNEXPLAINED_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The pause before asking again, times the attempt, in a one-action front end
+/// ([`Session::set_one_shot`]).
+pub const ONE_SHOT_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Refusals in a row that end a session only once they repeat.
+#[derive(Debug, Default)]
+pub(crate) struct Streaks {
+    unexplained: u32,
+    proof_rejected: u32,
+}
 
 impl Session {
     /// One refresh, with `state` locked. Call through [`Session::refresh_to_completion`], which
@@ -83,6 +114,8 @@ impl Session {
             // `dpop = "required"`: a session without its key (stored by a build or configuration
             // without DPoP, or a key that can't be read) never sends its refresh token unbound.
             tracing::warn!("DPoP is required and this session has no usable key; ending it");
+            // The server still holds the refresh token: revoke it before it is forgotten.
+            let _ = self.revoke(tokens).await;
             self.end_session(state, ReauthReason::DpopKeyMissing);
             return Err(Error::ReauthRequired(ReauthReason::DpopKeyMissing));
         }
@@ -95,36 +128,100 @@ impl Session {
                 return Err(self.refresh_failed(attempt, trigger, e));
             }
         };
-        let sent_at = Instant::now();
-        let sent_wall = SystemTime::now();
-        tracing::debug!(?trigger, "refreshing the access token");
-        let capture = Capture::new(&self.inner.http).with_dpop(
-            tokens.dpop.as_ref(),
-            &self.inner.dpop_nonces,
-            &self.inner.dpop_clocks,
-        );
-        let result = provider
-            .client
-            .exchange_refresh_token(&refresh_token)
-            .request_async(&capture)
-            .await;
-        let answer = capture.finish(result);
-        let attempt = self.inner.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+        let (answer, attempt, sent_at, sent_wall) = loop {
+            let sent_at = Instant::now();
+            let sent_wall = SystemTime::now();
+            tracing::debug!(?trigger, "refreshing the access token");
+            let capture = Capture::new(&self.inner.http).with_dpop(
+                tokens.dpop.as_ref(),
+                &self.inner.dpop_nonces,
+                &self.inner.dpop_clocks,
+            );
+            let result = provider
+                .client
+                .exchange_refresh_token(&refresh_token)
+                .request_async(&capture)
+                .await;
+            let answer = capture.finish(result);
+            let attempt = self.inner.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+            // A front end that runs one action and exits (a CLI) has no later attempt in this
+            // process to count: it asks again here, after a pause, up to the same limit.
+            if let Ok(TokenAnswer::Unexplained { status }) = &answer {
+                let seen = self.with_streaks(|s| s.unexplained);
+                if self.inner.one_shot.load(Ordering::SeqCst) && seen + 1 < REFUSALS_IN_A_ROW {
+                    self.with_streaks(|s| s.unexplained += 1);
+                    tracing::warn!(
+                        status,
+                        "the refresh was refused without an OAuth error; asking again"
+                    );
+                    tokio::time::sleep(ONE_SHOT_PAUSE * (seen + 1)).await;
+                    continue;
+                }
+            }
+            break (answer, attempt, sent_at, sent_wall);
+        };
 
         let (new_refresh, fields) = match answer {
             Ok(TokenAnswer::Issued {
                 refresh_token,
                 fields,
-            }) => (refresh_token, fields),
+            }) => {
+                self.with_streaks(|s| *s = Streaks::default());
+                (refresh_token, fields)
+            }
             Ok(TokenAnswer::Refused {
                 status,
                 error,
                 description,
             }) => {
-                let reason = refusal_reason(status, error.as_deref(), description);
+                let reason = refusal_reason(status, &error, description);
                 tracing::warn!(status, "the refresh was refused; ending the session");
+                self.with_streaks(|s| *s = Streaks::default());
                 self.end_session(state, reason.clone());
                 return Err(Error::ReauthRequired(reason));
+            }
+            Ok(TokenAnswer::Unexplained { status }) => {
+                let in_a_row = self.with_streaks(|s| {
+                    s.unexplained += 1;
+                    s.unexplained
+                });
+                if in_a_row < REFUSALS_IN_A_ROW {
+                    tracing::warn!(
+                        status,
+                        in_a_row,
+                        "the refresh was refused without an OAuth error; keeping the session"
+                    );
+                    return Err(self.refresh_failed(
+                        attempt,
+                        trigger,
+                        Error::TokenEndpointUnexplained { status },
+                    ));
+                }
+                let reason = ReauthReason::RefreshTokenRejected(Some(format!(
+                    "HTTP {status} without an OAuth error, {in_a_row} times in a row"
+                )));
+                tracing::warn!(
+                    status,
+                    "the refresh was refused {in_a_row} times in a row; ending the session"
+                );
+                self.with_streaks(|s| *s = Streaks::default());
+                let _ = self.revoke(tokens).await;
+                self.end_session(state, reason.clone());
+                return Err(Error::ReauthRequired(reason));
+            }
+            Err(e @ Error::Dpop(crate::dpop::DpopError::ProofRejected { .. })) => {
+                let in_a_row = self.with_streaks(|s| {
+                    s.proof_rejected += 1;
+                    s.proof_rejected
+                });
+                if in_a_row < REFUSALS_IN_A_ROW {
+                    return Err(self.refresh_failed(attempt, trigger, e));
+                }
+                tracing::warn!(error = %e, "the token endpoint rejected {in_a_row} DPoP proofs in a row; ending the session");
+                self.with_streaks(|s| *s = Streaks::default());
+                let _ = self.revoke(tokens).await;
+                self.end_session(state, ReauthReason::DpopProofRejected);
+                return Err(Error::ReauthRequired(ReauthReason::DpopProofRejected));
             }
             Err(e) => return Err(self.refresh_failed(attempt, trigger, e)),
         };
@@ -240,15 +337,28 @@ impl Session {
 
 /// Why a refused refresh ends the session, for the user: the OAuth error when the server sent
 /// one, else the bare status.
-fn refusal_reason(status: u16, error: Option<&str>, description: Option<String>) -> ReauthReason {
+fn refusal_reason(status: u16, error: &str, description: Option<String>) -> ReauthReason {
     match error {
-        Some("invalid_grant") => ReauthReason::RefreshTokenRejected(description),
-        Some(code) => ReauthReason::RefreshTokenRejected(Some(match description {
+        "invalid_grant" => ReauthReason::RefreshTokenRejected(description),
+        code => ReauthReason::RefreshTokenRejected(Some(match description {
             Some(d) => format!("{code}: {d}"),
             None => format!("{code} (HTTP {status})"),
         })),
-        None => ReauthReason::RefreshTokenRejected(Some(format!(
-            "HTTP {status} without an OAuth error"
-        ))),
+    }
+}
+
+impl Session {
+    /// For a front end that runs one action and exits (a CLI): a refusal without an OAuth error
+    /// is asked again within the same refresh (after 1 s, then 2 s) instead of at a later attempt
+    /// this process will never make, so that the rule (the third in a row ends the session) holds
+    /// per command.
+    pub fn set_one_shot(&self, one_shot: bool) {
+        self.inner.one_shot.store(one_shot, Ordering::SeqCst);
+    }
+
+    fn with_streaks<T>(&self, f: impl FnOnce(&mut Streaks) -> T) -> T {
+        // Plain counters: a poisoned lock is still consistent.
+        let mut streaks = self.inner.streaks.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut streaks)
     }
 }

@@ -3,7 +3,8 @@
 //! A DPoP-bound session sends `Authorization: DPoP <token>` with a proof bound to the token
 //! (`ath`) and the resource server's latest nonce; a `WWW-Authenticate: DPoP
 //! error="use_dpop_nonce"` challenge gets exactly one retry with the new nonce, a second one is
-//! [`DpopError::NonceDemandedAgain`]. The proof's `iat` is the resource server's time as its
+//! [`DpopError::NonceDemandedAgain`]; an `invalid_dpop_proof` challenge is
+//! [`DpopError::ProofRejected`] at once (no refresh: a new token wouldn't fix the proof). The proof's `iat` is the resource server's time as its
 //! `Date` headers tell it ([`crate::dpop::ServerClocks`], per origin).
 
 use openidconnect::AccessToken;
@@ -77,20 +78,63 @@ impl Session {
         endpoint: Endpoint,
     ) -> Result<ApiResponse> {
         let key = self.dpop_key().await?;
+        let (response, proof) = match key {
+            Some(key) => self.send_with_proof(url, token, &key, endpoint).await?,
+            None => (
+                self.inner
+                    .http
+                    .get_with_bearer(url, token.secret())
+                    .await
+                    .map_err(|e| Error::http(endpoint, e))?,
+                None,
+            ),
+        };
         let BodyResponse {
             status,
             content_type,
             body,
+            www_authenticate,
             ..
-        } = match key {
-            Some(key) => self.send_with_proof(url, token, &key, endpoint).await?,
-            None => self
-                .inner
-                .http
-                .get_with_bearer(url, token.secret())
-                .await
-                .map_err(|e| Error::http(endpoint, e))?,
-        };
+        } = response;
+        let body = zeroize::Zeroizing::new(body);
+        // An API that echoes the request (headers, a debug endpoint) would hand the caller, and
+        // through it a WebView, the access token or the proof. Such a response is withheld.
+        let credentials = [Some(token.secret().as_str()), proof.as_deref()];
+        let echoed = credentials.iter().flatten().any(|secret| {
+            contains_secret(&body, secret)
+                || www_authenticate
+                    .iter()
+                    .chain(content_type.iter())
+                    .any(|h| contains_secret(h.as_bytes(), secret))
+        });
+        if echoed {
+            tracing::warn!(%endpoint, status, "the response echoes the request's credentials; withheld");
+            return Err(Error::CredentialEchoed { endpoint });
+        }
+        // A resource server that rejects the proof itself (RFC 9449 §7.1): a refresh can't fix
+        // that, and each one would rotate the refresh token for nothing. A typed error instead.
+        if status == 401 && proof.is_some() {
+            let challenges =
+                crate::http::parse_challenges(www_authenticate.iter().map(String::as_str));
+            if let Some(c) = challenges
+                .iter()
+                .find(|c| c.is("DPoP") && c.error() == Some("invalid_dpop_proof"))
+            {
+                let description = c.param("error_description").map(|d| {
+                    d.chars()
+                        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+                        .take(256)
+                        .collect()
+                });
+                return Err(DpopError::ProofRejected {
+                    endpoint,
+                    description,
+                }
+                .into());
+            }
+        }
+        let mut body = body;
+        let body = std::mem::take(&mut *body);
         Ok(ApiResponse {
             status,
             content_type,
@@ -105,7 +149,7 @@ impl Session {
         token: &AccessToken,
         key: &DpopKey,
         endpoint: Endpoint,
-    ) -> Result<BodyResponse> {
+    ) -> Result<(BodyResponse, Option<String>)> {
         let nonces = &self.inner.dpop_nonces;
         let clocks = &self.inner.dpop_clocks;
         let mut retried = false;
@@ -124,13 +168,10 @@ impl Session {
                 .await
                 .map_err(|e| Error::http(endpoint, e))?;
             let new_nonce = learn_from(nonces, clocks, url, nonce.as_deref(), sent, &response);
-            let challenged = response.status == 401
-                && response
-                    .www_authenticate
-                    .as_deref()
-                    .is_some_and(is_nonce_challenge);
+            let challenged =
+                response.status == 401 && is_nonce_challenge(&response.www_authenticate);
             match (challenged, new_nonce && !retried) {
-                (false, _) => return Ok(response),
+                (false, _) => return Ok((response, Some(proof))),
                 (true, true) => {
                     tracing::debug!(%endpoint, "DPoP nonce challenge; retrying once");
                     retried = true;
@@ -196,4 +237,13 @@ impl Session {
             self.save_if_store_unchanged(t).await;
         }
     }
+}
+
+/// Whether `haystack` holds `secret`, as sent or JSON-escaped (`/` as `\/`).
+fn contains_secret(haystack: &[u8], secret: &str) -> bool {
+    if secret.is_empty() {
+        return false;
+    }
+    let find = |needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+    find(secret.as_bytes()) || (secret.contains('/') && find(secret.replace('/', "\\/").as_bytes()))
 }

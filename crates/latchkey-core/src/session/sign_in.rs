@@ -116,46 +116,36 @@ impl Session {
             TokenAnswer::Issued {
                 refresh_token,
                 fields,
-            } => (refresh_token, fields?),
+            } => (refresh_token, fields),
             TokenAnswer::Refused {
-                status,
-                error,
-                description,
-            } => {
+                error, description, ..
+            } => return Err(Error::TokenRefused { error, description }),
+            TokenAnswer::Unexplained { status } => {
                 return Err(Error::TokenRefused {
-                    error: error.unwrap_or_else(|| format!("HTTP {status}")),
-                    description,
+                    error: format!("HTTP {status}"),
+                    description: Some("without an OAuth error".into()),
                 })
             }
         };
-        let issued = accept_token_response(fields, sent_at);
-
-        let (id_token, subject, auth_time) = match issued.id_token.clone() {
-            Some(raw) => {
-                let id_token = CoreIdToken::from_str(raw.expose()).map_err(|_| {
-                    Error::IdTokenInvalid("the ID token is not a well-formed JWT".into())
-                })?;
-                let claims = provider
-                    .verify_id_token(&self.inner.http, &id_token, {
-                        let nonce = nonce.clone();
-                        move |n: Option<&Nonce>| match n {
-                            Some(n) if crate::secret::ct_str_eq(n.secret(), nonce.secret()) => {
-                                Ok(())
-                            }
-                            Some(_) => Err("nonce mismatch".into()),
-                            None => Err("nonce missing".into()),
-                        }
-                    })
-                    .await?;
-                Provider::check_auth_time(&claims, config.max_age(), chrono::Utc::now())?;
-                (
-                    Some(raw),
-                    Some(claims.subject().to_string()),
-                    claims.auth_time().map(|t| t.timestamp()),
-                )
+        // From here on a refresh token the server issued is live at the server: a check that
+        // fails (a token type not asked for, a bad ID token) must not just drop it.
+        let checked = async {
+            let issued = accept_token_response(fields?, sent_at);
+            let identity = self.check_id_token(&provider, &issued, &nonce).await?;
+            Ok::<_, Error>((issued, identity))
+        }
+        .await;
+        let (issued, (id_token, subject, auth_time)) = match checked {
+            Ok(done) => done,
+            Err(e) => {
+                if let Some(rt) = &refresh {
+                    tracing::warn!(
+                        "the sign-in's tokens failed a check; revoking its refresh token"
+                    );
+                    self.revoke_token(rt.expose(), "refresh_token").await;
+                }
+                return Err(e);
             }
-            None if config.is_openid() => return Err(Error::IdTokenMissing),
-            None => (None, None, None),
         };
 
         let mut tokens = Tokens {
@@ -209,5 +199,46 @@ impl Session {
             status: Box::new(status.clone()),
         });
         Ok(status)
+    }
+
+    /// The sign-in's ID token, validated (signature, issuer, audience, nonce, `auth_time`):
+    /// its raw form, subject and authentication time. Without `openid` there is none.
+    async fn check_id_token(
+        &self,
+        provider: &Provider,
+        issued: &crate::tokens::Issued,
+        nonce: &Nonce,
+    ) -> Result<(Option<SecretString>, Option<String>, Option<i64>)> {
+        Ok(match issued.id_token.clone() {
+            Some(raw) => {
+                let id_token = CoreIdToken::from_str(raw.expose()).map_err(|_| {
+                    Error::IdTokenInvalid("the ID token is not a well-formed JWT".into())
+                })?;
+                let claims = provider
+                    .verify_id_token(&self.inner.http, &id_token, {
+                        let nonce = nonce.clone();
+                        move |n: Option<&Nonce>| match n {
+                            Some(n) if crate::secret::ct_str_eq(n.secret(), nonce.secret()) => {
+                                Ok(())
+                            }
+                            Some(_) => Err("nonce mismatch".into()),
+                            None => Err("nonce missing".into()),
+                        }
+                    })
+                    .await?;
+                Provider::check_auth_time(
+                    &claims,
+                    self.inner.config.max_age(),
+                    chrono::Utc::now(),
+                )?;
+                (
+                    Some(raw),
+                    Some(claims.subject().to_string()),
+                    claims.auth_time().map(|t| t.timestamp()),
+                )
+            }
+            None if self.inner.config.is_openid() => return Err(Error::IdTokenMissing),
+            None => (None, None, None),
+        })
     }
 }

@@ -62,6 +62,13 @@ impl Session {
             (None, Some(at)) => (at.secret().as_str(), "access_token"),
             (None, None) => return RevocationOutcome::NothingToRevoke,
         };
+        self.revoke_token(token, hint).await
+    }
+
+    /// Revokes one token (`hint`: `refresh_token` or `access_token`), best effort: also for a
+    /// live refresh token the engine has to drop (a sign-in whose tokens failed a check, a session
+    /// ended without a verdict from the server), which the server would otherwise keep.
+    pub(super) async fn revoke_token(&self, token: &str, hint: &str) -> RevocationOutcome {
         let provider = match self.provider().await {
             Ok(p) => p,
             Err(e) => return RevocationOutcome::Failed(e.to_string()),
@@ -89,11 +96,15 @@ impl Session {
         let Some(mut url) = provider.metadata.end_session_endpoint.clone() else {
             return Ok(None);
         };
+        // No `id_token_hint`: this URL goes to the browser (its history, its extensions, the
+        // end-session page's logs), and the ID token stays in the vault. OIDC RP-Initiated Logout
+        // §2 lets `client_id` and `logout_hint` (here the subject) say whose session to end; a
+        // provider that needs the hint asks the user to confirm instead (the dev IdP always does).
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("client_id", &self.inner.config.client_id);
-            if let Some(id_token) = &tokens.id_token {
-                q.append_pair("id_token_hint", id_token.expose());
+            if let Some(subject) = &tokens.subject {
+                q.append_pair("logout_hint", subject);
             }
         }
         Ok(Some(url))

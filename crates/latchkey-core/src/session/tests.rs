@@ -72,7 +72,7 @@ impl Transport for Script {
                 date: None,
                 status,
                 content_type: Some("application/json".into()),
-                www_authenticate: None,
+                www_authenticate: Vec::new(),
                 body: text.into_bytes(),
             })
         })

@@ -135,7 +135,8 @@ pub enum RevocationOutcome {
 #[derive(Default)]
 pub struct SignOutOptions<'a> {
     /// Also end the browser session (OIDC RP-initiated logout) by opening the server's
-    /// `end_session_endpoint` with `id_token_hint` in this user agent.
+    /// `end_session_endpoint` with `client_id` and `logout_hint` (never the ID token) in this
+    /// user agent.
     pub end_session_in: Option<&'a dyn UserAgent>,
 }
 

@@ -23,6 +23,9 @@ pub(crate) enum CaptureError {
     Captured,
 }
 
+/// A kept response: status, zeroizing body, `WWW-Authenticate` values.
+type Captured = (u16, Zeroizing<Vec<u8>>, Vec<String>);
+
 /// What a DPoP-bound request needs: the key, and the session's nonces and server clocks.
 #[derive(Clone, Copy)]
 struct Dpop<'a> {
@@ -36,7 +39,7 @@ struct Dpop<'a> {
 pub(crate) struct Capture<'a> {
     http: &'a HttpClient,
     dpop: Option<Dpop<'a>>,
-    response: Mutex<Option<(u16, Zeroizing<Vec<u8>>)>>,
+    response: Mutex<Option<Captured>>,
 }
 
 impl<'a> Capture<'a> {
@@ -100,9 +103,12 @@ impl<'a> Capture<'a> {
             let sent = std::time::SystemTime::now();
             let response = self.http.send_oauth(request).await?;
             let new_nonce = learn_from(nonces, clocks, &url, nonce.as_deref(), sent, &response);
+            // RFC 9449 §8: the challenge is a JSON `error`, and (§7.1, some servers at the token
+            // endpoint too) a `WWW-Authenticate: DPoP error="use_dpop_nonce"` in any header.
             let challenged = matches!(response.status, 400 | 401)
-                && serde_json::from_slice::<WireError>(&response.body)
-                    .is_ok_and(|e| e.error == "use_dpop_nonce");
+                && (serde_json::from_slice::<WireError>(&response.body)
+                    .is_ok_and(|e| e.error == "use_dpop_nonce")
+                    || crate::dpop::is_nonce_challenge(&response.www_authenticate));
             if challenged && new_nonce && !retried {
                 tracing::debug!("the token endpoint asked for a DPoP nonce; retrying once");
                 retried = true;
@@ -138,7 +144,9 @@ impl<'a> Capture<'a> {
             .into_inner()
             .unwrap_or_else(|p| p.into_inner());
         match captured {
-            Some((status, body)) => read(status, &body, self.dpop.is_some()),
+            Some((status, body, challenges)) => {
+                read(status, &body, &challenges, self.dpop.is_some())
+            }
             None => Err(Error::Internal("no token response was captured".into())),
         }
     }
@@ -157,7 +165,11 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Capture<'_> {
                 None => self.http.send_oauth(request).await?,
             };
             let mut slot = self.response.lock().unwrap_or_else(|p| p.into_inner());
-            *slot = Some((response.status, Zeroizing::new(response.body)));
+            *slot = Some((
+                response.status,
+                Zeroizing::new(response.body),
+                response.www_authenticate,
+            ));
             Err(CaptureError::Captured)
         })
     }

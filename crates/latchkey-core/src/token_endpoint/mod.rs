@@ -22,9 +22,15 @@
 //!   don't end a session.
 //! - **Secrets are ours to wipe.** Token strings are moved (not copied) out of the parsed JSON
 //!   into zeroizing [`SecretString`]s, and the raw body is zeroized when dropped.
-//! - **Errors are classified by status.** RFC 6749 §5.2 errors come with 400 or 401 (403 from
-//!   some gateways): those are refusals, with or without a well-formed error body. 5xx, 429 and
-//!   408 are transient. Any other status (404, a redirect, which the client never follows) is a
+//! - **Only a conformant OAuth error is a refusal.** A 400, 401 or 403 whose body is an RFC 6749
+//!   §5.2 error response (a JSON object whose `error` is one of its codes, or RFC 8707's
+//!   `invalid_target`) is [`TokenAnswer::Refused`]: the grant is dead. Anything else with those
+//!   statuses (an empty body, a CDN's or WAF's `403 text/html`, JSON without a known `error`,
+//!   a `401` whose only error is a challenge in `WWW-Authenticate`) is
+//!   [`TokenAnswer::Unexplained`]: nobody can say the grant was refused, so the session policy
+//!   decides (see `session/refresh_grant.rs`). DPoP errors are read from the body *and* from every
+//!   `WWW-Authenticate` challenge (RFC 9449 §7.1 puts them there too). 5xx, 429 and 408 are
+//!   transient. Any other status (404, a redirect, which the client never follows) is a
 //!   misbehaving endpoint: an invalid response, not a verdict on the grant.
 
 use std::time::Duration;
@@ -53,16 +59,35 @@ pub(crate) enum TokenAnswer {
         /// The rest of the response, checked.
         fields: Result<IssuedFields, Error>,
     },
-    /// 400, 401 or 403: the server refused this grant. Retrying the same request cannot succeed.
+    /// 400, 401 or 403 with an RFC 6749 §5.2 error: the server refused this grant. Retrying the
+    /// same request cannot succeed.
     Refused {
         /// The HTTP status.
         status: u16,
-        /// The RFC 6749 §5.2 `error` code, when the body is a well-formed error response.
-        error: Option<String>,
+        /// The RFC 6749 §5.2 `error` code.
+        error: String,
         /// Its `error_description`.
         description: Option<String>,
     },
+    /// 400, 401 or 403 without a conformant OAuth error (an empty or HTML body, JSON without a
+    /// known `error`): a refusal nobody can read, perhaps by something in front of the server.
+    Unexplained {
+        /// The HTTP status.
+        status: u16,
+    },
 }
+
+/// The error codes of RFC 6749 §5.2, and RFC 8707's `invalid_target`: the token endpoint's
+/// verdicts on a grant.
+const OAUTH_ERRORS: &[&str] = &[
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "invalid_target",
+];
 
 /// The checked fields of a successful token response (the refresh token is taken separately).
 #[derive(Debug)]
@@ -90,12 +115,18 @@ pub(super) struct WireError {
     error_description: Option<String>,
 }
 
-/// Reads a token endpoint's raw answer.
+/// Reads a token endpoint's raw answer: its status, body and `WWW-Authenticate` values.
 ///
 /// # Errors
 /// Transient (`HttpError::ServerUnavailable`) for 5xx, 429 and 408; `InvalidResponse` for any
-/// status that is neither 200 nor a refusal (404, a redirect, which the client never follows).
-pub(crate) fn read(status: u16, body: &[u8], dpop: bool) -> Result<TokenAnswer, Error> {
+/// status that is neither 200 nor a refusal (404, a redirect, which the client never follows);
+/// a [`DpopError`] for `use_dpop_nonce` or `invalid_dpop_proof`, in the body or a challenge.
+pub(crate) fn read(
+    status: u16,
+    body: &[u8],
+    www_authenticate: &[String],
+    dpop: bool,
+) -> Result<TokenAnswer, Error> {
     match status {
         200 => Ok(read_issued(body, dpop)),
         408 | 429 | 500..=599 => Err(Error::http(
@@ -110,27 +141,43 @@ pub(crate) fn read(status: u16, body: &[u8], dpop: bool) -> Result<TokenAnswer, 
                 ),
                 Err(_) => (None, None),
             };
-            match error.as_deref() {
-                Some("use_dpop_nonce") => {
-                    return Err(DpopError::NonceDemandedAgain {
-                        endpoint: Endpoint::Token,
-                    }
-                    .into())
+            let challenges =
+                crate::http::parse_challenges(www_authenticate.iter().map(String::as_str));
+            let dpop_challenge = |code: &str| {
+                challenges
+                    .iter()
+                    .find(|c| c.is("DPoP") && c.error() == Some(code))
+            };
+            if error.as_deref() == Some("use_dpop_nonce")
+                || dpop_challenge("use_dpop_nonce").is_some()
+            {
+                return Err(DpopError::NonceDemandedAgain {
+                    endpoint: Endpoint::Token,
                 }
-                Some("invalid_dpop_proof") => {
-                    return Err(DpopError::ProofRejected {
-                        endpoint: Endpoint::Token,
-                        description,
-                    }
-                    .into())
-                }
-                _ => {}
+                .into());
             }
-            Ok(TokenAnswer::Refused {
-                status,
-                error,
-                description,
-            })
+            if error.as_deref() == Some("invalid_dpop_proof") {
+                return Err(DpopError::ProofRejected {
+                    endpoint: Endpoint::Token,
+                    description,
+                }
+                .into());
+            }
+            if let Some(c) = dpop_challenge("invalid_dpop_proof") {
+                return Err(DpopError::ProofRejected {
+                    endpoint: Endpoint::Token,
+                    description: c.param("error_description").map(|d| printable(d, 256)),
+                }
+                .into());
+            }
+            match error {
+                Some(error) if OAUTH_ERRORS.contains(&error.as_str()) => Ok(TokenAnswer::Refused {
+                    status,
+                    error,
+                    description,
+                }),
+                _ => Ok(TokenAnswer::Unexplained { status }),
+            }
         }
         other => Err(Error::InvalidResponse {
             endpoint: Endpoint::Token,
@@ -248,107 +295,4 @@ fn printable(s: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn issued(body: &str) -> (Option<String>, Result<IssuedFields, Error>) {
-        match read(200, body.as_bytes(), false).unwrap() {
-            TokenAnswer::Issued {
-                refresh_token,
-                fields,
-            } => (refresh_token.map(|t| t.expose().to_owned()), fields),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_numeric_string_or_fractional_expires_in_is_a_number() {
-        for (raw, secs) in [
-            ("\"3600\"", 3600),
-            ("3600.7", 3600),
-            ("\" 60 \"", 60),
-            ("0", 0),
-        ] {
-            let body =
-                format!(r#"{{"access_token":"at","token_type":"Bearer","expires_in":{raw}}}"#);
-            let (_, fields) = issued(&body);
-            assert_eq!(
-                fields.unwrap().expires_in,
-                Some(Duration::from_secs(secs)),
-                "{raw}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_rotated_refresh_token_is_taken_even_when_every_other_field_is_wrong() {
-        for body in [
-            r#"{"refresh_token":"rt-2","access_token":"at","token_type":"Bearer","expires_in":-5}"#,
-            r#"{"refresh_token":"rt-2","access_token":"at","token_type":"Bearer","expires_in":"soon"}"#,
-            r#"{"refresh_token":"rt-2","access_token":"","token_type":"Bearer"}"#,
-            r#"{"refresh_token":"rt-2","token_type":"DPoP","access_token":"at"}"#,
-            r#"{"refresh_token":"rt-2","access_token":7,"token_type":"Bearer"}"#,
-            r#"{"refresh_token":"rt-2"}"#,
-        ] {
-            let (rt, fields) = issued(body);
-            assert_eq!(rt.as_deref(), Some("rt-2"), "{body}");
-            assert!(fields.is_err(), "{body}");
-        }
-    }
-
-    #[test]
-    fn token_type_is_case_insensitive_and_must_be_the_one_asked_for() {
-        let (_, ok) = issued(r#"{"access_token":"at","token_type":"bearer"}"#);
-        assert!(ok.is_ok());
-        let (_, dpop) = issued(r#"{"access_token":"at","token_type":"DPoP"}"#);
-        assert!(matches!(
-            dpop,
-            Err(Error::Dpop(DpopError::TokenTypeMismatch {
-                asked: "Bearer",
-                ..
-            }))
-        ));
-        let (_, mac) = issued(r#"{"access_token":"at","token_type":"mac"}"#);
-        assert!(matches!(mac, Err(Error::UnsupportedTokenType(t)) if t == "mac"));
-    }
-
-    #[test]
-    fn a_body_that_is_not_a_json_object_is_invalid_and_yields_no_refresh_token() {
-        for body in ["", "<html>", "[]", "{\"refresh_token\":", "null"] {
-            let (rt, fields) = issued(body);
-            assert!(rt.is_none() && fields.is_err(), "{body}");
-        }
-    }
-
-    #[test]
-    fn refusals_are_told_apart_from_transient_statuses() {
-        for status in [408, 429, 500, 503] {
-            let e = read(status, b"", false).unwrap_err();
-            assert!(e.is_transient(), "{status}");
-        }
-        for (status, body) in [(400, ""), (401, "<html>no</html>"), (403, "{}")] {
-            match read(status, body.as_bytes(), false).unwrap() {
-                TokenAnswer::Refused { error: None, .. } => {}
-                other => panic!("{status}: {other:?}"),
-            }
-        }
-        match read(
-            400,
-            br#"{"error":"invalid_grant","error_description":"gone"}"#,
-            false,
-        )
-        .unwrap()
-        {
-            TokenAnswer::Refused {
-                status: 400,
-                error: Some(e),
-                description: Some(d),
-            } => assert_eq!((e.as_str(), d.as_str()), ("invalid_grant", "gone")),
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(
-            read(302, b"", false),
-            Err(Error::InvalidResponse { .. })
-        ));
-    }
-}
+mod tests;

@@ -1,6 +1,7 @@
 //! Releasing and forgetting the key: prepare (a new sign-in), unlock, lock, and erasing the vault.
 
 use super::files::{self, KEY_FILE};
+use super::fsutil::FileLock;
 use super::records::write_json;
 use super::{Credential, ProtectorError, Vault, VaultError, VaultKey};
 
@@ -11,6 +12,7 @@ impl Vault {
     pub fn prepare(&self, credential: &Credential) -> Result<(), VaultError> {
         let key = VaultKey::generate();
         let wrapped = self.protector.wrap(&key, credential)?;
+        self.discard_staged_biometric();
         let mut state = self.state();
         state.forget();
         state.key = Some(key);
@@ -24,6 +26,9 @@ impl Vault {
     /// can't take prompts) goes to the biometric wrap: its failures are
     /// [`VaultError::Biometric`], never counted, never erasing (see `vault/dual.rs`). After a
     /// PIN unlock a lost biometric wrap is made again.
+    ///
+    /// The PIN unlock's lock is let go before a lost biometric wrap is made again (which may
+    /// prompt).
     ///
     /// A credential the protector can't take at all (a prompt for a PIN vault, a PIN shorter
     /// than [`super::MIN_PIN_LEN`], a PIN for biometrics) is refused with
@@ -49,9 +54,28 @@ impl Vault {
         if self.is_unlocked_with_the_key_on_disk() {
             return Ok(());
         }
+        {
+            let (_lock, key, from) = self.release_counted(credential)?;
+            self.adopt(key, from)?;
+        }
+        // After the lock is let go: setting biometric unlock up again may prompt, and no other
+        // process should wait for that.
+        self.renew_biometric();
+        Ok(())
+    }
+
+    /// Releases the key from the key file with `credential` (the PIN), under the vault's lock,
+    /// which is handed back with the key and the wrapped form it came from. Each failure is
+    /// counted (written before the attempt, so killing the process doesn't reset it) and the
+    /// vault erases itself after the limit. [`Vault::unlock`] and turning a protector on
+    /// (`dual.rs`) go through here, so a PIN check can't be had uncounted.
+    pub(super) fn release_counted(
+        &self,
+        credential: &Credential,
+    ) -> Result<(Option<FileLock>, VaultKey, serde_json::Value), VaultError> {
         // The attempt counter is read, incremented and written as one step under the lock, so
         // concurrent unlocks can't lose a count.
-        let _lock = self.exclusive()?;
+        let lock = self.exclusive()?;
         let key_path = self.path(KEY_FILE);
         let mut file = self.read_key_file()?.ok_or(VaultError::NotInitialized)?;
         let counted = self.protector.limits_attempts();
@@ -69,9 +93,7 @@ impl Vault {
                     file.failed_attempts = 0;
                     write_json(&key_path, &file)?;
                 }
-                self.adopt(key, file.wrapped)?;
-                self.renew_biometric();
-                Ok(())
+                Ok((lock, key, file.wrapped))
             }
             Err(ProtectorError::KeyInvalidated) => {
                 // The platform key can never be released again: the vault is useless, and
@@ -106,8 +128,10 @@ impl Vault {
     }
 
     /// Forgets the key (zeroized on drop) and the cached session (wiped). The vault stays on
-    /// disk.
+    /// disk. A sign-in that ends here (failed, cancelled) also deletes the platform material of
+    /// the biometric wrap it staged, so no keyring or keychain item outlives it.
     pub fn lock(&self) {
+        self.discard_staged_biometric();
         self.state().forget();
     }
 

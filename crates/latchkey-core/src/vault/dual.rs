@@ -9,17 +9,28 @@
 //! |---|---|---|
 //! | cancelled, no match, reader unavailable | stays locked, nothing written | try again or use the PIN |
 //! | platform key gone (enrolment changed, keychain item not found, wrap unreadable) | the biometric wrap is dropped (slot kept: still *on*) | biometrics changed: use the PIN |
+//! | the same unrecognised failure [`SET_UP_AGAIN_AFTER`] unlocks in a row | stays locked; counted in the key file (`vault/repeated.rs`) | [`BiometricStatus::SetUpAgain`]: set it up again |
 //!
-//! After a PIN unlock, an *on* slot without a wrap is wrapped again (best effort: a failure is
-//! logged and the PIN unlock stands). Turning biometrics off removes the slot and deletes its
+//! A success resets the PIN's failure count: the user is proven.
+//!
+//! Turning biometric unlock on needs the user's own proof, checked here in Rust, never a bare
+//! call: the PIN, verified by releasing the PIN wrap (counted like an unlock attempt), and then
+//! whatever the platform's wrap asks (a matching finger on Linux). Turning it off needs the
+//! session unlocked. So script in the WebView, which can call both, can neither put the key in a
+//! new place nor change how the vault opens without the user.
+//!
+//! After a PIN unlock, an *on* slot whose wrap is lost (or no longer held: a Linux key kept in
+//! memory, after a restart) is wrapped again, outside the vault's lock (best effort: a failure
+//! is logged and the PIN unlock stands). Turning biometrics off removes the slot and deletes its
 //! platform material.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq as _;
 
 use super::files::KEY_FILE;
-use super::key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
+use super::key::{Credential, Keep, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
 use super::records::{write_json, KeyFile};
 use super::{Vault, VaultError};
 
@@ -31,6 +42,10 @@ pub struct BiometricSlot {
     pub method: UnlockMethod,
     /// The key wrapped by it.
     pub wrapped: Option<serde_json::Value>,
+    /// Where the platform keeps the key, where it leaves the choice (Linux); chosen with the PIN
+    /// when biometric unlock was turned on, and kept when it is set up again.
+    #[serde(default)]
+    pub keep: Keep,
 }
 
 /// What biometric unlock can do for this vault right now (readable while locked).
@@ -46,7 +61,15 @@ pub enum BiometricStatus {
     /// On, but the platform key was lost (biometrics changed): the PIN is needed once, then the
     /// key is wrapped again.
     NeedsPin,
+    /// On, but the same unrecognised failure came back [`SET_UP_AGAIN_AFTER`] unlocks in a row:
+    /// the platform key is probably unusable in a way the platform didn't say. Front ends say
+    /// "set up fingerprint (face) unlock again"; the PIN works meanwhile, and nothing is erased.
+    SetUpAgain,
 }
+
+/// How many identical unrecognised biometric failures in a row make
+/// [`BiometricStatus::SetUpAgain`].
+pub const SET_UP_AGAIN_AFTER: u32 = 3;
 
 /// Why a biometric unlock did not open the vault. None of these end the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +86,10 @@ pub enum BiometricFailure {
     /// The platform key is gone (enrolment changed, item deleted): use the PIN, which sets
     /// biometric unlock up again.
     Changed,
+    /// The key is held only in the memory of the process that set biometric unlock up (Linux's
+    /// default), and this process is not that one (the app restarted, or another program opened
+    /// the vault): the PIN opens it once, which sets biometric unlock up here.
+    PinFirst,
 }
 
 impl BiometricFailure {
@@ -107,50 +134,106 @@ impl Vault {
 
     /// What a biometric unlock can do now.
     pub fn biometric_status(&self) -> BiometricStatus {
-        if self.biometric.is_none() {
+        let Some(bio) = &self.biometric else {
             return BiometricStatus::NotOffered;
-        }
+        };
         match self.read_key_file() {
+            Ok(Some(file)) if super::repeated::needs_setting_up_again(&file) => {
+                BiometricStatus::SetUpAgain
+            }
             Ok(Some(KeyFile {
                 biometric: Some(slot),
                 ..
-            })) if slot.wrapped.is_some() => BiometricStatus::Ready,
-            Ok(Some(KeyFile {
-                biometric: Some(_), ..
-            })) => BiometricStatus::NeedsPin,
+            })) => match &slot.wrapped {
+                Some(wrapped) if bio.protector.holds(wrapped) => BiometricStatus::Ready,
+                _ => BiometricStatus::NeedsPin,
+            },
             _ => BiometricStatus::Off,
         }
     }
 
-    /// Turns biometric unlock on: wraps the key in memory with the biometric protector (which may
-    /// prompt). During a sign-in (after [`Vault::prepare`]) the wrap is written with the first
-    /// save; otherwise now, under the vault's lock, if the key file is still this session's.
-    pub fn enable_biometric(&self) -> Result<(), VaultError> {
+    /// Turns biometric unlock on, with the user's PIN as `proof`: the PIN is checked by releasing
+    /// the key from the PIN wrap (a wrong one is counted like an unlock attempt), then the key is
+    /// wrapped with the biometric protector (which may prompt: a matching finger on Linux), kept
+    /// as `keep` says where the platform has the choice. During a sign-in (after
+    /// [`Vault::prepare`]) `proof` must open the staged wrap and the biometric wrap is written
+    /// with the first save; otherwise it is written now, under the vault's lock, if the key file
+    /// is still this session's. No lock is held while a prompt is open.
+    ///
+    /// # Errors
+    /// [`VaultError::Locked`] when no key is released; [`VaultError::CredentialNotAccepted`]
+    /// when `proof` is not a PIN; [`VaultError::WrongPin`] and the other unlock failures when
+    /// the PIN is wrong; [`VaultError::Biometric`] when the platform's wrap fails.
+    pub fn enable_biometric(&self, proof: &Credential, keep: Keep) -> Result<(), VaultError> {
         let bio = self.biometric.as_ref().ok_or(VaultError::Biometric {
             failure: BiometricFailure::Off,
             source: None,
         })?;
         let key = self.key()?;
-        if self.state().staged.is_some() {
-            let wrapped = self.wrap_biometric(bio, &key)?;
-            self.state().staged_biometric = Some(wrapped);
-            return Ok(());
+        if !matches!(proof, Credential::Pin(_)) {
+            return Err(VaultError::CredentialNotAccepted {
+                method: self.protector.method(),
+                source: ProtectorError::UnsuitableCredential(
+                    "turning biometric unlock on needs the PIN".into(),
+                ),
+            });
         }
-        let _lock = self.exclusive()?;
-        let mut file = self.our_key_file()?;
-        self.forget_biometric(&file);
-        file.biometric = Some(self.wrap_biometric(bio, &key)?);
-        write_json(&self.path(KEY_FILE), &file)
+        self.protector
+            .accepts(proof)
+            .map_err(|source| VaultError::CredentialNotAccepted {
+                method: self.protector.method(),
+                source,
+            })?;
+        let staged = self.state().staged.clone();
+        if let Some(staged) = staged {
+            let released = self.protector.release(&staged, proof)?;
+            if !bool::from(released.expose().ct_eq(key.expose())) {
+                return Err(ProtectorError::WrongCredential.into());
+            }
+            let slot = self.wrap_biometric(bio, &key, keep)?;
+            self.discard_staged_biometric();
+            let mut state = self.state();
+            if state.staged.as_ref() == Some(&staged) {
+                state.staged_biometric = Some(slot);
+                return Ok(());
+            }
+            drop(state);
+            self.forget_slot(&slot);
+            return Err(VaultError::Locked);
+        }
+        let (lock, _, from) = self.release_counted(proof)?;
+        drop(lock);
+        if self.state().released_from.as_ref() != Some(&from) {
+            return Err(VaultError::KeyChanged);
+        }
+        let slot = self.wrap_biometric(bio, &key, keep)?;
+        let written = (|| {
+            let _lock = self.exclusive()?;
+            let mut file = self.our_key_file()?;
+            self.forget_biometric(&file);
+            file.biometric = Some(slot.clone());
+            write_json(&self.path(KEY_FILE), &file)
+        })();
+        if written.is_err() {
+            self.forget_slot(&slot);
+        }
+        written
     }
 
     /// Turns biometric unlock off: removes the biometric wrap and deletes its platform material.
-    /// Works locked (it needs no secret); the PIN keeps working.
+    /// Needs the session unlocked (a locked app takes no change to how it opens); the PIN keeps
+    /// working.
+    ///
+    /// # Errors
+    /// [`VaultError::Locked`] when no key is released.
     pub fn disable_biometric(&self) -> Result<(), VaultError> {
-        self.state().staged_biometric = None;
+        self.key()?;
+        self.discard_staged_biometric();
+        if self.state().staged.is_some() {
+            return Ok(()); // a sign-in under way: its staged wrap was all there was
+        }
         let _lock = self.exclusive()?;
-        let Some(mut file) = self.read_key_file()? else {
-            return Ok(());
-        };
+        let mut file = self.our_key_file()?;
         if file.biometric.is_none() {
             return Ok(());
         }
@@ -179,10 +262,24 @@ impl Vault {
                 source: None,
             });
         };
+        if !bio.protector.holds(&wrapped) {
+            // Not lost: held by another process (or by none since a restart). Left in place, so
+            // a process that holds it keeps unlocking with it.
+            return Err(VaultError::Biometric {
+                failure: BiometricFailure::PinFirst,
+                source: None,
+            });
+        }
         match bio.protector.release(&wrapped, credential) {
-            Ok(key) => self.adopt(key, file.wrapped),
+            Ok(key) => {
+                self.adopt(key, file.wrapped.clone())?;
+                self.after_biometric_success(&file);
+                Ok(())
+            }
             Err(e) => {
                 let failure = BiometricFailure::of(&e);
+                let unrecognised = (failure == BiometricFailure::Unavailable).then_some(&e);
+                self.after_biometric_failure(&file, &wrapped, unrecognised);
                 if failure == BiometricFailure::Changed {
                     tracing::info!(error = %e, "the biometric key is gone; the PIN will wrap again");
                     self.drop_biometric_wrap(&wrapped)?;
@@ -209,10 +306,9 @@ impl Vault {
             return Ok(()); // another process already replaced it
         }
         self.forget_biometric(&file);
-        let method = slot.method;
         file.biometric = Some(BiometricSlot {
-            method,
             wrapped: None,
+            ..slot.clone()
         });
         write_json(&self.path(KEY_FILE), &file)
     }
@@ -225,50 +321,102 @@ impl Vault {
         }
     }
 
-    /// After a PIN unlock, with the lock held: wraps the key again if biometric unlock is on but
-    /// its wrap was lost. Best effort: the PIN unlock stands either way.
+    /// After a PIN unlock, without the lock: wraps the key again if biometric unlock is on but
+    /// its wrap was lost or is no longer held, kept as before (the PIN was the proof). Best
+    /// effort: the PIN unlock stands either way.
     pub(super) fn renew_biometric(&self) {
         let Some(bio) = &self.biometric else { return };
-        let Ok(Some(mut file)) = self.read_key_file() else {
+        let Ok(Some(file)) = self.read_key_file() else {
             return;
         };
-        if !matches!(&file.biometric, Some(slot) if slot.wrapped.is_none()) {
+        let Some(slot) = &file.biometric else { return };
+        if slot
+            .wrapped
+            .as_ref()
+            .is_some_and(|w| bio.protector.holds(w))
+        {
             return;
         }
         let Ok(key) = self.key() else { return };
-        let renewed = self.wrap_biometric(bio, &key).and_then(|slot| {
-            file.biometric = Some(slot);
-            write_json(&self.path(KEY_FILE), &file)
-        });
-        match renewed {
+        let renewed = bio
+            .protector
+            .rewrap_after_pin(&key, &bio.reason, slot.keep)
+            .map(|wrapped| BiometricSlot {
+                method: bio.protector.method(),
+                wrapped: Some(wrapped),
+                keep: slot.keep,
+            });
+        let result = renewed
+            .map_err(VaultError::from)
+            .and_then(|new| self.replace_slot(&file, new));
+        match result {
             Ok(()) => tracing::info!("biometric unlock set up again after the PIN"),
             Err(e) => tracing::warn!(error = %e, "could not set biometric unlock up again"),
         }
     }
 
-    fn wrap_biometric(&self, bio: &Biometric, key: &VaultKey) -> Result<BiometricSlot, VaultError> {
-        let wrapped =
-            bio.protector
-                .wrap(key, &bio.prompt())
-                .map_err(|e| VaultError::Biometric {
-                    failure: BiometricFailure::of(&e),
-                    source: Some(e),
-                })?;
+    /// Under the lock: puts `new` in place of the slot `before` saw, if the key file is still
+    /// that one (else `new`'s material is deleted), and deletes the old wrap's material.
+    fn replace_slot(&self, before: &KeyFile, new: BiometricSlot) -> Result<(), VaultError> {
+        let written = (|| {
+            let _lock = self.exclusive()?;
+            let mut file = self.our_key_file()?;
+            if file.biometric != before.biometric {
+                return Err(VaultError::KeyChanged); // another process changed it meanwhile
+            }
+            self.forget_biometric(&file);
+            file.biometric = Some(new.clone());
+            write_json(&self.path(KEY_FILE), &file)
+        })();
+        if written.is_err() {
+            self.forget_slot(&new);
+        }
+        written
+    }
+
+    fn wrap_biometric(
+        &self,
+        bio: &Biometric,
+        key: &VaultKey,
+        keep: Keep,
+    ) -> Result<BiometricSlot, VaultError> {
+        let wrapped = bio
+            .protector
+            .wrap_keeping(key, &bio.prompt(), keep)
+            .map_err(|e| VaultError::Biometric {
+                failure: BiometricFailure::of(&e),
+                source: Some(e),
+            })?;
         Ok(BiometricSlot {
             method: bio.protector.method(),
             wrapped: Some(wrapped),
+            keep,
         })
     }
 
     /// Deletes the platform material of the key file's biometric wrap (logged on failure).
     pub(super) fn forget_biometric(&self, file: &KeyFile) {
-        let (Some(bio), Some(slot)) = (&self.biometric, &file.biometric) else {
+        if let Some(slot) = &file.biometric {
+            self.forget_slot(slot);
+        }
+    }
+
+    /// Deletes the platform material of `slot` (logged on failure).
+    fn forget_slot(&self, slot: &BiometricSlot) {
+        let (Some(bio), Some(wrapped)) = (&self.biometric, &slot.wrapped) else {
             return;
         };
-        if let Some(wrapped) = &slot.wrapped {
-            if let Err(e) = bio.protector.forget(wrapped) {
-                tracing::warn!(error = %e, "could not delete the biometric key material");
-            }
+        if let Err(e) = bio.protector.forget(wrapped) {
+            tracing::warn!(error = %e, "could not delete the biometric key material");
+        }
+    }
+
+    /// Deletes the biometric wrap a sign-in staged and never saved (it failed, was cancelled,
+    /// or another sign-in began), so its keyring or keychain item doesn't outlive it.
+    pub(super) fn discard_staged_biometric(&self) {
+        let staged = self.state().staged_biometric.take();
+        if let Some(slot) = staged {
+            self.forget_slot(&slot);
         }
     }
 

@@ -143,6 +143,9 @@ fn biometric_message(failure: BiometricFailure) -> &'static str {
         BiometricFailure::Unavailable => {
             "the biometric check is unavailable right now; use the PIN"
         }
+        BiometricFailure::PinFirst => {
+            "biometric unlock starts once the PIN has opened the vault in this run of the app; use the PIN"
+        }
         BiometricFailure::Changed => {
             "biometrics changed since unlock was set up; use the PIN (biometric unlock is set up again after it)"
         }

@@ -179,9 +179,14 @@ impl FingerGate for Fprintd {
         })
     }
 
+    /// A [`FingerGate::cancel`] that came before this verification started (the user chose the
+    /// PIN at once) ends it too: the flag is cleared when a verification ends, not when it
+    /// begins.
     fn verify(&self, _reason: &str) -> Result<(), ProtectorError> {
-        self.cancelled.store(false, Ordering::SeqCst);
-        async_io::block_on(async {
+        let result = async_io::block_on(async {
+            if self.cancelled.load(Ordering::SeqCst) {
+                return Err(ProtectorError::Cancelled);
+            }
             let device = self.device().await?;
             device.claim("").await.map_err(fprint_error)?;
             let result = self.verify_claimed(&device).await;
@@ -189,7 +194,9 @@ impl FingerGate for Fprintd {
                 tracing::debug!(error = %e, "fprintd: Release");
             }
             result
-        })
+        });
+        self.cancelled.store(false, Ordering::SeqCst);
+        result
     }
 
     fn cancel(&self) {

@@ -6,9 +6,14 @@
 //! are deterministic) and so the same wrapping key; a Hello key that was reset gives another
 //! signature, the seal doesn't open, and that is `KeyInvalidated` (the PIN wraps again).
 //!
-//! The derivation and sealing are here, host-tested with a fake signer; the Windows signer itself
-//! (`KeyCredentialManager::RequestCreateAsync` / `OpenAsync`, `RequestSignAsync`) is designed, not
-//! built here (see README, "Platforms").
+//! Wrapping signs the challenge twice and checks both signatures are the same bytes and verify
+//! (RSASSA-PKCS1-v1_5, SHA-256) against the Hello key's public key: a signer that isn't
+//! deterministic would make every later unlock fail, drop the wrap and wrap again forever, so it
+//! is refused up front (`Unavailable`: the PIN stays the way in).
+//!
+//! The derivation, the check and the sealing are here, host-tested with a fake RSA signer; the
+//! Windows signer itself (`hello_windows.rs`) is compiled for Windows and run under Wine, where
+//! Hello is unavailable.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -35,6 +40,38 @@ pub trait HelloSigner: Send + Sync {
         challenge: &[u8],
         enrol: bool,
     ) -> Result<Zeroizing<Vec<u8>>, ProtectorError>;
+    /// The Hello key's public key, DER `SubjectPublicKeyInfo` (after [`HelloSigner::sign`]
+    /// created or opened it).
+    fn public_key(&self) -> Result<Vec<u8>, ProtectorError>;
+    /// Ends the prompt in flight, if any: its `sign` returns [`ProtectorError::Cancelled`].
+    fn cancel(&self) {}
+}
+
+/// Refuses a Hello key whose signatures can't give the same wrapping key twice: the two
+/// signatures of `challenge` must be the same bytes and verify against `public_key`.
+pub fn check_reproducible(
+    first: &[u8],
+    second: &[u8],
+    public_key: &[u8],
+    challenge: &[u8],
+) -> Result<(), ProtectorError> {
+    use rsa::pkcs8::DecodePublicKey as _;
+    use rsa::signature::Verifier as _;
+    let refuse = |why: &str| {
+        ProtectorError::Unavailable(format!(
+            "this Windows Hello key can't protect the vault key: {why}"
+        ))
+    };
+    if first != second {
+        return Err(refuse("it signed the same challenge differently twice"));
+    }
+    let key = rsa::RsaPublicKey::from_public_key_der(public_key)
+        .map_err(|_| refuse("its public key is not an RSA key"))?;
+    let signature = rsa::pkcs1v15::Signature::try_from(first)
+        .map_err(|_| refuse("its signature is not an RSA signature"))?;
+    rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key)
+        .verify(challenge, &signature)
+        .map_err(|_| refuse("its signature does not verify against its public key"))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -90,6 +127,10 @@ impl<S: HelloSigner> KeyProtector for HelloProtector<S> {
         reason(credential).map(|_| ())
     }
 
+    fn cancel_prompt(&self) {
+        self.signer.cancel();
+    }
+
     fn wrap(
         &self,
         key: &VaultKey,
@@ -99,7 +140,10 @@ impl<S: HelloSigner> KeyProtector for HelloProtector<S> {
         let mut nonce = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut challenge);
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let signature = self.signer.sign(reason(credential)?, &challenge, true)?;
+        let reason = reason(credential)?;
+        let signature = self.signer.sign(reason, &challenge, true)?;
+        let again = self.signer.sign(reason, &challenge, false)?;
+        check_reproducible(&signature, &again, &self.signer.public_key()?, &challenge)?;
         let kek = wrapping_key(&signature, &challenge)?;
         let ciphertext = XChaCha20Poly1305::new(kek.as_ref().into())
             .encrypt(
@@ -153,15 +197,38 @@ impl<S: HelloSigner> KeyProtector for HelloProtector<S> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use std::sync::{mpsc, Condvar, Mutex};
+
+    use rsa::pkcs8::EncodePublicKey as _;
+    use rsa::signature::{SignatureEncoding as _, Signer as _};
 
     use super::*;
 
-    /// A deterministic "Hello key": HMAC-like SHA-256 over a secret and the challenge.
-    struct FakeHello {
-        secret: Mutex<[u8; 32]>,
-        available: bool,
+    fn rsa_key() -> rsa::RsaPrivateKey {
+        rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap()
     }
+
+    /// A "Hello key": a real RSA key signing PKCS#1 v1.5 / SHA-256, as Hello's does. `salt`
+    /// makes it sign non-deterministically (each signature differs); `other` makes it report
+    /// another key's public key.
+    struct FakeHello {
+        key: Mutex<rsa::RsaPrivateKey>,
+        available: bool,
+        salt: Mutex<Option<u8>>,
+        other: Option<rsa::RsaPrivateKey>,
+    }
+
+    impl FakeHello {
+        fn new() -> Self {
+            Self {
+                key: Mutex::new(rsa_key()),
+                available: true,
+                salt: Mutex::new(None),
+                other: None,
+            }
+        }
+    }
+
     impl HelloSigner for &FakeHello {
         fn sign(
             &self,
@@ -169,16 +236,27 @@ mod tests {
             challenge: &[u8],
             _enrol: bool,
         ) -> Result<Zeroizing<Vec<u8>>, ProtectorError> {
-            use sha2::Digest as _;
             if !self.available {
                 return Err(ProtectorError::Unavailable(
                     "Windows Hello is not set up".into(),
                 ));
             }
-            let mut h = sha2::Sha256::new();
-            h.update(*self.secret.lock().unwrap());
-            h.update(challenge);
-            Ok(Zeroizing::new(h.finalize().to_vec()))
+            let key = self.key.lock().unwrap().clone();
+            let signing = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
+            let mut signature = signing.sign(challenge).to_vec();
+            if let Some(salt) = self.salt.lock().unwrap().as_mut() {
+                *salt = salt.wrapping_add(1);
+                signature[0] ^= *salt;
+            }
+            Ok(Zeroizing::new(signature))
+        }
+
+        fn public_key(&self) -> Result<Vec<u8>, ProtectorError> {
+            let key = match &self.other {
+                Some(other) => other.to_public_key(),
+                None => self.key.lock().unwrap().to_public_key(),
+            };
+            Ok(key.to_public_key_der().unwrap().as_bytes().to_vec())
         }
     }
 
@@ -188,10 +266,7 @@ mod tests {
 
     #[test]
     fn the_same_hello_key_releases_the_vault_key_and_a_reset_one_invalidates_it() {
-        let hello = FakeHello {
-            secret: Mutex::new([7; 32]),
-            available: true,
-        };
+        let hello = FakeHello::new();
         let p = HelloProtector::new(&hello);
         let key = VaultKey::generate();
         let wrapped = p.wrap(&key, &prompt()).unwrap();
@@ -200,7 +275,7 @@ mod tests {
             p.release(&wrapped, &prompt()).unwrap().expose(),
             key.expose()
         );
-        *hello.secret.lock().unwrap() = [8; 32];
+        *hello.key.lock().unwrap() = rsa_key();
         assert!(matches!(
             p.release(&wrapped, &prompt()),
             Err(ProtectorError::KeyInvalidated)
@@ -208,16 +283,99 @@ mod tests {
     }
 
     #[test]
+    fn a_hello_key_that_signs_differently_each_time_is_refused_at_wrap_not_re_wrapped_forever() {
+        let hello = FakeHello::new();
+        *hello.salt.lock().unwrap() = Some(0);
+        let e = HelloProtector::new(&hello)
+            .wrap(&VaultKey::generate(), &prompt())
+            .unwrap_err();
+        assert!(
+            matches!(&e, ProtectorError::Unavailable(m) if m.contains("differently")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_signature_that_does_not_verify_against_the_hello_public_key_is_refused_at_wrap() {
+        let hello = FakeHello {
+            other: Some(rsa_key()),
+            ..FakeHello::new()
+        };
+        let e = HelloProtector::new(&hello)
+            .wrap(&VaultKey::generate(), &prompt())
+            .unwrap_err();
+        assert!(
+            matches!(&e, ProtectorError::Unavailable(m) if m.contains("does not verify")),
+            "{e}"
+        );
+        assert!(matches!(
+            check_reproducible(b"sig", b"sig", b"not a key", b"challenge"),
+            Err(ProtectorError::Unavailable(_))
+        ));
+    }
+
+    #[test]
     fn hello_unavailable_is_unavailable_so_the_pin_is_used() {
         let hello = FakeHello {
-            secret: Mutex::new([7; 32]),
             available: false,
+            ..FakeHello::new()
         };
         let p = HelloProtector::new(&hello);
         assert!(matches!(
             p.wrap(&VaultKey::generate(), &prompt()),
             Err(ProtectorError::Unavailable(_))
         ));
+    }
+
+    /// A signer whose prompt stays open until cancelled (no timing: it waits on a condition).
+    struct WaitingHello {
+        started: Mutex<Option<mpsc::Sender<()>>>,
+        cancelled: Mutex<bool>,
+        wake: Condvar,
+    }
+
+    impl HelloSigner for WaitingHello {
+        fn sign(&self, _: &str, _: &[u8], _: bool) -> Result<Zeroizing<Vec<u8>>, ProtectorError> {
+            if let Some(started) = self.started.lock().unwrap().take() {
+                started.send(()).unwrap();
+            }
+            let mut cancelled = self.cancelled.lock().unwrap();
+            while !*cancelled {
+                cancelled = self.wake.wait(cancelled).unwrap();
+            }
+            Err(ProtectorError::Cancelled)
+        }
+        fn public_key(&self) -> Result<Vec<u8>, ProtectorError> {
+            Err(ProtectorError::Unavailable("never reached".into()))
+        }
+        fn cancel(&self) {
+            *self.cancelled.lock().unwrap() = true;
+            self.wake.notify_all();
+        }
+    }
+
+    #[test]
+    fn choosing_the_pin_cancels_the_open_hello_prompt_and_the_unlock_reports_cancelled() {
+        let (started, wait_started) = mpsc::channel();
+        let p = HelloProtector::new(WaitingHello {
+            started: Mutex::new(Some(started)),
+            cancelled: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let wrapped = serde_json::json!({
+            "challenge": B64.encode([1u8; 32]),
+            "nonce": B64.encode([2u8; 24]),
+            "ciphertext": B64.encode([3u8; 48]),
+        });
+        std::thread::scope(|scope| {
+            let unlock = scope.spawn(|| p.release(&wrapped, &prompt()));
+            wait_started.recv().unwrap();
+            p.cancel_prompt();
+            assert!(matches!(
+                unlock.join().unwrap(),
+                Err(ProtectorError::Cancelled)
+            ));
+        });
     }
 
     #[test]

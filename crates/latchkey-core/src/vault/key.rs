@@ -56,12 +56,30 @@ impl std::fmt::Debug for VaultKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnlockMethod {
-    /// A PIN or passphrase.
+    /// A PIN or passphrase ([`PinProtector`](super::PinProtector), every platform).
     Pin,
-    /// A biometric check that cryptographically releases the key (Android keystore).
+    /// A biometric check the platform itself binds the key to: Android's keystore cipher
+    /// ([`CipherProtector`](super::CipherProtector)) and the Apple keychain item with
+    /// `biometryCurrentSet` ([`KeychainProtector`](super::KeychainProtector), iOS and macOS).
     Biometric,
-    /// A biometric or passcode check that gates a keychain read (iOS, macOS).
+    /// A biometric check whose result the app turns into the key: Linux's fprintd match before
+    /// a Secret Service read ([`FingerprintProtector`](super::FingerprintProtector)), and Windows
+    /// Hello, whose signature the wrapping key is derived from
+    /// ([`HelloProtector`](super::HelloProtector)).
     BiometricGate,
+}
+
+/// Where a biometric wrap keeps the key, where the platform leaves the choice (Linux).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Keep {
+    /// Only in the memory of this (non-dumpable) process: after a restart the PIN opens the vault
+    /// once, and biometric unlock is set up again from it.
+    #[default]
+    ThisRun,
+    /// In the platform's store across restarts (Linux: the login keyring, which any program the
+    /// user runs can read).
+    AcrossRestarts,
 }
 
 /// What the user supplies to unlock.
@@ -91,6 +109,12 @@ pub enum ProtectorError {
     /// The user cancelled the prompt.
     #[error("unlock was cancelled")]
     Cancelled,
+    /// Too many failed biometric attempts: the platform has locked its biometric check for now
+    /// (Android's lockout, a Windows Hello TPM locked after wrong PINs, Apple's biometry
+    /// lockout). Nothing is wrong with the key; the PIN works, and the platform lifts the lock
+    /// after a wait or its own unlock.
+    #[error("too many failed attempts: the platform has locked biometrics for now")]
+    LockedOut,
     /// The platform key is gone (e.g. biometrics were re-enrolled): the vault can't be opened.
     #[error("the unlock key was invalidated (biometrics changed?); sign in again")]
     KeyInvalidated,
@@ -124,6 +148,36 @@ pub trait KeyProtector: Send + Sync {
     /// Ends a prompt this protector is showing (the user chose the PIN instead): its `release`
     /// returns [`ProtectorError::Cancelled`]. The default does nothing.
     fn cancel_prompt(&self) {}
+    /// [`KeyProtector::wrap`] for a biometric unlock turned on with the PIN, kept as `keep` says
+    /// where the protector has the choice (Linux: the key in this process's memory, or in the
+    /// keyring across restarts). The default ignores `keep`: the platform's own store persists.
+    fn wrap_keeping(
+        &self,
+        key: &VaultKey,
+        credential: &Credential,
+        keep: Keep,
+    ) -> Result<serde_json::Value, ProtectorError> {
+        let _ = keep;
+        self.wrap(key, credential)
+    }
+    /// Wraps `key` again right after the user proved the PIN (the old wrap was lost, or is no
+    /// longer held), kept as `keep` says. The default prompts like
+    /// [`KeyProtector::wrap_keeping`]; a protector whose wrap is only a store behind a check
+    /// (Linux fingerprint) stores without a second prompt: the PIN was the proof.
+    fn rewrap_after_pin(
+        &self,
+        key: &VaultKey,
+        reason: &str,
+        keep: Keep,
+    ) -> Result<serde_json::Value, ProtectorError> {
+        self.wrap_keeping(key, &Credential::Prompt(reason.to_owned()), keep)
+    }
+    /// Whether the platform still holds what `wrapped` refers to, asking nothing of the user
+    /// (false for a key held in the memory of a process that has since ended). The default: yes.
+    fn holds(&self, wrapped: &serde_json::Value) -> bool {
+        let _ = wrapped;
+        true
+    }
     /// Deletes any platform-side material (keychain items). The vault deletes its own files.
     fn forget(&self, wrapped: &serde_json::Value) -> Result<(), ProtectorError> {
         let _ = wrapped;

@@ -1,6 +1,9 @@
 //! The Security.framework storage for [`super::keychain::KeychainProtector`]: a generic-password
 //! item (service `latchkey`, account = the item id) with `biometryCurrentSet` access control and
 //! `WhenPasscodeSetThisDeviceOnly`; on macOS in the data-protection keychain. Delete before add.
+//! No access group is named, so the keychain uses the app's default one: the first entry of its
+//! `keychain-access-groups` entitlement (`Entitlements.macos.plist` on macOS, checked against
+//! `tauri.conf.json` by the app's tests), else its application identifier (iOS).
 //! Compiled for macOS and iOS only; not built into a signed app or run here.
 
 use security_framework::access_control::{ProtectionMode, SecAccessControl};
@@ -11,7 +14,7 @@ use security_framework::passwords::{
 use zeroize::Zeroizing;
 
 use super::key::ProtectorError;
-use super::keychain::{classify_keychain_status, ERR_ITEM_NOT_FOUND};
+use super::keychain::{classify_keychain_status, KeychainCall, ERR_ITEM_NOT_FOUND};
 use super::platform::KeyStorage;
 
 const SERVICE: &str = "latchkey";
@@ -26,8 +29,12 @@ fn options(id: &str) -> PasswordOptions {
     options
 }
 
-fn keychain_error(e: security_framework::base::Error) -> ProtectorError {
-    classify_keychain_status(e.code())
+fn write_error(e: security_framework::base::Error) -> ProtectorError {
+    classify_keychain_status(KeychainCall::Write, e.code())
+}
+
+fn read_error(e: security_framework::base::Error) -> ProtectorError {
+    classify_keychain_status(KeychainCall::Read, e.code())
 }
 
 impl KeyStorage for BiometricKeychain {
@@ -37,24 +44,24 @@ impl KeyStorage for BiometricKeychain {
             Some(ProtectionMode::AccessibleWhenPasscodeSetThisDeviceOnly),
             AccessControlOptions::BIOMETRY_CURRENT_SET.bits(),
         )
-        .map_err(keychain_error)?;
+        .map_err(write_error)?;
         let mut options = options(id);
         options.set_access_control(access);
-        set_generic_password_options(bytes, options).map_err(keychain_error)
+        set_generic_password_options(bytes, options).map_err(write_error)
     }
 
     /// Reading shows Face ID / Touch ID.
     fn get(&self, id: &str) -> Result<Zeroizing<Vec<u8>>, ProtectorError> {
         generic_password(options(id))
             .map(Zeroizing::new)
-            .map_err(keychain_error)
+            .map_err(read_error)
     }
 
     fn delete(&self, id: &str) -> Result<(), ProtectorError> {
         match delete_generic_password_options(options(id)) {
             Ok(()) => Ok(()),
             Err(e) if e.code() == ERR_ITEM_NOT_FOUND => Ok(()),
-            Err(e) => Err(keychain_error(e)),
+            Err(e) => Err(write_error(e)),
         }
     }
 }

@@ -48,6 +48,7 @@ mod fingerprint;
 #[cfg(target_os = "linux")]
 mod fprintd;
 mod fsutil;
+mod held;
 mod hello;
 #[cfg(windows)]
 mod hello_windows;
@@ -57,8 +58,10 @@ mod keychain;
 mod keychain_apple;
 mod lock;
 mod pin;
+mod pin_policy;
 mod platform;
 mod records;
+mod repeated;
 #[cfg(target_os = "linux")]
 mod secret_service;
 mod state;
@@ -76,20 +79,24 @@ pub use files::KEY_FILE;
 use files::META_FILE;
 use state::State;
 
-pub use dual::{BiometricFailure, BiometricSlot, BiometricStatus};
+pub use dual::{BiometricFailure, BiometricSlot, BiometricStatus, SET_UP_AGAIN_AFTER};
 pub use error::VaultError;
 pub use fingerprint::{FingerGate, FingerprintProtector};
 #[cfg(target_os = "linux")]
 pub use fprintd::{system_fingerprint, Fprintd, SYSTEM_BUS_ADDRESS, VERIFY_TIMEOUT};
 pub use fsutil::{FileLock, LockError};
+#[cfg(target_os = "linux")]
+pub use held::process_is_non_dumpable;
+pub use held::HeldInMemory;
 pub use hello::{wrapping_key as hello_wrapping_key, HelloProtector, HelloSigner};
 #[cfg(windows)]
 pub use hello_windows::WindowsHello;
-pub use key::{Credential, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
-pub use keychain::{classify_keychain_status, KeychainProtector};
+pub use key::{Credential, Keep, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
+pub use keychain::{classify_keychain_status, KeychainCall, KeychainProtector};
 #[cfg(any(target_os = "macos", target_os = "ios"))]
 pub use keychain_apple::BiometricKeychain;
 pub use pin::{KdfParams, PinProtector, MIN_PIN_LEN};
+pub use pin_policy::{new_pin_is_strong_enough, MIN_PIN_SPACE, NEW_PIN_RULE};
 pub use platform::{BiometricCipher, CipherProtector, KeyStorage};
 #[cfg(target_os = "linux")]
 pub use secret_service::SecretServiceStorage;
@@ -270,7 +277,11 @@ use {crate::error::kind::ErrorKind, std::time::SystemTime, zeroize::Zeroizing};
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
+mod tests_attempts;
+#[cfg(test)]
 pub(crate) mod tests_dual;
+#[cfg(test)]
+mod tests_proof;
 #[cfg(test)]
 mod tests_sharing;
 #[cfg(test)]

@@ -38,7 +38,9 @@ impl KdfParams {
     };
 }
 
-/// The shortest PIN accepted.
+/// The shortest PIN an unlock accepts (shorter ones are refused uncounted). A *new* PIN must meet
+/// the stricter rule of `vault/pin_policy.rs` ([`super::NEW_PIN_RULE`]); 6 is what vaults set up
+/// before that rule may have, and they keep opening.
 pub const MIN_PIN_LEN: usize = 6;
 
 const PIN_AAD: &[u8] = b"latchkey vault key v1";
@@ -128,6 +130,26 @@ impl KeyProtector for PinProtector {
     ) -> Result<serde_json::Value, ProtectorError> {
         self.accepts(credential)?;
         let pin = Self::pin(credential)?;
+        if !super::pin_policy::new_pin_is_strong_enough(pin) {
+            return Err(ProtectorError::UnsuitableCredential(
+                super::pin_policy::NEW_PIN_RULE.into(),
+            ));
+        }
+        self.seal(key, pin)
+    }
+
+    fn release(
+        &self,
+        wrapped: &serde_json::Value,
+        credential: &Credential,
+    ) -> Result<VaultKey, ProtectorError> {
+        self.open(wrapped, Self::pin(credential)?)
+    }
+}
+
+impl PinProtector {
+    /// Wraps `key` under Argon2id(`pin`) (the format every release has written).
+    fn seal(&self, key: &VaultKey, pin: &str) -> Result<serde_json::Value, ProtectorError> {
         let mut salt = [0u8; 16];
         let mut nonce = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut salt);
@@ -154,12 +176,7 @@ impl KeyProtector for PinProtector {
         .map_err(|e| ProtectorError::Malformed(e.to_string()))
     }
 
-    fn release(
-        &self,
-        wrapped: &serde_json::Value,
-        credential: &Credential,
-    ) -> Result<VaultKey, ProtectorError> {
-        let pin = Self::pin(credential)?;
+    fn open(&self, wrapped: &serde_json::Value, pin: &str) -> Result<VaultKey, ProtectorError> {
         let w: PinWrapped = serde_json::from_value(wrapped.clone())
             .map_err(|e| ProtectorError::Malformed(e.to_string()))?;
         if w.kdf != "argon2id" || w.aead != "xchacha20poly1305" {
@@ -192,9 +209,16 @@ impl KeyProtector for PinProtector {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::key::tests::pin;
     use super::*;
+
+    /// A wrap exactly as the previous release wrote it (any PIN of 6+ characters): the same
+    /// fields and algorithms, without the new-PIN rule.
+    pub(crate) fn legacy_wrap(key: &VaultKey, p: &str) -> serde_json::Value {
+        assert!(p.chars().count() >= MIN_PIN_LEN);
+        fast().seal(key, p).unwrap()
+    }
 
     fn fast() -> PinProtector {
         PinProtector::with_params(KdfParams::OWASP_MINIMUM)
@@ -215,7 +239,7 @@ mod tests {
     #[test]
     fn the_wrapped_form_never_contains_the_key_or_the_pin() {
         let key = VaultKey::generate();
-        let wrapped = fast().wrap(&key, &pin("123456")).unwrap().to_string();
+        let wrapped = fast().wrap(&key, &pin("pin-123456")).unwrap().to_string();
         assert!(!wrapped.contains("123456"));
         assert!(!wrapped.contains(&B64.encode(key.expose())));
         assert!(wrapped.contains("argon2id"));
@@ -238,14 +262,14 @@ mod tests {
     #[test]
     fn a_tampered_wrap_is_malformed_or_rejected_never_a_wrong_key() {
         let key = VaultKey::generate();
-        let mut wrapped = fast().wrap(&key, &pin("123456")).unwrap();
+        let mut wrapped = fast().wrap(&key, &pin("pin-123456")).unwrap();
         let mut ct = B64.decode(wrapped["ciphertext"].as_str().unwrap()).unwrap();
         ct[0] ^= 1;
         wrapped["ciphertext"] = B64.encode(ct).into();
-        assert!(fast().release(&wrapped, &pin("123456")).is_err());
+        assert!(fast().release(&wrapped, &pin("pin-123456")).is_err());
         wrapped["nonce"] = "!!".into();
         assert!(matches!(
-            fast().release(&wrapped, &pin("123456")),
+            fast().release(&wrapped, &pin("pin-123456")),
             Err(ProtectorError::Malformed(_))
         ));
     }

@@ -84,6 +84,12 @@ pub trait KeyStorage: Send + Sync {
     fn get(&self, id: &str) -> Result<Zeroizing<Vec<u8>>, ProtectorError>;
     /// Deletes the item (missing is fine).
     fn delete(&self, id: &str) -> Result<(), ProtectorError>;
+    /// Whether the item is there, asking nothing of the user; `true` when the storage can't tell
+    /// without a prompt (a read will find out).
+    fn holds(&self, id: &str) -> bool {
+        let _ = id;
+        true
+    }
 }
 
 #[cfg(test)]

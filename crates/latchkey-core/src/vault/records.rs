@@ -20,6 +20,9 @@ pub(super) struct KeyFile {
     /// The second wrap of the same key (biometrics); absent when biometric unlock is off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) biometric: Option<super::dual::BiometricSlot>,
+    /// The same unrecognised biometric failure, unlock after unlock (`vault/repeated.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) biometric_repeated: Option<super::repeated::RepeatedFailure>,
 }
 
 /// Whose key the key file holds now, compared with the one this vault's key came from.
@@ -155,6 +158,7 @@ impl Vault {
                     wrapped: wrapped.clone(),
                     failed_attempts: 0,
                     biometric,
+                    biometric_repeated: None,
                 },
             )?;
             let mut state = self.state();

@@ -48,11 +48,11 @@ pub(crate) fn corrupt_snapshot(dir: &Path) -> Vec<u8> {
 #[test]
 fn a_saved_session_reads_back_after_lock_and_unlock_with_the_pin() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT-ONE-abcdefghijkl");
+    let v = new_vault(dir.path(), "pin-246810", "RT-ONE-abcdefghijkl");
     v.lock();
     assert!(v.is_locked());
     assert!(matches!(v.load(), Err(StoreError::Locked)));
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     let s = v.load().unwrap().unwrap();
     assert_eq!(s.refresh_token.secret(), "RT-ONE-abcdefghijkl");
     assert_eq!(s.display_name.as_deref(), Some("Alice Example"));
@@ -61,7 +61,7 @@ fn a_saved_session_reads_back_after_lock_and_unlock_with_the_pin() {
 #[test]
 fn a_new_process_opens_the_vault_locked_and_knows_who_without_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    drop(new_vault(dir.path(), "246810", "RT-ONE-abcdefghijkl"));
+    drop(new_vault(dir.path(), "pin-246810", "RT-ONE-abcdefghijkl"));
     let v = Vault::open(dir.path(), protector()).unwrap();
     assert!(v.is_locked() && v.is_initialized());
     let hint = v.hint().unwrap().unwrap();
@@ -75,7 +75,7 @@ fn a_new_process_opens_the_vault_locked_and_knows_who_without_the_key() {
 #[test]
 fn wrong_pins_count_down_and_the_limit_erases_the_vault() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT").with_max_attempts(3);
+    let v = new_vault(dir.path(), "pin-246810", "RT").with_max_attempts(3);
     v.lock();
     assert!(matches!(
         v.unlock(&pin("000000")),
@@ -95,7 +95,7 @@ fn wrong_pins_count_down_and_the_limit_erases_the_vault() {
     assert!(!v.is_initialized());
     assert!(!dir.path().join(SNAPSHOT).exists());
     assert!(matches!(
-        v.unlock(&pin("246810")),
+        v.unlock(&pin("pin-246810")),
         Err(VaultError::NotInitialized)
     ));
 }
@@ -103,10 +103,10 @@ fn wrong_pins_count_down_and_the_limit_erases_the_vault() {
 #[test]
 fn the_right_pin_resets_the_failure_count() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT").with_max_attempts(2);
+    let v = new_vault(dir.path(), "pin-246810", "RT").with_max_attempts(2);
     v.lock();
     assert!(v.unlock(&pin("000000")).is_err());
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     v.lock();
     assert!(matches!(
         v.unlock(&pin("000000")),
@@ -117,12 +117,12 @@ fn the_right_pin_resets_the_failure_count() {
 #[test]
 fn a_corrupt_snapshot_is_a_clear_error_and_is_kept_when_the_user_signs_in_again() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT");
+    let v = new_vault(dir.path(), "pin-246810", "RT");
     v.lock();
     let snap = dir.path().join(SNAPSHOT);
     let bytes = corrupt_snapshot(dir.path());
 
-    let err = v.unlock(&pin("246810")).unwrap_err();
+    let err = v.unlock(&pin("pin-246810")).unwrap_err();
     assert!(matches!(err, VaultError::Unreadable { .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::ReauthRequired);
     assert_eq!(
@@ -132,7 +132,7 @@ fn a_corrupt_snapshot_is_a_clear_error_and_is_kept_when_the_user_signs_in_again(
     );
 
     // Signing in again writes a new vault and keeps the unreadable one aside.
-    v.prepare(&pin("135790")).unwrap();
+    v.prepare(&pin("pin-135790")).unwrap();
     v.save(&session("RT-2")).unwrap();
     let kept: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -142,7 +142,7 @@ fn a_corrupt_snapshot_is_a_clear_error_and_is_kept_when_the_user_signs_in_again(
     assert_eq!(kept.len(), 1);
     assert_eq!(std::fs::read(kept[0].path()).unwrap(), bytes);
     v.lock();
-    v.unlock(&pin("135790")).unwrap();
+    v.unlock(&pin("pin-135790")).unwrap();
     assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT-2");
 }
 
@@ -150,12 +150,12 @@ fn a_corrupt_snapshot_is_a_clear_error_and_is_kept_when_the_user_signs_in_again(
 fn a_key_that_does_not_open_the_snapshot_is_reported_not_trusted() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    drop(new_vault(a.path(), "246810", "RT-A"));
-    drop(new_vault(b.path(), "246810", "RT-B"));
+    drop(new_vault(a.path(), "pin-246810", "RT-A"));
+    drop(new_vault(b.path(), "pin-246810", "RT-B"));
     // Vault A's snapshot with vault B's wrapped key: the PIN is right, the key is wrong.
     std::fs::copy(b.path().join(KEY_FILE), a.path().join(KEY_FILE)).unwrap();
     let v = Vault::open(a.path(), protector()).unwrap();
-    let err = v.unlock(&pin("246810")).unwrap_err();
+    let err = v.unlock(&pin("pin-246810")).unwrap_err();
     assert!(matches!(err, VaultError::Unreadable { .. }), "{err:?}");
     assert!(v.is_locked());
 }
@@ -163,12 +163,12 @@ fn a_key_that_does_not_open_the_snapshot_is_reported_not_trusted() {
 #[test]
 fn a_sign_in_that_never_saves_leaves_the_previous_vault_intact() {
     let dir = tempfile::tempdir().unwrap();
-    drop(new_vault(dir.path(), "246810", "RT-OLD"));
+    drop(new_vault(dir.path(), "pin-246810", "RT-OLD"));
     let v = Vault::open(dir.path(), protector()).unwrap();
-    v.prepare(&pin("999999")).unwrap();
+    v.prepare(&pin("pin-999999")).unwrap();
     drop(v); // the sign-in failed; nothing was saved
     let v = Vault::open(dir.path(), protector()).unwrap();
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT-OLD");
 }
 
@@ -194,7 +194,7 @@ fn every_vault_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let vault_dir = dir.path().join("data/vault");
-    let v = new_vault(&vault_dir, "246810", "RT");
+    let v = new_vault(&vault_dir, "pin-246810", "RT");
     let _guard = v.lock_for_refresh().unwrap();
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&vault_dir), 0o700);
@@ -207,10 +207,10 @@ fn every_vault_file_is_private() {
 #[test]
 fn a_save_by_another_process_is_seen_by_the_next_load() {
     let dir = tempfile::tempdir().unwrap();
-    let a = new_vault(dir.path(), "246810", "RT-1");
+    let a = new_vault(dir.path(), "pin-246810", "RT-1");
     assert_eq!(a.load().unwrap().unwrap().refresh_token.secret(), "RT-1");
     let b = Vault::open(dir.path(), protector()).unwrap();
-    b.unlock(&pin("246810")).unwrap();
+    b.unlock(&pin("pin-246810")).unwrap();
     b.save(&session("RT-2")).unwrap();
     assert_eq!(a.load().unwrap().unwrap().refresh_token.secret(), "RT-2");
 }
@@ -218,7 +218,7 @@ fn a_save_by_another_process_is_seen_by_the_next_load() {
 #[test]
 fn locking_forgets_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT");
+    let v = new_vault(dir.path(), "pin-246810", "RT");
     v.lock();
     assert!(v.is_locked());
     assert!(matches!(v.save(&session("x")), Err(StoreError::Locked)));
@@ -227,7 +227,7 @@ fn locking_forgets_the_key() {
 #[test]
 fn stale_temp_files_from_a_crash_are_cleaned_on_open_and_young_ones_kept() {
     let dir = tempfile::tempdir().unwrap();
-    drop(new_vault(dir.path(), "246810", "RT"));
+    drop(new_vault(dir.path(), "pin-246810", "RT"));
     let old = SystemTime::now() - STALE_TEMP_AGE - Duration::from_secs(1);
     for name in [
         "vault.meta.json.tmp-0123456789abcdef",
@@ -253,17 +253,17 @@ fn stale_temp_files_from_a_crash_are_cleaned_on_open_and_young_ones_kept() {
         names.iter().any(|n| n.contains("fedcba9876543210")),
         "{names:?}"
     );
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
 }
 
 #[test]
 fn clear_erases_everything_and_a_new_sign_in_can_start_over() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT");
+    let v = new_vault(dir.path(), "pin-246810", "RT");
     v.clear().unwrap();
     assert!(!v.is_initialized() && v.is_locked());
     assert!(v.hint().unwrap().is_none());
-    v.prepare(&pin("135790")).unwrap();
+    v.prepare(&pin("pin-135790")).unwrap();
     v.save(&session("RT-NEW")).unwrap();
     assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT-NEW");
 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::fsutil::FileLock;
 use super::tests::{new_vault, pin, protector, session};
 use super::tests_sharing::read_failed_attempts;
 use super::*;
@@ -20,8 +21,11 @@ pub(crate) enum Finger {
 
 pub(crate) struct FakeBiometrics {
     finger: Mutex<Finger>,
-    items: Mutex<HashMap<String, Vec<u8>>>,
-    forgotten: Mutex<Vec<String>>,
+    pub(super) items: Mutex<HashMap<String, Vec<u8>>>,
+    pub(super) forgotten: Mutex<Vec<String>>,
+    /// A vault lock file to try while wrapping: records whether another process could take it.
+    pub(super) lock_probe: Mutex<Option<std::path::PathBuf>>,
+    pub(super) lock_free_while_wrapping: Mutex<Vec<bool>>,
 }
 
 impl FakeBiometrics {
@@ -30,13 +34,15 @@ impl FakeBiometrics {
             finger: Mutex::new(Finger::Match),
             items: Mutex::default(),
             forgotten: Mutex::default(),
+            lock_probe: Mutex::default(),
+            lock_free_while_wrapping: Mutex::default(),
         })
     }
     pub(crate) fn next(&self, f: Finger) {
         *self.finger.lock().unwrap() = f;
     }
     /// A finger added: every biometric-bound item is invalidated.
-    fn change_enrolment(&self) {
+    pub(super) fn change_enrolment(&self) {
         self.items.lock().unwrap().clear();
     }
 }
@@ -52,6 +58,10 @@ impl KeyProtector for FakeBiometrics {
         }
     }
     fn wrap(&self, key: &VaultKey, _: &Credential) -> Result<serde_json::Value, ProtectorError> {
+        if let Some(path) = self.lock_probe.lock().unwrap().as_ref() {
+            let free = FileLock::acquire_timeout(path, std::time::Duration::ZERO).is_ok();
+            self.lock_free_while_wrapping.lock().unwrap().push(free);
+        }
         let id = format!("item-{:016x}", rand::random::<u64>());
         let bytes = key.expose().to_vec();
         self.items.lock().unwrap().insert(id.clone(), bytes);
@@ -77,27 +87,27 @@ impl KeyProtector for FakeBiometrics {
     }
 }
 
-fn prompt() -> Credential {
+pub(super) fn prompt() -> Credential {
     Credential::Prompt("Unlock".into())
 }
 
-fn open(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
+pub(super) fn open(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
     Vault::open(dir, protector())
         .unwrap()
         .with_biometric(bio.clone(), "Unlock")
 }
 
 /// A sign-in choosing biometric unlock with a PIN as fallback, then locked.
-fn signed_in(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
+pub(super) fn signed_in(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
     let v = open(dir, bio);
-    v.prepare(&pin("246810")).unwrap();
-    v.enable_biometric().unwrap();
+    v.prepare(&pin("pin-246810")).unwrap();
+    v.enable_biometric(&pin("pin-246810"), Keep::ThisRun).unwrap();
     v.save(&session("RT")).unwrap();
     v.lock();
     v
 }
 
-fn biometric_failure(e: VaultError) -> BiometricFailure {
+pub(super) fn biometric_failure(e: VaultError) -> BiometricFailure {
     match e {
         VaultError::Biometric { failure, .. } => failure,
         other => panic!("expected a biometric failure, got {other:?}"),
@@ -114,7 +124,7 @@ fn a_sign_in_sets_up_both_wraps_and_either_opens_the_vault() {
     v.unlock(&prompt()).unwrap();
     assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT");
     v.lock();
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT");
 
     // A second process opening the same directory unlocks with the finger too.
@@ -144,7 +154,7 @@ fn no_match_cancel_and_a_missing_reader_leave_the_vault_locked_uncounted_and_the
     }
     assert_eq!(read_failed_attempts(dir.path()), 0);
     assert_eq!(v.biometric_status(), BiometricStatus::Ready);
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     bio.next(Finger::Match);
     v.lock();
     v.unlock(&prompt()).unwrap();
@@ -169,7 +179,7 @@ fn a_changed_enrolment_falls_back_to_the_pin_which_wraps_the_key_again() {
         BiometricFailure::Changed
     );
 
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     assert_eq!(v.biometric_status(), BiometricStatus::Ready);
     let after = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
     assert_ne!(before, after, "a new biometric wrap was written");
@@ -183,12 +193,12 @@ fn wrapping_again_keeps_the_vault_identity_so_another_unlocked_process_still_sav
     let dir = tempfile::tempdir().unwrap();
     let bio = FakeBiometrics::new();
     let a = signed_in(dir.path(), &bio);
-    a.unlock(&pin("246810")).unwrap();
+    a.unlock(&pin("pin-246810")).unwrap();
 
     let b = open(dir.path(), &bio);
     bio.change_enrolment();
     assert!(b.unlock(&prompt()).is_err());
-    b.unlock(&pin("246810")).unwrap();
+    b.unlock(&pin("pin-246810")).unwrap();
 
     a.save(&session("RT-2")).unwrap();
     assert_eq!(b.load().unwrap().unwrap().refresh_token.secret(), "RT-2");
@@ -199,7 +209,9 @@ fn turning_biometrics_off_deletes_the_wrap_and_its_material_and_the_pin_still_wo
     let dir = tempfile::tempdir().unwrap();
     let bio = FakeBiometrics::new();
     let v = signed_in(dir.path(), &bio);
+    v.unlock(&pin("pin-246810")).unwrap();
     v.disable_biometric().unwrap();
+    v.lock();
     assert_eq!(v.biometric_status(), BiometricStatus::Off);
     assert!(bio.items.lock().unwrap().is_empty());
     assert_eq!(bio.forgotten.lock().unwrap().len(), 1);
@@ -207,15 +219,15 @@ fn turning_biometrics_off_deletes_the_wrap_and_its_material_and_the_pin_still_wo
         biometric_failure(v.unlock(&prompt()).unwrap_err()),
         BiometricFailure::Off
     );
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     assert_eq!(
         v.biometric_status(),
         BiometricStatus::Off,
         "not renewed when off"
     );
 
-    // And on again, while signed in.
-    v.enable_biometric().unwrap();
+    // And on again, while signed in, with the PIN.
+    v.enable_biometric(&pin("pin-246810"), Keep::ThisRun).unwrap();
     v.lock();
     v.unlock(&prompt()).unwrap();
 }
@@ -224,7 +236,7 @@ fn turning_biometrics_off_deletes_the_wrap_and_its_material_and_the_pin_still_wo
 fn a_pin_only_vault_answers_a_prompt_with_off_and_erasing_forgets_the_biometric_material() {
     let dir = tempfile::tempdir().unwrap();
     let bio = FakeBiometrics::new();
-    new_vault(dir.path(), "246810", "RT").lock();
+    new_vault(dir.path(), "pin-246810", "RT").lock();
     let v = open(dir.path(), &bio);
     assert_eq!(v.biometric_status(), BiometricStatus::Off);
     assert_eq!(
@@ -240,17 +252,24 @@ fn a_pin_only_vault_answers_a_prompt_with_off_and_erasing_forgets_the_biometric_
 }
 
 #[test]
-fn a_failed_sign_in_leaves_the_previous_biometric_wrap_in_place() {
+fn a_failed_sign_in_deletes_the_wrap_it_staged_and_leaves_the_previous_one_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let bio = FakeBiometrics::new();
     let v = signed_in(dir.path(), &bio);
     let before = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
-    v.prepare(&pin("135790")).unwrap();
-    v.enable_biometric().unwrap();
+    let previous: Vec<String> = bio.items.lock().unwrap().keys().cloned().collect();
+    v.prepare(&pin("pin-135790")).unwrap();
+    v.enable_biometric(&pin("pin-135790"), Keep::ThisRun).unwrap();
+    assert_eq!(bio.items.lock().unwrap().len(), 2, "the new wrap is staged");
     v.lock(); // the sign-in failed: nothing was saved
     assert_eq!(
         std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap(),
         before
+    );
+    let left: Vec<String> = bio.items.lock().unwrap().keys().cloned().collect();
+    assert_eq!(
+        left, previous,
+        "the staged item was deleted, the previous one kept"
     );
     v.unlock(&prompt()).unwrap();
     assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT");
@@ -259,10 +278,10 @@ fn a_failed_sign_in_leaves_the_previous_biometric_wrap_in_place() {
 #[test]
 fn biometric_unlock_needs_a_biometric_protector() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT");
+    let v = new_vault(dir.path(), "pin-246810", "RT");
     assert_eq!(v.biometric_status(), BiometricStatus::NotOffered);
     assert!(matches!(
-        v.enable_biometric(),
+        v.enable_biometric(&pin("pin-246810"), Keep::ThisRun),
         Err(VaultError::Biometric {
             failure: BiometricFailure::Off,
             ..

@@ -10,7 +10,7 @@ use crate::store::SecretStore;
 #[test]
 fn five_prompt_unlocks_on_a_pin_vault_count_nothing_and_the_right_pin_still_unlocks() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT");
+    let v = new_vault(dir.path(), "pin-246810", "RT");
     v.lock();
     for _ in 0..DEFAULT_MAX_ATTEMPTS + 1 {
         let err = v.unlock(&Credential::Prompt("Unlock".into())).unwrap_err();
@@ -22,14 +22,14 @@ fn five_prompt_unlocks_on_a_pin_vault_count_nothing_and_the_right_pin_still_unlo
     }
     assert_eq!(read_failed_attempts(dir.path()), 0);
     assert!(v.is_initialized());
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT");
 }
 
 #[test]
 fn a_pin_shorter_than_any_pin_that_could_be_set_is_refused_without_counting() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT");
+    let v = new_vault(dir.path(), "pin-246810", "RT");
     v.lock();
     let short = "1".repeat(MIN_PIN_LEN - 1);
     for _ in 0..DEFAULT_MAX_ATTEMPTS + 1 {
@@ -40,7 +40,7 @@ fn a_pin_shorter_than_any_pin_that_could_be_set_is_refused_without_counting() {
         );
     }
     assert_eq!(read_failed_attempts(dir.path()), 0);
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
 }
 
 /// A PIN protector that counts how often it derives a key.
@@ -77,14 +77,14 @@ fn unlocking_an_unlocked_vault_neither_counts_nor_derives_again() {
         releases: releases.clone(),
     });
     let v = Vault::open(dir.path(), counting).unwrap();
-    v.prepare(&pin("246810")).unwrap();
+    v.prepare(&pin("pin-246810")).unwrap();
     v.save(&session("RT")).unwrap();
     v.lock();
-    v.unlock(&pin("246810")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
     assert_eq!(releases.load(Ordering::SeqCst), 1);
 
-    v.unlock(&pin("246810")).unwrap();
-    v.unlock(&pin("999999")).unwrap();
+    v.unlock(&pin("pin-246810")).unwrap();
+    v.unlock(&pin("pin-999999")).unwrap();
     assert_eq!(releases.load(Ordering::SeqCst), 1, "no second derivation");
     assert_eq!(read_failed_attempts(dir.path()), 0);
     assert!(!v.is_locked());
@@ -94,15 +94,15 @@ fn unlocking_an_unlocked_vault_neither_counts_nor_derives_again() {
 #[test]
 fn an_unlocked_vault_whose_key_another_process_replaced_unlocks_for_real() {
     let dir = tempfile::tempdir().unwrap();
-    let a = new_vault(dir.path(), "246810", "RT-A");
+    let a = new_vault(dir.path(), "pin-246810", "RT-A");
     let b = Vault::open(dir.path(), protector()).unwrap();
-    b.prepare(&pin("135790")).unwrap();
+    b.prepare(&pin("pin-135790")).unwrap();
     b.save(&session("RT-B")).unwrap();
 
     assert!(matches!(
-        a.unlock(&pin("246810")),
+        a.unlock(&pin("pin-246810")),
         Err(VaultError::WrongPin { .. })
     ));
-    a.unlock(&pin("135790")).unwrap();
+    a.unlock(&pin("pin-135790")).unwrap();
     assert_eq!(a.load().unwrap().unwrap().refresh_token.secret(), "RT-B");
 }

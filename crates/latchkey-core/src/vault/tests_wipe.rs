@@ -7,7 +7,7 @@ use crate::store::SecretStore;
 #[test]
 fn the_cached_session_is_wiped_when_the_vault_locks_or_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT-1");
+    let v = new_vault(dir.path(), "pin-246810", "RT-1");
     let before = wipes_on_this_thread();
     v.save(&session("RT-2")).unwrap(); // replaces the cached RT-1
     assert_eq!(wipes_on_this_thread(), before + 1);
@@ -33,12 +33,12 @@ fn a_wiped_stored_session_holds_no_secret_and_clones_and_serialises_as_before() 
 #[test]
 fn erasing_a_vault_with_a_kept_aside_snapshot_and_temp_files_leaves_no_vault_file() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), "246810", "RT");
+    let v = new_vault(dir.path(), "pin-246810", "RT");
     v.lock();
     // A snapshot that failed to decrypt, kept aside by a new sign-in.
     corrupt_snapshot(dir.path());
-    assert!(v.unlock(&pin("246810")).is_err());
-    v.prepare(&pin("135790")).unwrap();
+    assert!(v.unlock(&pin("pin-246810")).is_err());
+    v.prepare(&pin("pin-135790")).unwrap();
     v.save(&session("RT-2")).unwrap();
     // Leftovers of crashed writes (young: `open` keeps them).
     std::fs::write(

@@ -1,10 +1,13 @@
-//! Linux biometric unlock: fprintd (the system's fingerprint service) in front of the vault key
-//! kept in the user's Secret Service (login keyring); see latchkey-core's `vault::fingerprint`.
+//! Linux biometric unlock: fprintd (the system's fingerprint service) in front of the vault key,
+//! held in this (non-dumpable) process's memory, or, if the user opts in with the PIN, kept in
+//! the user's Secret Service (login keyring) across restarts; see latchkey-core's
+//! `vault::fingerprint`.
 //!
 //! fprintd is reached on the real system bus at its fixed path, never through
-//! `DBUS_SYSTEM_BUS_ADDRESS`. The one exception is a build with the `test-rig` feature (the
-//! window test's build, never a release): it reads `LATCHKEY_TEST_SYSTEM_BUS` and
-//! `LATCHKEY_TEST_SESSION_BUS`, the private buses `latchkey-testkit`'s fingerprint rig runs.
+//! `DBUS_SYSTEM_BUS_ADDRESS`. The exceptions are a build with the `test-rig` feature (the window
+//! test's build, never a release) and this crate's own unit tests: they read
+//! `LATCHKEY_TEST_SYSTEM_BUS` and `LATCHKEY_TEST_SESSION_BUS`, the private buses
+//! `latchkey-testkit`'s fingerprint rig runs.
 
 use std::sync::Arc;
 
@@ -16,7 +19,7 @@ use latchkey_core::vault::KeyProtector;
 
 /// fprintd + Secret Service.
 pub fn biometric() -> Option<Arc<dyn KeyProtector>> {
-    #[cfg(feature = "test-rig")]
+    #[cfg(any(test, feature = "test-rig"))]
     if let (Ok(system), Ok(session)) = (
         std::env::var("LATCHKEY_TEST_SYSTEM_BUS"),
         std::env::var("LATCHKEY_TEST_SESSION_BUS"),

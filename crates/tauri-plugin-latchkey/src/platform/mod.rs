@@ -12,9 +12,13 @@ pub mod linux;
 #[cfg(windows)]
 pub mod windows;
 
-// Used by the Android cipher only (compiled, unused, on desktop and iOS).
-#[cfg_attr(any(desktop, target_os = "ios"), allow(dead_code))]
+// Used by the Android cipher (compiled, unused, on iOS); on desktop only for its tests.
+#[cfg(any(mobile, test))]
+#[cfg_attr(target_os = "ios", allow(dead_code))]
 pub mod biometric_errors;
+// Used on mobile; on desktop only for its tests.
+#[cfg(any(mobile, test))]
+pub mod biometric_offer;
 #[cfg(mobile)]
 pub use crate::mobile::{biometric, biometric_label, protector, unlock_wording, user_agent};
 #[cfg(target_os = "ios")]
