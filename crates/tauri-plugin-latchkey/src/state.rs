@@ -188,8 +188,17 @@ impl AccountState {
             PartialConfig::default()
         };
         let base = self.options.base.clone();
-        let in_effect = base.clone().merge(self.settings()?).merge(env.clone()).dpop.unwrap_or_default();
-        let requested = base.merge(settings.clone()).merge(env).dpop.unwrap_or_default();
+        let in_effect = base
+            .clone()
+            .merge(self.settings()?)
+            .merge(env.clone())
+            .dpop
+            .unwrap_or_default();
+        let requested = base
+            .merge(settings.clone())
+            .merge(env)
+            .dpop
+            .unwrap_or_default();
         latchkey_core::config::check_dpop_not_lowered(in_effect, requested)?;
         settings.save_to_file(path)?;
         if let Ok(old) = &*slot {

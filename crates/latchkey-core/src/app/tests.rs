@@ -76,16 +76,41 @@ async fn scripted_userinfo_every_14_minutes_does_not_keep_the_session_unlocked_p
         .await
         .unwrap();
     latchkey.unlock(pin("pin-246810")).await.unwrap();
-    assert_eq!(latchkey.status().state, SessionState::SignedIn);
+    // Times count from the unlock's own stamp: the unlock (and each call below) waits on real
+    // sockets, and a paused clock moves on to the next timer while they are pending.
+    let unlocked_at = latchkey.last_user_activity().unwrap();
+    let until = |after: Duration| {
+        (unlocked_at + after).saturating_duration_since(tokio::time::Instant::now())
+    };
 
-    // What script in the WebView can do: call userinfo, the API and a GET, every 14 minutes.
-    tokio::time::advance(Duration::from_secs(14 * 60)).await;
+    // What script in the WebView can do: call userinfo, the API and a GET, 14 minutes on.
+    tokio::time::advance(until(Duration::from_secs(14 * 60))).await;
+    assert_eq!(latchkey.status().state, SessionState::SignedIn);
     let _ = latchkey.userinfo().await;
     let _ = latchkey.call_api().await;
-    assert_eq!(latchkey.status().state, SessionState::SignedIn);
-    tokio::time::advance(Duration::from_secs(61)).await;
-    // The idle locker looks every 30 s: give it its turn.
-    tokio::time::advance(Duration::from_secs(31)).await;
+    assert_eq!(
+        latchkey.last_user_activity(),
+        Some(unlocked_at),
+        "scripted calls did not reset the idle clock"
+    );
+    // 15 minutes after the unlock, and the idle locker's next look (every 30 s); the lock itself
+    // runs on a blocking thread (which holds the paused clock): wait for its event.
+    let mut events = latchkey.subscribe();
+    tokio::time::advance(until(Duration::from_secs(15 * 60 + 31))).await;
+    let locked = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match events.recv().await {
+                Ok(SessionEvent::Locked) => return true,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        locked.is_ok(),
+        "the idle locker locked within its next look"
+    );
     assert_eq!(
         latchkey.status().state,
         SessionState::Locked,

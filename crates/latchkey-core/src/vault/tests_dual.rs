@@ -101,7 +101,8 @@ pub(super) fn open(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
 pub(super) fn signed_in(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
     let v = open(dir, bio);
     v.prepare(&pin("pin-246810")).unwrap();
-    v.enable_biometric(&pin("pin-246810"), Keep::ThisRun).unwrap();
+    v.enable_biometric(&pin("pin-246810"), Keep::ThisRun)
+        .unwrap();
     v.save(&session("RT")).unwrap();
     v.lock();
     v
@@ -227,7 +228,8 @@ fn turning_biometrics_off_deletes_the_wrap_and_its_material_and_the_pin_still_wo
     );
 
     // And on again, while signed in, with the PIN.
-    v.enable_biometric(&pin("pin-246810"), Keep::ThisRun).unwrap();
+    v.enable_biometric(&pin("pin-246810"), Keep::ThisRun)
+        .unwrap();
     v.lock();
     v.unlock(&prompt()).unwrap();
 }
@@ -259,7 +261,8 @@ fn a_failed_sign_in_deletes_the_wrap_it_staged_and_leaves_the_previous_one_in_pl
     let before = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
     let previous: Vec<String> = bio.items.lock().unwrap().keys().cloned().collect();
     v.prepare(&pin("pin-135790")).unwrap();
-    v.enable_biometric(&pin("pin-135790"), Keep::ThisRun).unwrap();
+    v.enable_biometric(&pin("pin-135790"), Keep::ThisRun)
+        .unwrap();
     assert_eq!(bio.items.lock().unwrap().len(), 2, "the new wrap is staged");
     v.lock(); // the sign-in failed: nothing was saved
     assert_eq!(

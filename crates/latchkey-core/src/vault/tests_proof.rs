@@ -33,7 +33,8 @@ fn turning_biometric_unlock_on_without_the_pin_is_refused_and_stores_nothing() {
     assert_eq!(v.biometric_status(), BiometricStatus::Off);
 
     // The user's PIN turns it on (and resets the count).
-    v.enable_biometric(&pin("pin-246810"), Keep::ThisRun).unwrap();
+    v.enable_biometric(&pin("pin-246810"), Keep::ThisRun)
+        .unwrap();
     assert_eq!(read_failed_attempts(dir.path()), 0);
     assert_eq!(v.biometric_status(), BiometricStatus::Ready);
     v.lock();
@@ -66,9 +67,12 @@ fn a_sign_in_turns_biometric_unlock_on_only_with_its_own_pin() {
     let v = open(dir.path(), &bio);
     v.prepare(&pin("pin-246810")).unwrap();
     assert!(v.enable_biometric(&prompt(), Keep::ThisRun).is_err());
-    assert!(v.enable_biometric(&pin("pin-135790"), Keep::ThisRun).is_err());
+    assert!(v
+        .enable_biometric(&pin("pin-135790"), Keep::ThisRun)
+        .is_err());
     assert!(bio.items.lock().unwrap().is_empty());
-    v.enable_biometric(&pin("pin-246810"), Keep::ThisRun).unwrap();
+    v.enable_biometric(&pin("pin-246810"), Keep::ThisRun)
+        .unwrap();
     v.save(&tests::session("RT")).unwrap();
     assert_eq!(v.biometric_status(), BiometricStatus::Ready);
 }
@@ -90,7 +94,8 @@ fn wrapping_after_a_pin_unlock_and_turning_it_on_prompt_without_the_vault_lock()
     assert_eq!(v.biometric_status(), BiometricStatus::Ready);
     // Turned off and on again.
     v.disable_biometric().unwrap();
-    v.enable_biometric(&pin("pin-246810"), Keep::ThisRun).unwrap();
+    v.enable_biometric(&pin("pin-246810"), Keep::ThisRun)
+        .unwrap();
     assert_eq!(
         *bio.lock_free_while_wrapping.lock().unwrap(),
         vec![true, true],
