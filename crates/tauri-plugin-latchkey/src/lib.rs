@@ -35,6 +35,7 @@ mod models;
 mod platform;
 mod secret;
 mod state;
+mod subscribers;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -80,9 +80,9 @@ pub struct AccountState {
     biometric: Option<Arc<dyn KeyProtector>>,
     latchkey: RwLock<Result<Arc<Latchkey>, Error>>,
     /// Forwards the current facade's status and events to subscribers; replaced with the facade.
-    forwarder: std::sync::Mutex<Option<crate::events::Forwarder>>,
+    forwarder: std::sync::Mutex<Option<crate::subscribers::Forwarder>>,
     /// The channels script subscribed with.
-    pub subscribers: crate::events::Subscribers,
+    pub subscribers: crate::subscribers::Subscribers,
 }
 
 impl AccountState {
@@ -145,7 +145,7 @@ impl AccountState {
     }
 
     /// Keeps `forwarder` running (dropping the previous one, which belonged to a replaced facade).
-    pub fn keep_forwarder(&self, forwarder: crate::events::Forwarder) {
+    pub fn keep_forwarder(&self, forwarder: crate::subscribers::Forwarder) {
         let mut slot = self.forwarder.lock().unwrap_or_else(|p| p.into_inner());
         *slot = Some(forwarder);
     }
