@@ -92,7 +92,12 @@ fn script_cannot_turn_fingerprint_unlock_on_or_off_without_the_users_pin_and_fin
     })
     .unwrap();
     assert_eq!(
-        invoke(&webview, "plugin:latchkey|set_biometric", json!({ "enabled": false })).unwrap(),
+        invoke(
+            &webview,
+            "plugin:latchkey|set_biometric",
+            json!({ "enabled": false })
+        )
+        .unwrap(),
         "off"
     );
     invoke(&webview, "plugin:latchkey|sign_out", json!({})).unwrap();

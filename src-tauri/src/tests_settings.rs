@@ -131,10 +131,9 @@ fn scripted_userinfo_and_api_calls_through_ipc_never_reset_the_idle_clock() {
     } });
     invoke(&webview, "save_settings", settings).unwrap();
     invoke(&webview, "plugin:latchkey|sign_in", json!({ "pin": PIN })).unwrap();
-    let latchkey = tauri::async_runtime::block_on(
-        tauri_plugin_latchkey::LatchkeyExt::latchkey(&app).facade(),
-    )
-    .unwrap();
+    let latchkey =
+        tauri::async_runtime::block_on(tauri_plugin_latchkey::LatchkeyExt::latchkey(&app).facade())
+            .unwrap();
     let reset_at = latchkey.last_user_activity();
     assert!(reset_at.is_some(), "the sign-in started the idle clock");
     // What script can do, as often as it likes: none of it is the user.
