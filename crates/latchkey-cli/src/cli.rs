@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use latchkey_core::app::verbs::{stored_provider, StoredProvider};
 use latchkey_core::config::parse_param;
 use latchkey_core::{Latchkey, PartialConfig, PinProtector};
-use url::Url;
 
+use crate::action::Action;
 use crate::commands::Ctx;
 use crate::output::Failure;
 
@@ -72,42 +72,6 @@ struct LoginArgs {
     /// After signing in, run this command in the same process (e.g. `--then call URL`).
     #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND")]
     then: Vec<String>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Action {
-    /// Show the session (who, token lifetimes, refresh schedule); never a token.
-    Status,
-    /// GET a URL with a fresh access token and print the body.
-    Call {
-        /// The URL (https, or http on loopback).
-        url: Url,
-    },
-    /// Print the userinfo claims.
-    Userinfo,
-    /// Refresh the access token now.
-    Refresh {
-        /// Refresh this many times in a row.
-        #[arg(long, default_value_t = 1, value_name = "N")]
-        repeat: u32,
-    },
-    /// Unlock the vault and resume the session silently (one refresh, no browser).
-    Unlock,
-    /// Lock: forget the key and tokens in memory (a CLI process never keeps them past one
-    /// command, so this only confirms the vault is locked).
-    Lock,
-    /// Stay signed in and print each refresh as it happens (Ctrl-C to stop).
-    Watch {
-        /// Exit after this many refreshes.
-        #[arg(long, value_name = "N")]
-        count: Option<u64>,
-    },
-    /// Revoke the refresh token and forget the session.
-    Logout {
-        /// Also end the browser session at the server (opens the end-session page).
-        #[arg(long)]
-        end_session: bool,
-    },
 }
 
 /// The `--then` tail, parsed with the same action grammar.
@@ -188,14 +152,6 @@ async fn resume(ctx: &Ctx, action: Option<&Action>) -> Result<(), Failure> {
         ctx.latchkey.resume().await?;
     }
     Ok(())
-}
-
-impl Action {
-    /// Whether the command needs the refresh token, so a locked session is unlocked first.
-    /// `logout` unlocks on its own terms (it works without the PIN too).
-    fn needs_key(&self) -> bool {
-        !matches!(self, Action::Status | Action::Lock | Action::Logout { .. })
-    }
 }
 
 // The test-rig build trusts buses named in the environment: it must never be a release.

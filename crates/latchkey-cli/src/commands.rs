@@ -7,7 +7,7 @@ use latchkey_core::{
     Latchkey, SessionEvent, SessionState, SessionStatus, SystemBrowser, UserAgent,
 };
 
-use crate::cli::Action;
+use crate::action::Action;
 use crate::output::{self, Failure};
 use crate::pin;
 

@@ -17,6 +17,7 @@
 //! Exit codes: 0 ok, 2 usage or configuration, 3 sign-in required, 4 network or server
 //! unavailable, 5 vault locked, 1 anything else. `--json` output never contains a token.
 
+mod action;
 mod cli;
 mod commands;
 mod output;
