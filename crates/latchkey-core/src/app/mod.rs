@@ -13,7 +13,12 @@
 //! - reconfiguring (another issuer, client or API) is refused while a session exists
 //!   ([`Latchkey::check_reconfigure`]).
 
+mod account_set;
+pub mod accounts;
 mod biometric;
+pub mod registry;
+pub use account_set::{AccountSet, AccountSummary, OpenAccount};
+pub use accounts::{AccountError, AccountName};
 pub use biometric::BiometricChange;
 mod idle;
 pub mod verbs;
