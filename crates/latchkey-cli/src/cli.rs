@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use latchkey_core::app::verbs::{stored_provider, StoredProvider};
+use latchkey_core::app::accounts::vault_dir;
+use latchkey_core::app::registry::Registry;
+use latchkey_core::app::verbs::stored_provider;
 use latchkey_core::config::parse_param;
 use latchkey_core::{Latchkey, PartialConfig, PinProtector};
 
@@ -37,6 +39,11 @@ pub struct Cli {
     /// ~/.local/share/latchkey).
     #[arg(long, global = true, value_name = "DIR", env = "LATCHKEY_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// The account to act on (`latchkey accounts` lists them; `login --account NAME` adds one).
+    /// Not needed while there is at most one account. Each account has its own provider, PIN
+    /// and vault.
+    #[arg(long, global = true, value_name = "NAME", env = "LATCHKEY_ACCOUNT")]
+    account: Option<String>,
     /// Read the PIN from the first line of standard input instead of prompting.
     #[arg(long, global = true)]
     pin_stdin: bool,
@@ -61,8 +68,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Sign in through the system browser (or the BROWSER command).
+    /// Sign in through the system browser (or the BROWSER command); with `--account NAME`, adds
+    /// that account beside the others.
     Login(LoginArgs),
+    /// List the accounts: name, state, issuer, client, who (never a token).
+    Accounts,
     #[command(flatten)]
     Action(Action),
 }
@@ -84,9 +94,17 @@ struct Then {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
-    let vault_dir = data_dir(cli.data_dir.as_deref())?.join("vault");
+    let base = data_dir(cli.data_dir.as_deref())?;
+    let registry = Registry::new(&base);
+    if matches!(cli.command, Command::Accounts) {
+        return crate::accounts::print(&registry, cli.json);
+    }
+    let adding = matches!(cli.command, Command::Login(_));
+    let (account, known) = crate::accounts::choose(&registry, cli.account.as_deref(), adding)?;
+    let vault_dir = vault_dir(&base, &account);
     let stored = stored_provider(&vault_dir)?;
-    let config = load_config(&cli, stored.as_ref())?;
+    let remembered = known.map(|k| k.provider).unwrap_or_default();
+    let config = load_config(&cli, remembered)?;
     if let Some(stored) = stored {
         // The facade would see no session at all (it ignores another provider's) and a sign-in
         // or sign-out would then replace or erase it: say whose it is instead.
@@ -100,6 +118,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     }
     let latchkey = open(config, &vault_dir)?;
     let ctx = Ctx {
+        account,
+        registry,
         latchkey,
         json: cli.json,
         pin_stdin: cli.pin_stdin,
@@ -115,6 +135,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
 
 async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     match command {
+        Command::Accounts => crate::accounts::print(&ctx.registry, ctx.json),
         Command::Login(args) => {
             let then = if args.then.is_empty() {
                 None
@@ -205,17 +226,10 @@ fn data_dir(flag: Option<&Path>) -> Result<PathBuf, Failure> {
     }
 }
 
-/// Layers, each overriding the one before: the stored session's provider (so that after `login`
-/// no flag is needed), the file, `LATCHKEY_*`, flags.
-fn load_config(
-    cli: &Cli,
-    stored: Option<&StoredProvider>,
-) -> Result<latchkey_core::Config, Failure> {
-    let remembered = PartialConfig {
-        issuer: stored.map(|s| s.issuer.clone()),
-        client_id: stored.map(|s| s.client_id.clone()),
-        ..PartialConfig::default()
-    };
+/// Layers, each overriding the one before: the account's provider settings (the registry's, or
+/// the stored session's issuer and client, so that after `login` no flag is needed), the file,
+/// `LATCHKEY_*`, flags.
+fn load_config(cli: &Cli, remembered: PartialConfig) -> Result<latchkey_core::Config, Failure> {
     let file = match &cli.config {
         Some(path) => PartialConfig::from_file(path)?,
         None => PartialConfig::default(),

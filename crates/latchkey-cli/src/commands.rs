@@ -13,6 +13,10 @@ use crate::pin;
 
 /// One command's facade and output settings.
 pub struct Ctx {
+    /// The account this command runs on.
+    pub account: latchkey_core::app::AccountName,
+    /// The data directory's accounts.
+    pub registry: latchkey_core::app::registry::Registry,
     pub latchkey: Latchkey,
     pub json: bool,
     pub pin_stdin: bool,
@@ -61,6 +65,9 @@ impl Ctx {
                 sign_in.await?
             }
         };
+        // The account's provider settings, so that later commands need no flag (never a secret).
+        let provider = latchkey_core::app::accounts::provider_of(self.latchkey.config());
+        self.registry.register(&self.account, &provider)?;
         output::print_status(&status, self.json, "Signed in");
         Ok(status)
     }
@@ -209,6 +216,8 @@ impl Ctx {
         let browser = SystemBrowser::from_env();
         let end_session_in = end_session.then_some(&browser as &dyn UserAgent);
         let report = self.latchkey.sign_out_with(end_session_in).await?;
+        // This account only: the others keep their sessions.
+        self.registry.remove(&self.account)?;
         output::print_sign_out(&report, self.json);
         Ok(())
     }

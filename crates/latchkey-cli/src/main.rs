@@ -1,8 +1,10 @@
 //! `latchkey`: a headless front end on latchkey-core.
 //!
 //! ```text
-//! latchkey [--config FILE] [--issuer URL] [--client-id ID] [--scope S]... [--param K=V]... [--json] <command>
+//! latchkey [--config FILE] [--issuer URL] [--client-id ID] [--scope S]... [--param K=V]...
+//!          [--account NAME] [--json] <command>
 //!   login [--then <command> ...]   sign in through the browser (honours BROWSER)
+//!   accounts                        the accounts: name, state, provider; never a token
 //!   status                          the session, without any token
 //!   call <URL>                      GET with a fresh access token; prints the body
 //!   userinfo                        the userinfo claims
@@ -14,9 +16,14 @@
 //! Every command runs on the same facade as the app (`latchkey_core::Latchkey`). The session is
 //! stored in the vault; after `login`, the other commands use its issuer and client without flags.
 //!
+//! Accounts: each has its own provider, PIN and vault under the data directory. `--account NAME`
+//! (or `LATCHKEY_ACCOUNT`) picks one for any command and `login --account NAME` adds one; with at
+//! most one account no flag is needed. Naming an account that doesn't exist is exit 2.
+//!
 //! Exit codes: 0 ok, 2 usage or configuration, 3 sign-in required, 4 network or server
 //! unavailable, 5 vault locked, 1 anything else. `--json` output never contains a token.
 
+mod accounts;
 mod action;
 mod cli;
 mod commands;

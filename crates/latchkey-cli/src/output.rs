@@ -54,6 +54,27 @@ pub enum Failure {
     /// No platform data directory.
     #[error("no data directory could be determined; pass --data-dir")]
     NoDataDir,
+    /// Choosing, adding or removing an account failed (an unknown or invalid name among them).
+    #[error(transparent)]
+    Account(latchkey_core::app::AccountError),
+    /// Several accounts exist and none was named.
+    #[error(
+        "there are several accounts ({}): choose one with --account NAME or LATCHKEY_ACCOUNT",
+        names.join(", ")
+    )]
+    AccountNeeded {
+        /// The accounts' names.
+        names: Vec<String>,
+    },
+}
+
+impl From<latchkey_core::app::AccountError> for Failure {
+    fn from(e: latchkey_core::app::AccountError) -> Self {
+        match e {
+            latchkey_core::app::AccountError::Engine(e) => e.into(),
+            other => Failure::Account(other),
+        }
+    }
 }
 
 /// Where this CLI takes `field` from, by the field's name.
@@ -98,7 +119,14 @@ impl Failure {
             Failure::Usage(_)
             | Failure::NoDataDir
             | Failure::MissingConfig { .. }
-            | Failure::OtherSession { .. } => 2,
+            | Failure::OtherSession { .. }
+            | Failure::AccountNeeded { .. } => 2,
+            Failure::Account(e) => match e {
+                latchkey_core::app::AccountError::InvalidName { .. }
+                | latchkey_core::app::AccountError::Unknown { .. }
+                | latchkey_core::app::AccountError::Exists { .. } => 2,
+                other => kind_code(other.kind()),
+            },
             Failure::HttpStatus(_) | Failure::Terminal(_) => 1,
             Failure::NoPin | Failure::PinMismatch => 5,
             Failure::Core(e) => kind_code(e.kind()),
@@ -308,7 +336,9 @@ pub fn print_failure(failure: &Failure, json: bool) {
             Failure::Usage(_)
             | Failure::NoDataDir
             | Failure::MissingConfig { .. }
-            | Failure::OtherSession { .. } => json!("configuration"),
+            | Failure::OtherSession { .. }
+            | Failure::AccountNeeded { .. } => json!("configuration"),
+            Failure::Account(e) => json!(e.kind()),
             Failure::Terminal(_) => json!("internal"),
         };
         print_json(&json!({ "error": { "kind": kind, "message": message } }));
