@@ -15,6 +15,8 @@ const COMMANDS: &[&str] = &[
     "sign_out",
     "userinfo",
     "fetch",
+    "accounts",
+    "add_account",
 ];
 
 fn main() {

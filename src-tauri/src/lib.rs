@@ -54,6 +54,8 @@ pub fn build<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R>
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_accounts;
+#[cfg(test)]
 mod tests_apple_bundle;
 #[cfg(all(test, target_os = "linux"))]
 mod tests_biometric;

@@ -196,7 +196,8 @@ fn the_app_answers_through_ipc_with_statuses_and_typed_errors_and_grants_no_othe
 }
 
 #[test]
-fn the_capability_file_grants_the_plugins_default_its_biometric_toggle_and_the_apps_commands() {
+fn the_capability_file_grants_the_plugins_default_its_biometric_toggle_adding_an_account_and_the_apps_commands(
+) {
     let text = include_str!("../capabilities/default.json");
     let capability: serde_json::Value = serde_json::from_str(text).unwrap();
     let permissions: Vec<&str> = capability["permissions"]
@@ -210,6 +211,7 @@ fn the_capability_file_grants_the_plugins_default_its_biometric_toggle_and_the_a
         assert!(
             p == "latchkey:default"
                 || p == "latchkey:allow-set-biometric"
+                || p == "latchkey:allow-add-account"
                 || [
                     "allow-get-settings",
                     "allow-save-settings",

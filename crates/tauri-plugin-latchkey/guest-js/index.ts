@@ -143,3 +143,21 @@ export function fetch(
   const { account, ...rest } = init;
   return call<FetchResponse>('fetch', { account, url, init: rest });
 }
+
+/**
+ * Every account's status, the default first (no token in any): for an account switcher. A
+ * single-account app never needs it.
+ */
+export function accounts(): Promise<Status[]> {
+  return call<Status[]>('accounts');
+}
+
+/**
+ * Adds the account `name` beside the others, signed out, with the app's provider or one the host
+ * app offers by name (`provider`; script can't supply its own). Then `signIn({ account: name,
+ * pin })` signs it in with its own PIN and vault. A name in use rejects with `wrong_state`.
+ * Needs the `latchkey:allow-add-account` permission.
+ */
+export function addAccount(name: string, opts: { provider?: string } = {}): Promise<Status> {
+  return call<Status>('add_account', { name, provider: opts.provider ?? null });
+}

@@ -40,6 +40,9 @@ pub(crate) struct Options {
     pub unlock: Unlock,
     /// Origins that did not parse (reported when the plugin starts).
     pub bad_origins: Vec<String>,
+    /// Other providers script may add an account with, by the name script passes
+    /// ([`Builder::account_provider`]); without a name, an added account takes the builder's.
+    pub providers: std::collections::BTreeMap<String, PartialConfig>,
 }
 
 /// Builds the plugin: `.plugin(tauri_plugin_latchkey::Builder::new().issuer(..).client_id(..).build())`.
@@ -67,6 +70,7 @@ impl Builder {
                 idle_lock: Some(DEFAULT_IDLE_LOCK),
                 unlock: Unlock::default(),
                 bad_origins: Vec::new(),
+                providers: Default::default(),
             },
         }
     }
@@ -140,6 +144,15 @@ impl Builder {
     /// `LATCHKEY_DATA_DIR` choose the data directory. Off by default.
     pub fn env_overrides(mut self, enabled: bool) -> Self {
         self.options.env = enabled;
+        self
+    }
+
+    /// A provider an added account may use, named `name` for script's `addAccount(name,
+    /// { provider })`: a layer over the builder's values (say another issuer and client). Without
+    /// any, an added account signs in with the builder's provider. Script picks among these names;
+    /// it can never supply a provider of its own, nor change an existing account's.
+    pub fn account_provider(mut self, name: impl Into<String>, provider: PartialConfig) -> Self {
+        self.options.providers.insert(name.into(), provider);
         self
     }
 

@@ -188,8 +188,34 @@ pub async fn sign_out<R: Runtime>(
     let browser = everywhere
         .unwrap_or(false)
         .then(|| crate::platform::user_agent(&app));
-    let latchkey = self::account(&accounts, account)?.latchkey().await?;
-    Ok(latchkey.sign_out_with(browser.as_deref()).await?)
+    let id = AccountId::or_default(account);
+    let latchkey = accounts.get(&id)?.latchkey().await?;
+    let report = latchkey.sign_out_with(browser.as_deref()).await?;
+    // This account only; another account named is gone from the list, the default stays.
+    accounts.forget(&id).await?;
+    Ok(report)
+}
+
+/// Every account's status, the default first (no token in any): for an account switcher.
+#[tauri::command]
+pub async fn accounts(accounts: State<'_, Accounts>) -> Result<Vec<Status>, Error> {
+    Ok(accounts.statuses().await)
+}
+
+/// Adds the account `name`, signed out, with the app's provider or one the host app offers by
+/// the name `provider` (script can't supply a provider of its own); then `sign_in` with the
+/// account's name signs it in with its own PIN. A name already in use is refused: an existing
+/// account's provider and protection never change from here.
+#[tauri::command]
+pub async fn add_account(
+    accounts: State<'_, Accounts>,
+    name: String,
+    provider: Option<String>,
+) -> Result<Status, Error> {
+    let account = accounts.add(&name, provider.as_deref())?;
+    let latchkey = account.latchkey().await?;
+    crate::start(account.clone(), latchkey).await?;
+    Ok(account.view().await)
 }
 
 fn credential(pin: Option<String>) -> Credential {

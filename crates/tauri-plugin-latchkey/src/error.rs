@@ -104,6 +104,20 @@ impl From<latchkey_core::Error> for Error {
     }
 }
 
+impl From<latchkey_core::app::AccountError> for Error {
+    fn from(e: latchkey_core::app::AccountError) -> Self {
+        use latchkey_core::app::AccountError;
+        match e {
+            AccountError::Engine(e) => e.into(),
+            AccountError::Unknown { .. } => Error::new(ErrorKind::UnknownAccount, e.to_string()),
+            other => Error::new(
+                other.kind().into(),
+                latchkey_core::error::full_message(&other),
+            ),
+        }
+    }
+}
+
 impl From<latchkey_core::ConfigError> for Error {
     fn from(e: latchkey_core::ConfigError) -> Self {
         latchkey_core::Error::from(e).into()

@@ -45,8 +45,8 @@ impl<R: Runtime> std::fmt::Debug for Latchkey<R> {
 }
 
 impl<R: Runtime> Latchkey<R> {
-    /// The same handle for the account named `name` (today only [`AccountId::DEFAULT`] exists;
-    /// others fail with [`ErrorKind::UnknownAccount`] when used).
+    /// The same handle for the account named `name` (one that doesn't exist fails with
+    /// [`ErrorKind::UnknownAccount`] when used; [`Latchkey::add_account`] adds one).
     pub fn account(&self, name: impl Into<String>) -> Self {
         Self {
             app: self.app.clone(),
@@ -54,14 +54,46 @@ impl<R: Runtime> Latchkey<R> {
         }
     }
 
-    fn state(&self) -> Result<Arc<AccountState>> {
-        let accounts = self.app.try_state::<Accounts>().ok_or_else(|| {
+    fn accounts(&self) -> Result<tauri::State<'_, Accounts>> {
+        self.app.try_state::<Accounts>().ok_or_else(|| {
             Error::new(
                 ErrorKind::Internal,
                 "the latchkey plugin did not start (see the log)",
             )
-        })?;
-        accounts.get(&self.account)
+        })
+    }
+
+    fn state(&self) -> Result<Arc<AccountState>> {
+        self.accounts()?.get(&self.account)
+    }
+
+    /// This handle's account.
+    pub fn account_id(&self) -> &AccountId {
+        &self.account
+    }
+
+    /// Every account's status, the default first.
+    pub async fn accounts_status(&self) -> Result<Vec<Status>> {
+        Ok(self.accounts()?.statuses().await)
+    }
+
+    /// Adds the account `name` (signed out, started) with the builder's provider, or the one
+    /// named `provider` ([`crate::Builder::account_provider`]), and returns its handle; sign it
+    /// in through its [`Latchkey::facade`] or script's `signIn({ account })`. A name in use is
+    /// refused ([`ErrorKind::WrongState`]).
+    pub async fn add_account(&self, name: &str, provider: Option<&str>) -> Result<Self> {
+        let state = self.accounts()?.add(name, provider)?;
+        let latchkey = state.latchkey().await?;
+        crate::start(state, latchkey).await?;
+        Ok(self.account(name))
+    }
+
+    /// Signs this account out (revoke, erase its vault) and forgets it; the other accounts are
+    /// untouched.
+    pub async fn sign_out(&self) -> Result<latchkey_core::SignOutReport> {
+        let report = self.state()?.latchkey().await?.sign_out().await?;
+        self.accounts()?.forget(&self.account).await?;
+        Ok(report)
     }
 
     /// The account's status.

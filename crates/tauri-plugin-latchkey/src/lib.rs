@@ -21,6 +21,7 @@
 //! pushed status (`events.rs`), the host handle (`handle.rs`), the IPC shapes (`models.rs`) and
 //! error (`error.rs`), and the platform wiring (`desktop.rs`, `mobile.rs`, `platform/`).
 
+mod accounts;
 mod builder;
 mod commands;
 #[cfg(desktop)]
@@ -71,6 +72,8 @@ fn plugin<R: Runtime>(options: builder::Options) -> TauriPlugin<R> {
             commands::sign_out,
             commands::userinfo,
             commands::fetch,
+            commands::accounts,
+            commands::add_account,
         ])
         .setup(move |app, _api| initialize(app, options))
         .on_page_load(|webview, payload| {
@@ -148,7 +151,7 @@ fn initialize<R: Runtime>(
         Unlock::Pin => None,
     };
     let accounts = Accounts::open(base, Arc::new(options), protector, biometric)?;
-    let all: Vec<Arc<AccountState>> = accounts.all().cloned().collect();
+    let all: Vec<Arc<AccountState>> = accounts.all();
     app.manage(accounts);
     for account in all {
         tauri::async_runtime::spawn(async move {

@@ -1,8 +1,7 @@
 //! What the plugin holds per account: the Latchkey facade for the current settings (replaced
-//! when the settings change), where its files live, and the platform's unlock method; and the
-//! map of accounts (one entry, [`AccountId::DEFAULT`], today).
+//! when the settings change), where its files live, and the platform's unlock method. The map
+//! of accounts is in `accounts.rs`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -14,6 +13,8 @@ use crate::builder::Options;
 use crate::error::{Error, ErrorKind};
 use crate::models::{AccountId, Status};
 
+pub use crate::accounts::Accounts;
+
 /// Where an account keeps its files.
 #[derive(Debug, Clone)]
 pub struct AppPaths {
@@ -22,50 +23,6 @@ pub struct AppPaths {
     pub settings: Option<PathBuf>,
     /// The vault directory.
     pub vault: PathBuf,
-}
-
-/// The accounts, by name: managed state. One today (the default); the map is the seam where
-/// more go, each with its own paths, vault and facade.
-pub struct Accounts {
-    accounts: BTreeMap<AccountId, Arc<AccountState>>,
-    _instance: crate::instance::InstanceLock,
-}
-
-impl Accounts {
-    /// The default account in `base`, holding the instance lock for `base`.
-    pub fn open(
-        base: PathBuf,
-        options: Arc<Options>,
-        protector: Arc<dyn KeyProtector>,
-        biometric: Option<Arc<dyn KeyProtector>>,
-    ) -> Result<Self, crate::instance::InstanceError> {
-        let instance = crate::instance::InstanceLock::claim(&base)?;
-        let paths = AppPaths {
-            settings: options.settings_file.as_ref().map(|name| base.join(name)),
-            vault: base.join("vault"),
-        };
-        let id = AccountId::default();
-        let state = AccountState::new(id.clone(), paths, options, protector, biometric);
-        Ok(Self {
-            accounts: BTreeMap::from([(id, Arc::new(state))]),
-            _instance: instance,
-        })
-    }
-
-    /// The account named `id`.
-    pub fn get(&self, id: &AccountId) -> Result<Arc<AccountState>, Error> {
-        self.accounts.get(id).cloned().ok_or_else(|| {
-            Error::new(
-                ErrorKind::UnknownAccount,
-                format!("there is no account named {id:?}"),
-            )
-        })
-    }
-
-    /// Every account.
-    pub fn all(&self) -> impl Iterator<Item = &Arc<AccountState>> {
-        self.accounts.values()
-    }
 }
 
 /// One account's state.
@@ -83,20 +40,25 @@ pub struct AccountState {
     forwarder: std::sync::Mutex<Option<crate::subscribers::Forwarder>>,
     /// The channels script subscribed with.
     pub subscribers: crate::subscribers::Subscribers,
+    /// The provider settings the account was added with (the registry's; empty for the default
+    /// account, which takes the builder's): a layer above the builder's values.
+    provider: PartialConfig,
 }
 
 impl AccountState {
     /// Loads the settings (the builder's, the file, then `LATCHKEY_*` environment) and opens the
     /// vault.
-    fn new(
+    pub(crate) fn new(
         id: AccountId,
         paths: AppPaths,
+        provider: PartialConfig,
         options: Arc<Options>,
         protector: Arc<dyn KeyProtector>,
         biometric: Option<Arc<dyn KeyProtector>>,
     ) -> Self {
-        let latchkey = open(&paths, &options, &protector, biometric.as_ref());
+        let latchkey = open(&paths, &provider, &options, &protector, biometric.as_ref());
         Self {
+            provider,
             id,
             paths,
             options,
@@ -179,7 +141,12 @@ impl AccountState {
             Err(_) => latchkey_core::app::check_no_stored_session(&self.paths.vault)?,
         }
         // Refuse invalid settings before writing them (checked over the builder's values).
-        self.options.base.clone().merge(settings.clone()).finish()?;
+        self.options
+            .base
+            .clone()
+            .merge(self.provider.clone())
+            .merge(settings.clone())
+            .finish()?;
         // DPoP can be raised from here, never lowered: script may have signed the user out, and
         // the next session must not be weaker (the environment still applies on top).
         let env = if self.options.env {
@@ -187,7 +154,7 @@ impl AccountState {
         } else {
             PartialConfig::default()
         };
-        let base = self.options.base.clone();
+        let base = self.options.base.clone().merge(self.provider.clone());
         let in_effect = base
             .clone()
             .merge(self.settings()?)
@@ -206,6 +173,7 @@ impl AccountState {
         }
         *slot = open(
             &self.paths,
+            &self.provider,
             &self.options,
             &self.protector,
             self.biometric.as_ref(),
@@ -250,6 +218,7 @@ impl AccountState {
 
 fn open(
     paths: &AppPaths,
+    provider: &PartialConfig,
     options: &Options,
     protector: &Arc<dyn KeyProtector>,
     biometric: Option<&Arc<dyn KeyProtector>>,
@@ -258,7 +227,7 @@ fn open(
         Some(path) if path.exists() => PartialConfig::from_file(path)?,
         _ => PartialConfig::default(),
     };
-    let mut layered = options.base.clone().merge(file);
+    let mut layered = options.base.clone().merge(provider.clone()).merge(file);
     if options.env {
         layered = layered.merge(PartialConfig::from_env(std::env::vars())?);
     }
