@@ -7,6 +7,8 @@
 //
 // Environment:
 //   LATCHKEY_DEV_USER     account to sign in as (default: alice)
+//   LATCHKEY_DEV_USER_FILE  a file whose first line names the account instead, read at each start
+//                         (a window test switching users in one running app: alice, then bob)
 //   LATCHKEY_DEV_ACTION   "login" (default) or "deny" (press the IdP's cancel link: access_denied)
 //   LATCHKEY_DRIVER_LOG   a file to append one line to each time the driver is started (tests
 //                         use it to prove that a step needed no browser)
@@ -18,7 +20,10 @@
 // "app-link <url>", which is what a phone's OS would hand to the app.
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]']);
-const user = process.env.LATCHKEY_DEV_USER || 'alice';
+const { readFileSync } = await import('node:fs');
+const userFile = process.env.LATCHKEY_DEV_USER_FILE;
+const user =
+  (userFile && readFileSync(userFile, 'utf8').split('\n')[0].trim()) || process.env.LATCHKEY_DEV_USER || 'alice';
 const action = process.env.LATCHKEY_DEV_ACTION || 'login';
 
 function fail(message) {

@@ -41,8 +41,15 @@ pub async fn save_settings<R: Runtime>(
 
 /// Calls the configured protected API (`api_url`) with a fresh access token.
 #[tauri::command]
-pub async fn call_api<R: Runtime>(app: AppHandle<R>) -> Result<ApiResult, Error> {
-    let latchkey = app.latchkey();
+pub async fn call_api<R: Runtime>(
+    app: AppHandle<R>,
+    account: Option<String>,
+) -> Result<ApiResult, Error> {
+    // The account the switcher shows (omitted: the default). Its own configured API.
+    let latchkey = match account {
+        Some(name) => app.latchkey().account(name),
+        None => app.latchkey(),
+    };
     let url = latchkey.config().await?.api_url.ok_or_else(|| {
         Error::new(ErrorKind::Configuration, "api_url: no API is configured").with_field("api_url")
     })?;

@@ -1,5 +1,13 @@
 // Wires user actions to IPC calls and renders whatever Rust sends back.
-import { api, subscribe, type Status, type LatchkeyError, type Settings } from './ipc';
+import {
+  activeAccount,
+  api,
+  setAccount,
+  subscribe,
+  type Status,
+  type LatchkeyError,
+  type Settings,
+} from './ipc';
 import {
   buildSettings,
   initialValues,
@@ -32,6 +40,8 @@ let view: Status | null = null;
 let waiting = false;
 
 function update(next: Status): void {
+  // A push from an account the window no longer shows (its subscription is being replaced).
+  if (next.account !== activeAccount()) return;
   if (next.session?.state !== 'locked') usingPin = false;
   view = next;
   render(next, waiting);
@@ -204,7 +214,10 @@ byId('lock').addEventListener('click', () => {
 function signOut(everywhere: boolean): void {
   showApiResult(null);
   void act(async () => {
-    showSignOutNote(signOutText(await api.signOut(everywhere), everywhere));
+    const note = signOutText(await api.signOut(everywhere), everywhere);
+    // Another account signed out is gone: show the default one.
+    if (activeAccount() !== 'default') await showAccount('default');
+    showSignOutNote(note);
   });
 }
 
@@ -317,9 +330,74 @@ async function saveFirstRun(): Promise<void> {
   }
 }
 
+// The account switcher: every account's name and state; the window shows one at a time, its own
+// status and timeline. Adding one starts signed out (its own PIN, its own vault).
+let unsubscribe: (() => void) | null = null;
+
+async function renderAccounts(): Promise<void> {
+  const all = await api.accounts().catch(() => [] as Status[]);
+  const bar = byId('accounts-bar');
+  // Shown once something is configured (a single-account user sees one entry and "Add account").
+  bar.hidden = !all.some((a) => a.configured);
+  const select = byId<HTMLSelectElement>('account-select');
+  select.replaceChildren(
+    ...all.map((a) => {
+      const option = document.createElement('option');
+      option.value = a.account;
+      const who = a.session?.display_name ?? a.session?.subject;
+      const state = (a.session?.state ?? 'signed_out').replace('_', ' ');
+      option.textContent = `${a.account}${who ? ` — ${who}` : ''} (${state})`;
+      option.selected = a.account === activeAccount();
+      return option;
+    }),
+  );
+}
+
+async function showAccount(name: string): Promise<void> {
+  unsubscribe?.();
+  setAccount(name);
+  byId('timeline-events').replaceChildren();
+  showApiResult(null);
+  showSignOutNote(null);
+  unsubscribe = await subscribe(appendTimeline, (s) => {
+    update(s);
+    void renderAccounts();
+  });
+  update(await api.status());
+  await renderAccounts();
+}
+
+byId('account-select').addEventListener('change', (e) => {
+  void act(() => showAccount((e.target as HTMLSelectElement).value));
+});
+
+byId('add-account').addEventListener('click', () => {
+  byId('add-account-form').hidden = false;
+  byId<HTMLInputElement>('add-account-name').focus();
+});
+
+byId('add-account-cancel').addEventListener('click', () => {
+  byId('add-account-form').hidden = true;
+});
+
+byId<HTMLFormElement>('add-account-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = byId<HTMLInputElement>('add-account-name');
+  const name = input.value.trim();
+  void act(async () => {
+    await api.addAccount(name);
+    input.value = '';
+    byId('add-account-form').hidden = true;
+    await showAccount(name);
+  });
+});
+
 async function main(): Promise<void> {
   choose(preset);
-  await subscribe(appendTimeline, update);
+  unsubscribe = await subscribe(appendTimeline, (s) => {
+    update(s);
+    void renderAccounts();
+  });
   await loadSettings();
   // Settings that were saved but can't be used: start from them as "Other provider".
   if (loaded.issuer || loaded.client_id) {
@@ -336,6 +414,7 @@ async function main(): Promise<void> {
     });
   }
   update(await api.status());
+  await renderAccounts();
   void offerRunningDevIdp();
 }
 

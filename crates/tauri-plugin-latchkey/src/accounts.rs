@@ -147,7 +147,13 @@ impl Accounts {
         // provider: the app's own (the builder's values and the settings the host stored).
         let host = self.get(&AccountId::default())?.settings()?;
         let recorded = self.options.base.clone().merge(host).merge(chosen);
-        recorded.clone().finish()?;
+        // Checked as the account will be opened (the environment layer, when on, applies last).
+        let env = if self.options.env {
+            PartialConfig::from_env(std::env::vars())?
+        } else {
+            PartialConfig::default()
+        };
+        recorded.clone().merge(env).finish()?;
         self.registry.register(&name, &recorded)?;
         Ok(self.insert(&name, recorded))
     }

@@ -21,25 +21,42 @@ async function appCommand<T>(command: string, args?: Record<string, unknown>): P
   }
 }
 
+/** The account the window shows (undefined: the default account). Every call names it. */
+let active: string | undefined;
+
+/** Switches the account every call below acts on. */
+export function setAccount(name: string | undefined): void {
+  active = name === 'default' ? undefined : name;
+}
+
+/** The account the window shows. */
+export function activeAccount(): string {
+  return active ?? 'default';
+}
+
 /**
  * The calls. Each returns only its own result; the state a call changes arrives as a pushed
  * status (`subscribe`). `status` is for the first render only.
  */
 export const api = {
-  status: (): Promise<Status> => latchkey.status(),
-  signIn: (pin: string | null, biometric = false) => latchkey.signIn({ pin, biometric }),
-  cancelSignIn: () => latchkey.cancelSignIn(),
-  unlock: (pin: string | null) => latchkey.unlock({ pin }),
+  status: (): Promise<Status> => latchkey.status({ account: active }),
+  signIn: (pin: string | null, biometric = false) => latchkey.signIn({ pin, biometric, account: active }),
+  cancelSignIn: () => latchkey.cancelSignIn({ account: active }),
+  unlock: (pin: string | null) => latchkey.unlock({ pin, account: active }),
   /** Ends a biometric prompt in progress ("use PIN instead"). */
-  cancelUnlock: () => latchkey.cancelUnlock(),
+  cancelUnlock: () => latchkey.cancelUnlock({ account: active }),
   /** On needs the user's PIN (checked in Rust) and then the platform's check (the finger);
    * `keepAcrossRestarts` (Linux) puts the key in the login keyring, readable by any program. */
   setBiometric: (enabled: boolean, pin: string | null = null, keepAcrossRestarts = false): Promise<BiometricStatus> =>
-    latchkey.setBiometric(enabled, { pin, keepAcrossRestarts }),
-  lock: () => latchkey.lock(),
-  userinfo: () => latchkey.userinfo(),
-  signOut: (everywhere = false): Promise<SignOutResult> => latchkey.signOut({ everywhere }),
-  callApi: () => appCommand<ApiResult>('call_api'),
+    latchkey.setBiometric(enabled, { pin, keepAcrossRestarts, account: active }),
+  lock: () => latchkey.lock({ account: active }),
+  userinfo: () => latchkey.userinfo({ account: active }),
+  signOut: (everywhere = false): Promise<SignOutResult> => latchkey.signOut({ everywhere, account: active }),
+  callApi: () => appCommand<ApiResult>('call_api', { account: active }),
+  /** Every account's status, for the switcher. */
+  accounts: (): Promise<Status[]> => latchkey.accounts(),
+  /** Adds an account with the app's provider, signed out. */
+  addAccount: (name: string): Promise<Status> => latchkey.addAccount(name),
   getSettings: () => appCommand<Settings>('get_settings'),
   saveSettings: (settings: Settings) => appCommand<void>('save_settings', { settings }),
   findDevIdp: () => appCommand<string | null>('find_dev_idp'),
@@ -53,7 +70,7 @@ export function subscribe(
   onEvent: (e: SessionEvent) => void,
   onStatus: (s: Status) => void,
 ): Promise<() => void> {
-  return latchkey.subscribe(onStatus, onEvent);
+  return latchkey.subscribe(onStatus, onEvent, { account: active });
 }
 
 export type { LatchkeyError };
