@@ -8,8 +8,8 @@ use latchkey_core::{SessionEvent, SessionStatus, UnlockMethod};
 use serde::{Deserialize, Serialize};
 
 /// An account's name. A single-account app never names one: every call defaults to
-/// [`AccountId::DEFAULT`]. (Several accounts side by side are a later addition; the API already
-/// takes the name.)
+/// [`AccountId::DEFAULT`]. Others are added with `add_account` (see `accounts.rs`); the API
+/// takes the name on every call.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct AccountId(String);
