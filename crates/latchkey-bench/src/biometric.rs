@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use latchkey_core::vault::{
+use latchkey::vault::{
     FingerGate, FingerprintProtector, KdfParams, Keep, KeyProtector, KeyStorage, ProtectorError,
 };
-use latchkey_core::{Credential, PinProtector, SecretStore, Vault};
+use latchkey::{Credential, PinProtector, SecretStore, Vault};
 use zeroize::Zeroizing;
 
 use super::{median, ms, stored, time};
@@ -87,7 +87,7 @@ pub fn figures() {
         let keyring = unlock_median(
             Arc::new(FingerprintProtector::new(
                 InstantFinger,
-                latchkey_core::vault::SecretServiceStorage::on_bus(rig.session_bus()),
+                latchkey::vault::SecretServiceStorage::on_bus(rig.session_bus()),
             )),
             Keep::AcrossRestarts,
         );

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use latchkey_core::{MemoryStore, SecretStore, Session};
+use latchkey::{MemoryStore, SecretStore, Session};
 use latchkey_testkit::{login_driver, DevIdp};
 use url::Url;
 

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use latchkey_core::vault::{KdfParams, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
-use latchkey_core::{Credential, PinProtector, SecretStore, Session, StoredSession, Vault};
+use latchkey::vault::{KdfParams, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
+use latchkey::{Credential, PinProtector, SecretStore, Session, StoredSession, Vault};
 use latchkey_testkit::{login_driver, DevIdp};
 use openidconnect::RefreshToken;
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use latchkey_core::{
+use latchkey::{
     Credential, RefreshGuard, SecretStore, Session, SessionHint, StoreError, StoredSession,
     UserAgent, UserAgentError, Vault,
 };

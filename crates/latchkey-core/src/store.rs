@@ -101,7 +101,7 @@ impl StoreError {
     /// The classification.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            StoreError::Locked => ErrorKind::VaultLocked,
+            StoreError::Locked => ErrorKind::Locked,
             StoreError::Io { .. } | StoreError::Corrupt(_) => ErrorKind::Internal,
             StoreError::Replaced(_) => ErrorKind::ReauthRequired,
             StoreError::Backend { kind, .. } => *kind,

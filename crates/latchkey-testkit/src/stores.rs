@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Mutex;
 
-use latchkey_core::{
-    MemoryStore, RefreshGuard, SecretStore, SessionHint, StoreError, StoredSession,
-};
+use latchkey::{MemoryStore, RefreshGuard, SecretStore, SessionHint, StoreError, StoredSession};
 
 /// What a [`TestStore`] does before the [`MemoryStore`] it wraps: by default, nothing.
 pub trait Misbehaviour: Send + Sync {

@@ -179,7 +179,7 @@ impl Session {
 
     /// Ends a locked session whose store is gone (the vault erased itself, or another process
     /// signed out): the front end shows `reason` and offers a new sign-in.
-    pub(crate) async fn end_while_locked(&self, reason: ReauthReason) {
+    pub async fn end_while_locked(&self, reason: ReauthReason) {
         let mut state = self.inner.tokens.lock().await;
         if matches!(&*state, TokenState::Locked(_)) {
             self.end_session(&mut state, reason);
