@@ -56,7 +56,9 @@ fn unlock_median(biometric: Arc<dyn KeyProtector>, keep: Keep) -> std::time::Dur
     let pin = Credential::Pin("bench-pin-2468".to_string().into());
     vault.prepare(&pin).unwrap();
     vault.enable_biometric(&pin, keep).unwrap();
-    vault.save(&stored("bio")).unwrap();
+    vault
+        .save(&vault.lock_for_refresh().unwrap(), &stored("bio"))
+        .unwrap();
     let unlocks = (0..N)
         .map(|_| {
             vault.lock();

@@ -71,6 +71,8 @@ pub use session::{
     ApiResponse, AutoRefresh, Redirect, RefreshTrigger, RevocationOutcome, Session, SessionEvent,
     SessionState, SessionStatus, SignOutOptions, SignOutReport, StatusWatch,
 };
-pub use store::{MemoryStore, RefreshGuard, SecretStore, SessionHint, StoreError, StoredSession};
+pub use store::{
+    MemoryStore, RefreshGuard, SecretStore, SessionHint, StoreError, StoreId, StoredSession,
+};
 pub use tokens::{refresh_margin, MAX_TRUSTED_LIFETIME, MIN_REFRESH_INTERVAL};
 pub use user_agent::{SystemBrowser, UserAgent, UserAgentError};

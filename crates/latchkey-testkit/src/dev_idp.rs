@@ -86,7 +86,8 @@ impl DevIdp {
     /// without a browser: its session and store.
     pub async fn resumed_copy(&self, stored: &StoredSession) -> (Session, Arc<MemoryStore>) {
         let (session, store) = self.session();
-        store.save(stored).expect("the memory store saves");
+        let held = store.lock_for_refresh().expect("a memory store locks");
+        store.save(&held, stored).expect("the memory store saves");
         session.resume().await.expect("the copy resumes");
         (session, store)
     }

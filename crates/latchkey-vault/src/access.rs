@@ -72,7 +72,7 @@ impl Vault {
     pub(super) fn release_counted(
         &self,
         credential: &Credential,
-    ) -> Result<(Option<FileLock>, VaultKey, serde_json::Value), VaultError> {
+    ) -> Result<(FileLock, VaultKey, serde_json::Value), VaultError> {
         // The attempt counter is read, incremented and written as one step under the lock, so
         // concurrent unlocks can't lose a count.
         let lock = self.exclusive()?;
@@ -137,7 +137,7 @@ impl Vault {
 
     /// Erases the vault, whoever's it is: the platform key material, the wrapped key, the
     /// snapshot, the metadata, snapshots kept aside and temp files; the empty lock file stays.
-    /// Takes the vault's lock (or runs under this vault's refresh guard), so it never removes
+    /// Takes the vault's lock, so it never removes
     /// files another process is writing; gives up with [`VaultError::Busy`] after the lock
     /// timeout.
     pub fn destroy(&self) -> Result<(), VaultError> {
@@ -148,8 +148,8 @@ impl Vault {
     /// [`latchkey_core::SecretStore::clear`]: erases the vault unless another process signed in anew
     /// since this vault's key was released ([`VaultError::KeyChanged`]: that vault is not this
     /// session's to erase). Locked, or staging a new sign-in, it erases what is there.
+    /// The caller holds the vault's lock.
     pub(super) fn clear_session(&self) -> Result<(), VaultError> {
-        let _lock = self.exclusive()?;
         let ours = {
             let state = self.state();
             state.staged.is_none().then(|| state.released_from.clone())

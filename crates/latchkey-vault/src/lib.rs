@@ -20,14 +20,15 @@
 //!
 //! # Several processes on one vault
 //! The app and the CLI may share a vault directory. Rules:
-//! - **Every write happens under `vault.lock`**: `save`, `clear`, [`Vault::destroy`] and
-//!   [`Vault::unlock`] (its attempt counter) take it themselves, unless the caller holds it
-//!   through [`SecretStore::lock_for_refresh`] on the same `Vault`: the vault counts the guards it
-//!   handed out and runs its writes under a live one instead of waiting for itself (`flock` on a
-//!   second handle would block even in the same process). The engine takes `lock_for_refresh`
-//!   around every read-modify-write (refresh, sign-in save, sign-out) so that its re-read and its
-//!   write are one step; a write by another task of the same process while a guard is alive runs
-//!   under that guard, so within one process the engine serialises its own writers.
+//! - **Every write happens under `vault.lock`**, and types say so: `save` and `clear` take the
+//!   [`RefreshGuard`] that [`SecretStore::lock_for_refresh`] returned for this `Vault` (a guard
+//!   of another store is refused), and never lock again (`flock` on a second handle would block
+//!   even in the same process: a holder that locked twice would wait for itself). The engine
+//!   takes the guard once around every read-modify-write (refresh, sign-in save, sign-out), so
+//!   its re-read and its write are one step, and passes it down. The vault's own writes —
+//!   [`Vault::destroy`], [`Vault::unlock`] (its attempt counter), turning biometric unlock on
+//!   or off — take the lock themselves; two tasks of one process wait for each other as two
+//!   processes do.
 //! - **Bounded waits**: the lock is taken by polling, for at most [`Vault::with_lock_timeout`]
 //!   (default [`DEFAULT_LOCK_TIMEOUT`]), then [`VaultError::Busy`] (transient). The timeout must
 //!   exceed the HTTP timeout: the engine holds the lock across one token request.
@@ -72,7 +73,6 @@ mod stronghold;
 pub mod testing;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -80,7 +80,9 @@ use serde::{Deserialize, Serialize};
 
 pub use files::KEY_FILE;
 use files::META_FILE;
-use latchkey_core::store::{RefreshGuard, SecretStore, SessionHint, StoreError, StoredSession};
+use latchkey_core::store::{
+    RefreshGuard, SecretStore, SessionHint, StoreError, StoreId, StoredSession,
+};
 use state::State;
 
 pub use dual::{BiometricStatus, SET_UP_AGAIN_AFTER};
@@ -142,8 +144,8 @@ pub struct Vault {
     biometric: Option<dual::Biometric>,
     max_attempts: u32,
     lock_timeout: Duration,
-    /// Live guards handed out by `lock_for_refresh` (see [`lock`]).
-    refresh_guards: Arc<AtomicUsize>,
+    /// Which store the guards this vault hands out belong to (see [`lock`]).
+    id: StoreId,
     state: Mutex<State>,
 }
 
@@ -171,7 +173,7 @@ impl Vault {
             biometric: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
-            refresh_guards: Arc::new(AtomicUsize::new(0)),
+            id: StoreId::new(),
             state: Mutex::new(State::default()),
         })
     }
@@ -246,13 +248,15 @@ impl SecretStore for Vault {
     /// Saves under the vault's lock (see the module docs); refuses with
     /// [`VaultError::KeyChanged`] / [`VaultError::KeyRemoved`] to write over another process's
     /// sign-in or sign-out.
-    fn save(&self, session: &StoredSession) -> Result<(), StoreError> {
+    fn save(&self, held: &RefreshGuard, session: &StoredSession) -> Result<(), StoreError> {
+        held.check(self.id)?;
         Ok(self.save_session(session)?)
     }
 
     /// Erases the vault under its lock, unless another process signed in anew since
     /// ([`VaultError::KeyChanged`]).
-    fn clear(&self) -> Result<(), StoreError> {
+    fn clear(&self, held: &RefreshGuard) -> Result<(), StoreError> {
+        held.check(self.id)?;
         Ok(self.clear_session()?)
     }
 
@@ -266,7 +270,7 @@ impl SecretStore for Vault {
     }
 
     /// Takes `vault.lock`, waiting at most the lock timeout ([`VaultError::Busy`], transient).
-    /// While the guard lives, this vault's own writes run under it.
+    /// Writes ([`SecretStore::save`], [`SecretStore::clear`]) take the guard.
     fn lock_for_refresh(&self) -> Result<RefreshGuard, StoreError> {
         Ok(self.refresh_guard()?)
     }

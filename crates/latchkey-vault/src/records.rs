@@ -91,12 +91,12 @@ impl Vault {
         Ok(Some(session))
     }
 
-    /// Writes `session`, under the vault's lock. A rotation (the key released from the key file)
+    /// Writes `session`; the caller holds the vault's lock (a
+    /// [`RefreshGuard`](latchkey_core::store::RefreshGuard) of this vault:
+    /// see [`super::lock`]). A rotation (the key released from the key file)
     /// is refused if the key file is no longer ours; a new sign-in (a staged key) replaces
     /// whatever is there, snapshot first, then key file.
     pub(super) fn save_session(&self, session: &StoredSession) -> Result<(), VaultError> {
-        drop(self.key()?); // locked: say so without waiting for the lock
-        let _lock = self.exclusive()?;
         let key = self.key()?;
         let snapshot = self.path(SNAPSHOT);
         let staged = self.state().staged.clone();

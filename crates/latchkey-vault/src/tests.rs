@@ -5,7 +5,8 @@ use latchkey_core::store::SecretStore;
 pub(crate) fn new_vault(dir: &Path, p: &str, rt: &str) -> Vault {
     let v = Vault::open(dir, protector()).unwrap();
     v.prepare(&pin(p)).unwrap();
-    v.save(&session(rt)).unwrap();
+    v.save(&v.lock_for_refresh().unwrap(), &session(rt))
+        .unwrap();
     v
 }
 
@@ -108,7 +109,8 @@ fn a_corrupt_snapshot_is_a_clear_error_and_is_kept_when_the_user_signs_in_again(
 
     // Signing in again writes a new vault and keeps the unreadable one aside.
     v.prepare(&pin("pin-135790")).unwrap();
-    v.save(&session("RT-2")).unwrap();
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT-2"))
+        .unwrap();
     let kept: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -151,7 +153,11 @@ fn a_sign_in_that_never_saves_leaves_the_previous_vault_intact() {
 fn no_file_the_vault_writes_contains_the_refresh_token_the_id_token_or_the_pin_in_clear() {
     let dir = tempfile::tempdir().unwrap();
     let v = new_vault(dir.path(), "pin-246810", "RT-SECRET-0123456789");
-    v.save(&session("RT-ROTATED-9876543210")).unwrap();
+    v.save(
+        &v.lock_for_refresh().unwrap(),
+        &session("RT-ROTATED-9876543210"),
+    )
+    .unwrap();
     v.lock();
     let _ = v.lock_for_refresh().unwrap();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
@@ -186,7 +192,8 @@ fn a_save_by_another_process_is_seen_by_the_next_load() {
     assert_eq!(a.load().unwrap().unwrap().refresh_token.secret(), "RT-1");
     let b = Vault::open(dir.path(), protector()).unwrap();
     b.unlock(&pin("pin-246810")).unwrap();
-    b.save(&session("RT-2")).unwrap();
+    b.save(&b.lock_for_refresh().unwrap(), &session("RT-2"))
+        .unwrap();
     assert_eq!(a.load().unwrap().unwrap().refresh_token.secret(), "RT-2");
 }
 
@@ -196,7 +203,10 @@ fn locking_forgets_the_key() {
     let v = new_vault(dir.path(), "pin-246810", "RT");
     v.lock();
     assert!(v.is_locked());
-    assert!(matches!(v.save(&session("x")), Err(StoreError::Locked)));
+    assert!(matches!(
+        v.save(&v.lock_for_refresh().unwrap(), &session("x")),
+        Err(StoreError::Locked)
+    ));
 }
 
 #[test]
@@ -235,11 +245,12 @@ fn stale_temp_files_from_a_crash_are_cleaned_on_open_and_young_ones_kept() {
 fn clear_erases_everything_and_a_new_sign_in_can_start_over() {
     let dir = tempfile::tempdir().unwrap();
     let v = new_vault(dir.path(), "pin-246810", "RT");
-    v.clear().unwrap();
+    v.clear(&v.lock_for_refresh().unwrap()).unwrap();
     assert!(!v.is_initialized() && v.is_locked());
     assert!(v.hint().unwrap().is_none());
     v.prepare(&pin("pin-135790")).unwrap();
-    v.save(&session("RT-NEW")).unwrap();
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT-NEW"))
+        .unwrap();
     assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT-NEW");
 }
 
@@ -257,7 +268,8 @@ fn a_biometric_vault_refuses_a_pin_and_does_not_count_it() {
     let dir = tempfile::tempdir().unwrap();
     let v = Vault::open(dir.path(), Arc::new(CipherProtector::new(Refuse))).unwrap();
     v.prepare(&Credential::Prompt("Sign in".into())).unwrap();
-    v.save(&session("RT")).unwrap();
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT"))
+        .unwrap();
     v.lock();
     for _ in 0..10 {
         let err = v.unlock(&Credential::Prompt("Unlock".into())).unwrap_err();
@@ -293,7 +305,8 @@ fn a_biometric_key_invalidated_by_re_enrollment_erases_the_vault_on_unlock() {
     let cipher = CipherProtector::new(Enrollment(changed.clone()));
     let v = Vault::open(dir.path(), Arc::new(cipher)).unwrap();
     v.prepare(&Credential::Prompt("Sign in".into())).unwrap();
-    v.save(&session("RT")).unwrap();
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT"))
+        .unwrap();
     v.lock();
     v.unlock(&Credential::Prompt("Unlock".into())).unwrap();
     v.lock();

@@ -24,7 +24,8 @@ fn signed_in(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
     let v = open(dir, bio);
     v.prepare(&pin(PIN)).unwrap();
     v.enable_biometric(&pin(PIN), Keep::ThisRun).unwrap();
-    v.save(&session("RT")).unwrap();
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT"))
+        .unwrap();
     v.lock();
     v
 }
@@ -156,7 +157,8 @@ fn a_key_file_written_before_the_new_pin_rule_still_opens_with_its_six_digit_pin
     let dir = tempfile::tempdir().unwrap();
     let v = Vault::open(dir.path(), protector()).unwrap();
     v.prepare(&pin(PIN)).unwrap();
-    v.save(&session("RT")).unwrap();
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT"))
+        .unwrap();
     let key = v.key().unwrap();
     drop(v);
     // The key file exactly as the previous release wrote it: a 6-digit PIN, no other fields.
@@ -190,7 +192,8 @@ fn a_key_file_rolled_back_to_an_earlier_copy_gives_the_attempts_back() {
     let dir = tempfile::tempdir().unwrap();
     let v = Vault::open(dir.path(), protector()).unwrap();
     v.prepare(&pin(PIN)).unwrap();
-    v.save(&session("RT")).unwrap();
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT"))
+        .unwrap();
     v.lock();
     let copy = std::fs::read(dir.path().join(KEY_FILE)).unwrap();
     for _ in 0..DEFAULT_MAX_ATTEMPTS - 1 {
@@ -211,7 +214,8 @@ fn a_counter_set_to_the_limit_by_another_program_erases_at_the_next_unlock_witho
     let dir = tempfile::tempdir().unwrap();
     let v = Vault::open(dir.path(), protector()).unwrap();
     v.prepare(&pin(PIN)).unwrap();
-    v.save(&session("RT")).unwrap();
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT"))
+        .unwrap();
     v.lock();
     set_failed_attempts(dir.path(), DEFAULT_MAX_ATTEMPTS);
     assert!(matches!(

@@ -24,7 +24,8 @@ pub(super) fn signed_in(dir: &Path, bio: &Arc<FakeBiometrics>) -> Vault {
     v.prepare(&pin("pin-246810")).unwrap();
     v.enable_biometric(&pin("pin-246810"), Keep::ThisRun)
         .unwrap();
-    v.save(&session("RT")).unwrap();
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT"))
+        .unwrap();
     v.lock();
     v
 }
@@ -122,7 +123,8 @@ fn wrapping_again_keeps_the_vault_identity_so_another_unlocked_process_still_sav
     assert!(b.unlock(&prompt()).is_err());
     b.unlock(&pin("pin-246810")).unwrap();
 
-    a.save(&session("RT-2")).unwrap();
+    a.save(&a.lock_for_refresh().unwrap(), &session("RT-2"))
+        .unwrap();
     assert_eq!(b.load().unwrap().unwrap().refresh_token.secret(), "RT-2");
 }
 

@@ -14,7 +14,11 @@ fn turning_biometric_unlock_on_without_the_pin_is_refused_and_stores_nothing() {
     let bio = FakeBiometrics::new();
     let v = open(dir.path(), &bio);
     v.prepare(&pin("pin-246810")).unwrap();
-    v.save(&super::testing::session("RT")).unwrap();
+    v.save(
+        &v.lock_for_refresh().unwrap(),
+        &super::testing::session("RT"),
+    )
+    .unwrap();
     assert_eq!(v.biometric_status(), BiometricStatus::Off);
 
     // Unlocked, but no PIN: a bare "turn it on" (what script can send) changes nothing.
@@ -73,7 +77,11 @@ fn a_sign_in_turns_biometric_unlock_on_only_with_its_own_pin() {
     assert!(bio.items.lock().unwrap().is_empty());
     v.enable_biometric(&pin("pin-246810"), Keep::ThisRun)
         .unwrap();
-    v.save(&super::testing::session("RT")).unwrap();
+    v.save(
+        &v.lock_for_refresh().unwrap(),
+        &super::testing::session("RT"),
+    )
+    .unwrap();
     assert_eq!(v.biometric_status(), BiometricStatus::Ready);
 }
 

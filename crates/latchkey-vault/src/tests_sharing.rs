@@ -25,7 +25,8 @@ fn vault_error(e: StoreError) -> VaultError {
 fn sign_in_anew_elsewhere(dir: &Path, rt: &str) -> Vault {
     let b = Vault::open(dir, protector()).unwrap();
     b.prepare(&pin("pin-135790")).unwrap();
-    b.save(&session(rt)).unwrap();
+    b.save(&b.lock_for_refresh().unwrap(), &session(rt))
+        .unwrap();
     b
 }
 
@@ -50,7 +51,10 @@ fn a_save_after_another_process_signed_in_anew_is_refused_and_its_vault_stays_re
     let a = new_vault(dir.path(), "pin-246810", "RT-A");
     drop(sign_in_anew_elsewhere(dir.path(), "RT-B"));
 
-    let err = vault_error(a.save(&session("RT-A-ROTATED")).unwrap_err());
+    let err = vault_error(
+        a.save(&a.lock_for_refresh().unwrap(), &session("RT-A-ROTATED"))
+            .unwrap_err(),
+    );
     assert!(matches!(err, VaultError::KeyChanged), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::ReauthRequired);
     reads_back(dir.path(), "pin-135790", "RT-B");
@@ -64,7 +68,10 @@ fn a_load_after_another_process_signed_in_anew_is_refused_and_never_quarantines_
 
     let err = vault_error(a.load().unwrap_err());
     assert!(matches!(err, VaultError::KeyChanged), "{err:?}");
-    let err = vault_error(a.save(&session("RT-A-ROTATED")).unwrap_err());
+    let err = vault_error(
+        a.save(&a.lock_for_refresh().unwrap(), &session("RT-A-ROTATED"))
+            .unwrap_err(),
+    );
     assert!(matches!(err, VaultError::KeyChanged), "{err:?}");
     assert!(
         !names(dir.path()).iter().any(|n| n.contains("unreadable")),
@@ -83,7 +90,10 @@ fn a_save_after_another_process_signed_out_is_refused_and_writes_nothing() {
         .destroy()
         .unwrap();
 
-    let err = vault_error(a.save(&session("RT-A-ROTATED")).unwrap_err());
+    let err = vault_error(
+        a.save(&a.lock_for_refresh().unwrap(), &session("RT-A-ROTATED"))
+            .unwrap_err(),
+    );
     assert!(matches!(err, VaultError::KeyRemoved), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::ReauthRequired);
     assert_eq!(names(dir.path()), vec![LOCK_FILE.to_string()]);
@@ -97,7 +107,7 @@ fn clearing_after_another_process_signed_in_anew_leaves_its_vault() {
     let a = new_vault(dir.path(), "pin-246810", "RT-A");
     drop(sign_in_anew_elsewhere(dir.path(), "RT-B"));
 
-    let err = vault_error(a.clear().unwrap_err());
+    let err = vault_error(a.clear(&a.lock_for_refresh().unwrap()).unwrap_err());
     assert!(matches!(err, VaultError::KeyChanged), "{err:?}");
     reads_back(dir.path(), "pin-135790", "RT-B");
 }
@@ -114,14 +124,16 @@ fn a_new_sign_in_is_not_written_while_another_process_holds_the_vault_lock() {
         .unwrap()
         .with_lock_timeout(Duration::ZERO);
     a.prepare(&pin("pin-135790")).unwrap();
-    let err = vault_error(a.save(&session("RT-NEW")).unwrap_err());
+    // A write needs this vault's lock, which another process holds: no write can happen.
+    let err = vault_error(a.lock_for_refresh().map(|_| ()).unwrap_err());
     assert!(matches!(err, VaultError::Busy { .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Transient);
     assert_eq!(std::fs::read(dir.path().join(KEY_FILE)).unwrap(), key_file);
 
     drop(held);
     reads_back(dir.path(), "pin-246810", "RT-OLD");
-    a.save(&session("RT-NEW")).unwrap();
+    a.save(&a.lock_for_refresh().unwrap(), &session("RT-NEW"))
+        .unwrap();
     reads_back(dir.path(), "pin-135790", "RT-NEW");
 }
 
@@ -137,7 +149,7 @@ fn erasing_waits_for_another_process_holding_the_vault_lock() {
         .with_lock_timeout(Duration::ZERO);
     assert!(matches!(a.destroy(), Err(VaultError::Busy { .. })));
     assert!(matches!(
-        a.clear().map_err(vault_error),
+        a.lock_for_refresh().map(|_| ()).map_err(vault_error),
         Err(VaultError::Busy { .. })
     ));
     assert!(a.is_initialized() && dir.path().join(SNAPSHOT).exists());
@@ -149,17 +161,25 @@ fn erasing_waits_for_another_process_holding_the_vault_lock() {
 }
 
 #[test]
-fn writes_under_this_vaults_own_refresh_lock_do_not_wait_for_themselves() {
+fn writes_with_this_vaults_lock_held_do_not_wait_for_it_and_another_vaults_lock_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let v = Vault::open(dir.path(), protector())
         .unwrap()
         .with_lock_timeout(Duration::ZERO);
     let guard = v.lock_for_refresh().unwrap();
     v.prepare(&pin("pin-246810")).unwrap();
-    v.save(&session("RT-1")).unwrap();
-    v.save(&session("RT-2")).unwrap();
+    v.save(&guard, &session("RT-1")).unwrap();
+    v.save(&guard, &session("RT-2")).unwrap();
     assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT-2");
-    v.clear().unwrap();
+    // Another vault's lock (here, of another directory) does not let this vault write.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other = Vault::open(elsewhere.path(), protector()).unwrap();
+    assert!(matches!(
+        v.save(&other.lock_for_refresh().unwrap(), &session("RT-3")),
+        Err(StoreError::NotHeld)
+    ));
+    assert_eq!(v.load().unwrap().unwrap().refresh_token.secret(), "RT-2");
+    v.clear(&guard).unwrap();
     drop(guard);
     assert!(!v.is_initialized());
 }
@@ -227,7 +247,8 @@ fn child_process_entry() {
         }
         "sign-in-anew" => {
             v.prepare(&pin("pin-135790")).unwrap();
-            v.save(&session("RT-CHILD")).unwrap();
+            v.save(&v.lock_for_refresh().unwrap(), &session("RT-CHILD"))
+                .unwrap();
         }
         other => panic!("unknown child mode {other}"),
     }
@@ -282,7 +303,10 @@ fn a_child_process_that_signed_in_anew_makes_this_processs_save_refuse() {
     drop(signer.stdin.take());
     assert!(signer.wait().unwrap().success());
 
-    let err = vault_error(a.save(&session("RT-A-ROTATED")).unwrap_err());
+    let err = vault_error(
+        a.save(&a.lock_for_refresh().unwrap(), &session("RT-A-ROTATED"))
+            .unwrap_err(),
+    );
     assert!(matches!(err, VaultError::KeyChanged), "{err:?}");
     reads_back(dir.path(), "pin-135790", "RT-CHILD");
 }

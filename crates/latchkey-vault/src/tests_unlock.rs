@@ -79,7 +79,8 @@ fn unlocking_an_unlocked_vault_neither_counts_nor_derives_again() {
     });
     let v = Vault::open(dir.path(), counting).unwrap();
     v.prepare(&pin("pin-246810")).unwrap();
-    v.save(&session("RT")).unwrap();
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT"))
+        .unwrap();
     v.lock();
     v.unlock(&pin("pin-246810")).unwrap();
     assert_eq!(releases.load(Ordering::SeqCst), 1);
@@ -98,7 +99,8 @@ fn an_unlocked_vault_whose_key_another_process_replaced_unlocks_for_real() {
     let a = new_vault(dir.path(), "pin-246810", "RT-A");
     let b = Vault::open(dir.path(), protector()).unwrap();
     b.prepare(&pin("pin-135790")).unwrap();
-    b.save(&session("RT-B")).unwrap();
+    b.save(&b.lock_for_refresh().unwrap(), &session("RT-B"))
+        .unwrap();
 
     assert!(matches!(
         a.unlock(&pin("pin-246810")),

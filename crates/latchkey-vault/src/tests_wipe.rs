@@ -10,7 +10,8 @@ fn the_cached_session_is_wiped_when_the_vault_locks_or_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
     let v = new_vault(dir.path(), "pin-246810", "RT-1");
     let before = wipes_on_this_thread();
-    v.save(&session("RT-2")).unwrap(); // replaces the cached RT-1
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT-2"))
+        .unwrap(); // replaces the cached RT-1
     assert_eq!(wipes_on_this_thread(), before + 1);
     v.lock(); // drops the cached RT-2
     assert_eq!(wipes_on_this_thread(), before + 2);
@@ -42,7 +43,8 @@ fn erasing_a_vault_with_a_kept_aside_snapshot_and_temp_files_leaves_no_vault_fil
     corrupt_snapshot(dir.path());
     assert!(v.unlock(&pin("pin-246810")).is_err());
     v.prepare(&pin("pin-135790")).unwrap();
-    v.save(&session("RT-2")).unwrap();
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT-2"))
+        .unwrap();
     // Leftovers of crashed writes (young: `open` keeps them).
     std::fs::write(
         dir.path().join("vault.meta.json.tmp-0123456789abcdef"),

@@ -91,7 +91,9 @@ fn signed_in(rig: &FprintRig, dir: &std::path::Path, keep: Keep) -> Vault {
     let vault = open(rig, dir);
     vault.prepare(&pin()).unwrap();
     with_finger(rig, GOOD, || vault.enable_biometric(&pin(), keep)).unwrap();
-    vault.save(&session()).unwrap();
+    vault
+        .save(&vault.lock_for_refresh().unwrap(), &session())
+        .unwrap();
     vault.lock();
     vault
 }
@@ -226,7 +228,9 @@ fn turning_fingerprint_unlock_on_needs_the_pin_and_a_matching_finger() {
     let dir = tempfile::tempdir().unwrap();
     let vault = open(&rig, dir.path());
     vault.prepare(&pin()).unwrap();
-    vault.save(&session()).unwrap();
+    vault
+        .save(&vault.lock_for_refresh().unwrap(), &session())
+        .unwrap();
     // No PIN: refused before the reader is asked.
     assert!(matches!(
         vault.enable_biometric(&finger(), Keep::AcrossRestarts),

@@ -103,7 +103,7 @@ mod tests {
                 .unwrap();
             let mut stored = session("RT");
             stored.issuer = issuer.into();
-            v.save(&stored).unwrap();
+            v.save(&v.lock_for_refresh().unwrap(), &stored).unwrap();
         }
         let config = crate::Config::new(issuer, "app").unwrap();
         let latchkey =

@@ -16,7 +16,7 @@ fn latchkey(dir: &std::path::Path, issuer: &str) -> Latchkey {
         v.prepare(&pin("pin-246810")).unwrap();
         let mut stored = session("RT");
         stored.issuer = issuer.into();
-        v.save(&stored).unwrap();
+        v.save(&v.lock_for_refresh().unwrap(), &stored).unwrap();
     }
     let config = crate::Config::new(issuer, "app").unwrap();
     Latchkey::open(config, dir, protector()).unwrap()
