@@ -22,12 +22,12 @@
 
 pub use latchkey_core::{
     app_link, applink, authorize, config, discovery, dpop, http, loopback, redirect,
-    refresh_margin, secret, session, store, user_agent, ApiResponse, AppLinkRedirect,
-    AppLinkSender, AutoRefresh, Config, ConfigError, MemoryStore, PartialConfig, Redirect,
-    RefreshGuard, RefreshTrigger, RevocationOutcome, SecretStore, Session, SessionEvent,
+    refresh_margin, secret, session, store, user_agent, ApiRequest, ApiRequestError, ApiResponse,
+    AppLinkRedirect, AppLinkSender, AutoRefresh, Config, ConfigError, MemoryStore, PartialConfig,
+    Redirect, RefreshGuard, RefreshTrigger, RevocationOutcome, SecretStore, Session, SessionEvent,
     SessionHint, SessionState, SessionStatus, SignOutOptions, SignOutReport, StatusWatch,
-    StoreError, StoredSession, SystemBrowser, UserAgent, UserAgentError, MAX_TRUSTED_LIFETIME,
-    MIN_REFRESH_INTERVAL,
+    StoreError, StoreId, StoredSession, SystemBrowser, UserAgent, UserAgentError,
+    MAX_TRUSTED_LIFETIME, MIN_REFRESH_INTERVAL,
 };
 /// The vault: Stronghold, the key protectors and the platforms' biometric backends.
 pub use latchkey_vault as vault;
