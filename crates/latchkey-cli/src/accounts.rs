@@ -2,8 +2,8 @@
 //! `latchkey accounts`, which lists them: name, provider, whether a session is stored. Never a
 //! token: the listing reads only the registry and the vaults' non-secret metadata.
 
-use latchkey_core::app::registry::{KnownAccount, Registry};
-use latchkey_core::app::{AccountError, AccountName};
+use latchkey::registry::{KnownAccount, Registry};
+use latchkey::{AccountError, AccountName};
 use serde_json::json;
 
 use crate::output::Failure;

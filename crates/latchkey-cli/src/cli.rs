@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use latchkey_core::app::accounts::vault_dir;
-use latchkey_core::app::registry::Registry;
-use latchkey_core::app::verbs::stored_provider;
-use latchkey_core::config::parse_param;
-use latchkey_core::{Latchkey, PartialConfig, PinProtector};
+use latchkey::accounts::vault_dir;
+use latchkey::config::parse_param;
+use latchkey::registry::Registry;
+use latchkey::verbs::stored_provider;
+use latchkey::{Latchkey, PartialConfig, PinProtector};
 
 use crate::action::Action;
 use crate::commands::Ctx;
@@ -185,7 +185,7 @@ compile_error!(
 /// real system bus. Only a `test-rig` build (the fingerprint test's, never a release) reads
 /// `LATCHKEY_TEST_SYSTEM_BUS` / `LATCHKEY_TEST_SESSION_BUS`, the private buses of testkit's
 /// fingerprint rig.
-fn open(config: latchkey_core::Config, vault_dir: &Path) -> Result<Latchkey, Failure> {
+fn open(config: latchkey::Config, vault_dir: &Path) -> Result<Latchkey, Failure> {
     let pin = Arc::new(PinProtector::default());
     #[cfg(target_os = "linux")]
     let latchkey = Latchkey::open_with_biometric(
@@ -201,20 +201,20 @@ fn open(config: latchkey_core::Config, vault_dir: &Path) -> Result<Latchkey, Fai
 }
 
 #[cfg(target_os = "linux")]
-fn fingerprint() -> Arc<dyn latchkey_core::vault::KeyProtector> {
+fn fingerprint() -> Arc<dyn latchkey::vault::KeyProtector> {
     #[cfg(feature = "test-rig")]
     if let (Ok(system), Ok(session)) = (
         std::env::var("LATCHKEY_TEST_SYSTEM_BUS"),
         std::env::var("LATCHKEY_TEST_SESSION_BUS"),
     ) {
-        use latchkey_core::vault::{FingerprintProtector, Fprintd, SecretServiceStorage};
+        use latchkey::vault::{FingerprintProtector, Fprintd, SecretServiceStorage};
         tracing::warn!("test-rig build: fprintd and the Secret Service on private test buses");
         return Arc::new(FingerprintProtector::new(
             Fprintd::on_bus(&system),
             SecretServiceStorage::on_bus(&session),
         ));
     }
-    Arc::new(latchkey_core::vault::system_fingerprint())
+    Arc::new(latchkey::vault::system_fingerprint())
 }
 
 fn data_dir(flag: Option<&Path>) -> Result<PathBuf, Failure> {
@@ -229,7 +229,7 @@ fn data_dir(flag: Option<&Path>) -> Result<PathBuf, Failure> {
 /// Layers, each overriding the one before: the account's provider settings (the registry's, or
 /// the stored session's issuer and client, so that after `login` no flag is needed), the file,
 /// `LATCHKEY_*`, flags.
-fn load_config(cli: &Cli, remembered: PartialConfig) -> Result<latchkey_core::Config, Failure> {
+fn load_config(cli: &Cli, remembered: PartialConfig) -> Result<latchkey::Config, Failure> {
     let file = match &cli.config {
         Some(path) => PartialConfig::from_file(path)?,
         None => PartialConfig::default(),

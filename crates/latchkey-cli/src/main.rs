@@ -13,7 +13,7 @@
 //!   logout [--end-session]          revoke, forget, optionally end the browser session
 //! ```
 //!
-//! Every command runs on the same facade as the app (`latchkey_core::Latchkey`). The session is
+//! Every command runs on the same facade as the app (`latchkey::Latchkey`). The session is
 //! stored in the vault; after `login`, the other commands use its issuer and client without flags.
 //!
 //! Accounts: each has its own provider, PIN and vault under the data directory. `--account NAME`

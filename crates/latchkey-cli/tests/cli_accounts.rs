@@ -8,9 +8,9 @@
 use std::process::{Output, Stdio};
 use std::sync::Arc;
 
-use latchkey_core::app::accounts::vault_dir;
-use latchkey_core::app::AccountName;
-use latchkey_core::{PinProtector, SecretStore, Vault};
+use latchkey::accounts::vault_dir;
+use latchkey::AccountName;
+use latchkey::{PinProtector, SecretStore, Vault};
 use latchkey_testkit::browser_command;
 use latchkey_testkit::cli::{
     assert_exit, assert_stderr_has, pin, start, stderr, stdout, Machine, PIN,

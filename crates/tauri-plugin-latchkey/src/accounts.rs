@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use latchkey_core::app::accounts::{account_dir, vault_dir};
-use latchkey_core::app::registry::Registry;
-use latchkey_core::app::AccountName;
-use latchkey_core::vault::KeyProtector;
-use latchkey_core::{PartialConfig, SessionState};
+use latchkey::accounts::{account_dir, vault_dir};
+use latchkey::registry::Registry;
+use latchkey::vault::KeyProtector;
+use latchkey::AccountName;
+use latchkey::{PartialConfig, SessionState};
 
 use crate::builder::Options;
 use crate::error::{Error, ErrorKind};

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use latchkey_core::PartialConfig;
+use latchkey::PartialConfig;
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -90,7 +90,7 @@ impl<R: Runtime> Latchkey<R> {
 
     /// Signs this account out (revoke, erase its vault) and forgets it; the other accounts are
     /// untouched.
-    pub async fn sign_out(&self) -> Result<latchkey_core::SignOutReport> {
+    pub async fn sign_out(&self) -> Result<latchkey::SignOutReport> {
         let report = self.state()?.latchkey().await?.sign_out().await?;
         self.accounts()?.forget(&self.account).await?;
         Ok(report)
@@ -103,7 +103,7 @@ impl<R: Runtime> Latchkey<R> {
 
     /// The configuration in effect: the layers merged and checked (a public client has no
     /// secret in it). Fails like every call while the settings are unusable.
-    pub async fn config(&self) -> Result<latchkey_core::Config> {
+    pub async fn config(&self) -> Result<latchkey::Config> {
         Ok(self.state()?.latchkey().await?.config().clone())
     }
 
@@ -116,9 +116,9 @@ impl<R: Runtime> Latchkey<R> {
         Ok(())
     }
 
-    /// The engine's facade for this account (`latchkey_core::Latchkey`), for host code that
+    /// The engine's facade for this account (`latchkey::Latchkey`), for host code that
     /// needs what this handle doesn't wrap. Host Rust is trusted; nothing of it reaches script.
-    pub async fn facade(&self) -> Result<Arc<latchkey_core::Latchkey>> {
+    pub async fn facade(&self) -> Result<Arc<latchkey::Latchkey>> {
         self.state()?.latchkey().await
     }
 
@@ -134,7 +134,14 @@ impl<R: Runtime> Latchkey<R> {
     /// origin list applies to script's `fetch`.
     pub async fn get(&self, url: &url::Url) -> Result<Response> {
         let latchkey = self.state()?.latchkey().await?;
-        Ok(latchkey.session().get(url).await?.into())
+        Ok(latchkey.get(url).await?.into())
+    }
+
+    /// [`Latchkey::get`] for any method, with a body: `latchkey::ApiRequest::new("POST", url)?
+    /// .with_body("application/json", bytes)?`.
+    pub async fn request(&self, request: &latchkey::ApiRequest) -> Result<Response> {
+        let latchkey = self.state()?.latchkey().await?;
+        Ok(latchkey.request(request).await?.into())
     }
 
     /// The userinfo claims (their `sub` checked against the ID token's).

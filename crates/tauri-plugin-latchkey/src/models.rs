@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use latchkey_core::vault::BiometricStatus;
-use latchkey_core::{SessionEvent, SessionStatus, UnlockMethod};
+use latchkey::vault::BiometricStatus;
+use latchkey::{SessionEvent, SessionStatus, UnlockMethod};
 use serde::{Deserialize, Serialize};
 
 /// An account's name. A single-account app never names one: every call defaults to
@@ -80,11 +80,17 @@ pub enum Push {
     Event(SessionEvent),
 }
 
-/// `fetch`'s options from script.
+/// `fetch`'s options from script, a subset of the web's `RequestInit`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct FetchInit {
-    /// The method: `GET` (the only one today; absent means `GET`).
+    /// The method: GET, HEAD, POST, PUT, PATCH or DELETE (absent means GET).
     pub method: Option<String>,
+    /// Request headers: only `content-type` may be set (the token, the proof and everything
+    /// else are Rust's to add); any other header is refused.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The body, as text (not with GET or HEAD; at most 1 MiB).
+    pub body: Option<String>,
 }
 
 /// An authorised request's answer, as script sees it.
@@ -111,8 +117,8 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-impl From<latchkey_core::ApiResponse> for Response {
-    fn from(r: latchkey_core::ApiResponse) -> Self {
+impl From<latchkey::ApiResponse> for Response {
+    fn from(r: latchkey::ApiResponse) -> Self {
         Self {
             status: r.status,
             content_type: r.content_type,
