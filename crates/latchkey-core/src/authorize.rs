@@ -32,6 +32,19 @@ pub enum CallbackOutcome {
     },
 }
 
+/// What an authorization request adds to the configured one.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AuthOptions<'a> {
+    /// The DPoP key's thumbprint (RFC 9449 §10).
+    pub dpop_jkt: Option<&'a str>,
+    /// A step-up's acceptable ACRs (RFC 9470 §4), in order of preference.
+    pub acr_values: &'a [String],
+    /// A step-up's `max_age`, seconds.
+    pub max_age: Option<u64>,
+    /// Send `prompt=login`: the user authenticates again whatever session the browser holds.
+    pub prompt_login: bool,
+}
+
 /// One sign-in attempt in flight: the URL to open and the one-time values to check the response
 /// against. `Debug` shows none of the secrets.
 pub struct PendingAuthorization {
@@ -70,6 +83,26 @@ impl PendingAuthorization {
         redirect_uri: Url,
         dpop_jkt: Option<&str>,
     ) -> Self {
+        Self::with_options(
+            provider,
+            config,
+            redirect_uri,
+            &AuthOptions {
+                dpop_jkt,
+                ..AuthOptions::default()
+            },
+        )
+    }
+
+    /// The authorization request with `options`: `dpop_jkt`, and a step-up's `acr_values`,
+    /// `max_age` and `prompt=login` (RFC 9470 §4), which take the place of the configured
+    /// parameters of those names (`login` is added to a configured `prompt`, `none` dropped).
+    pub fn with_options(
+        provider: &Provider,
+        config: &Config,
+        redirect_uri: Url,
+        options: &AuthOptions<'_>,
+    ) -> Self {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let redirect_uri = RedirectUrl::from_url(redirect_uri);
         let mut request = provider
@@ -85,10 +118,29 @@ impl PendingAuthorization {
         for scope in config.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
+        let mut prompt: Vec<String> = Vec::new();
         for (key, value) in &config.extra_params {
-            request = request.add_extra_param(key.clone(), value.clone());
+            match key.as_str() {
+                "prompt" => prompt.extend(value.split(' ').filter(|p| !p.is_empty()).map(str::to_owned)),
+                "acr_values" if !options.acr_values.is_empty() => {}
+                "max_age" if options.max_age.is_some() => {}
+                _ => request = request.add_extra_param(key.clone(), value.clone()),
+            }
         }
-        if let Some(jkt) = dpop_jkt {
+        if options.prompt_login {
+            prompt.retain(|p| p != "none" && p != "login");
+            prompt.insert(0, "login".into());
+        }
+        if !prompt.is_empty() {
+            request = request.add_extra_param("prompt", prompt.join(" "));
+        }
+        if !options.acr_values.is_empty() {
+            request = request.add_extra_param("acr_values", options.acr_values.join(" "));
+        }
+        if let Some(max_age) = options.max_age {
+            request = request.add_extra_param("max_age", max_age.to_string());
+        }
+        if let Some(jkt) = options.dpop_jkt {
             request = request.add_extra_param("dpop_jkt", jkt.to_owned());
         }
         let (url, state, nonce) = request.url();
@@ -111,6 +163,26 @@ impl PendingAuthorization {
     /// It carries `state` and `nonce`: hand it to the user agent, never to a log.
     pub fn url(&self) -> &Url {
         &self.url
+    }
+
+    /// Every parameter of the request, in order, for pushing it (RFC 9126 §2.1).
+    ///
+    /// # Security warning
+    /// They carry `state`, `nonce` and the PKCE challenge: for the push's body only.
+    pub(crate) fn parameters(&self) -> Vec<(String, String)> {
+        self.url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// After a push: the URL to open carries only `client_id` and `request_uri` (RFC 9126 §4).
+    pub(crate) fn use_request_uri(&mut self, endpoint: &Url, client_id: &str, request_uri: &str) {
+        self.url = endpoint.clone();
+        self.url
+            .query_pairs_mut()
+            .append_pair("client_id", client_id)
+            .append_pair("request_uri", request_uri);
     }
 
     /// The redirect URI this request registered.
@@ -302,6 +374,70 @@ pub(crate) mod tests {
             callback(&p, "state=STATE&code=").unwrap_err(),
             CallbackRejection::MissingCode
         );
+    }
+
+    #[test]
+    fn a_step_up_request_sends_acr_values_max_age_and_prompt_login_in_place_of_the_configured_ones(
+    ) {
+        let (p, mut c) = provider(true);
+        c.extra_params = vec![
+            ("prompt".into(), "consent none".into()),
+            ("acr_values".into(), "urn:low".into()),
+            ("max_age".into(), "86400".into()),
+        ];
+        let acr = vec!["urn:mfa".to_owned(), "urn:hw".to_owned()];
+        let pending = PendingAuthorization::with_options(
+            &p,
+            &c,
+            Url::parse("http://127.0.0.1:4567/callback").unwrap(),
+            &AuthOptions {
+                dpop_jkt: Some("jkt"),
+                acr_values: &acr,
+                max_age: Some(60),
+                prompt_login: true,
+            },
+        );
+        let all = |key: &str| -> Vec<String> {
+            pending
+                .url()
+                .query_pairs()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.into_owned())
+                .collect()
+        };
+        assert_eq!(all("prompt"), ["login consent"]);
+        assert_eq!(all("acr_values"), ["urn:mfa urn:hw"]);
+        assert_eq!(all("max_age"), ["60"]);
+        assert_eq!(all("dpop_jkt"), ["jkt"]);
+        assert_eq!(all("code_challenge_method"), ["S256"]);
+        // Without a step-up the configured ones go out unchanged.
+        let plain = PendingAuthorization::new(
+            &p,
+            &c,
+            Url::parse("http://127.0.0.1:4567/callback").unwrap(),
+        );
+        assert_eq!(query(&plain, "acr_values").as_deref(), Some("urn:low"));
+        assert_eq!(query(&plain, "prompt").as_deref(), Some("consent none"));
+    }
+
+    #[test]
+    fn a_pushed_request_opens_with_only_client_id_and_request_uri() {
+        let mut p = pending(true);
+        let params = p.parameters();
+        assert!(params.iter().any(|(k, _)| k == "code_challenge"));
+        assert!(params.iter().any(|(k, _)| k == "state"));
+        let endpoint = Url::parse("https://idp.example.com/auth").unwrap();
+        p.use_request_uri(&endpoint, "native-app", "urn:ietf:params:oauth:request_uri:abc");
+        let keys: Vec<String> = p.url().query_pairs().map(|(k, _)| k.into_owned()).collect();
+        assert_eq!(keys, ["client_id", "request_uri"]);
+        assert_eq!(p.url().path(), "/auth");
+        // The callback is still judged against the request's own state.
+        let state = p.state.secret().clone();
+        let target = format!("/callback?code=c&state={state}&iss=https%3A%2F%2Fidp.example.com");
+        assert!(matches!(
+            p.check(&parse_callback("GET", &target, "/callback").unwrap()),
+            Ok(CallbackOutcome::Code(_))
+        ));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - [`redirect`] and [`loopback`]: the loopback redirect listener and its request parser.
 //! - [`user_agent`]: the system browser (and the `BROWSER` convention).
 //! - [`session`]: sign-in, single-flight refresh, the refresh scheduler, API calls, sign-out.
+//! - [`step_up`]: RFC 9470 step-up challenges and the checks of their sign-in.
 //! - [`store`]: the [`store::SecretStore`] trait, and an in-memory store.
 //! - [`vault`]: the Stronghold vault whose key biometrics or a PIN release.
 //! - [`error`]: typed errors and the [`error::ErrorKind`] classification front ends act on.
@@ -58,6 +59,7 @@ pub mod loopback;
 pub mod redirect;
 pub mod secret;
 pub mod session;
+pub mod step_up;
 pub mod store;
 #[cfg(test)]
 mod test_skip;
