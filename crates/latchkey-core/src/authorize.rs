@@ -121,7 +121,12 @@ impl PendingAuthorization {
         let mut prompt: Vec<String> = Vec::new();
         for (key, value) in &config.extra_params {
             match key.as_str() {
-                "prompt" => prompt.extend(value.split(' ').filter(|p| !p.is_empty()).map(str::to_owned)),
+                "prompt" => prompt.extend(
+                    value
+                        .split(' ')
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned),
+                ),
                 "acr_values" if !options.acr_values.is_empty() => {}
                 "max_age" if options.max_age.is_some() => {}
                 _ => request = request.add_extra_param(key.clone(), value.clone()),
@@ -377,8 +382,8 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_step_up_request_sends_acr_values_max_age_and_prompt_login_in_place_of_the_configured_ones(
-    ) {
+    fn a_step_up_request_sends_acr_values_max_age_and_prompt_login_in_place_of_the_configured_ones()
+    {
         let (p, mut c) = provider(true);
         c.extra_params = vec![
             ("prompt".into(), "consent none".into()),
@@ -427,7 +432,11 @@ pub(crate) mod tests {
         assert!(params.iter().any(|(k, _)| k == "code_challenge"));
         assert!(params.iter().any(|(k, _)| k == "state"));
         let endpoint = Url::parse("https://idp.example.com/auth").unwrap();
-        p.use_request_uri(&endpoint, "native-app", "urn:ietf:params:oauth:request_uri:abc");
+        p.use_request_uri(
+            &endpoint,
+            "native-app",
+            "urn:ietf:params:oauth:request_uri:abc",
+        );
         let keys: Vec<String> = p.url().query_pairs().map(|(k, _)| k.into_owned()).collect();
         assert_eq!(keys, ["client_id", "request_uri"]);
         assert_eq!(p.url().path(), "/auth");

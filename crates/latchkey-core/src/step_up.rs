@@ -114,7 +114,10 @@ impl StepUpChallenge {
                     ))
                 }
                 None => {
-                    return Err("the provider's ID token has no auth_time although max_age was asked".into())
+                    return Err(
+                        "the provider's ID token has no auth_time although max_age was asked"
+                            .into(),
+                    )
                 }
             }
         }
@@ -210,16 +213,25 @@ mod tests {
             many.join(" ")
         );
         let c = parse(&[&header]).unwrap();
-        assert!(!c.acr_values.contains(&long), "an overlong value is dropped");
+        assert!(
+            !c.acr_values.contains(&long),
+            "an overlong value is dropped"
+        );
         assert!(c.acr_values.iter().all(|a| !a.contains('"')));
         assert_eq!(c.acr_values.len(), MAX_ACR_VALUES);
-        assert_eq!(&c.acr_values[..2], ["ok", "urn:a"], "duplicates are kept once");
+        assert_eq!(
+            &c.acr_values[..2],
+            ["ok", "urn:a"],
+            "duplicates are kept once"
+        );
         assert_eq!(c.max_age, None, "a negative max_age is ignored");
         for bad in ["1e3", "3.5", "99999999999999999999", "", "31536001", " 5"] {
-            let header = format!(r#"Bearer error="insufficient_user_authentication", max_age="{bad}""#);
+            let header =
+                format!(r#"Bearer error="insufficient_user_authentication", max_age="{bad}""#);
             assert_eq!(parse(&[&header]).unwrap().max_age, None, "{bad:?}");
         }
-        let control = "Bearer error=\"insufficient_user_authentication\", acr_values=\"urn:\u{7}bell\"";
+        let control =
+            "Bearer error=\"insufficient_user_authentication\", acr_values=\"urn:\u{7}bell\"";
         assert!(parse(&[control]).unwrap().acr_values.is_empty());
     }
 
@@ -231,10 +243,16 @@ mod tests {
         };
         let now = 1_000_000;
         assert!(c.check(Some("urn:hw"), Some(now - 10), now, 0).is_ok());
-        assert!(c.check(Some("urn:pwd"), Some(now), now, 0).unwrap_err().contains("urn:pwd"));
+        assert!(c
+            .check(Some("urn:pwd"), Some(now), now, 0)
+            .unwrap_err()
+            .contains("urn:pwd"));
         assert!(c.check(None, Some(now), now, 0).is_err());
         assert!(c.check(Some("urn:mfa"), Some(now - 301), now, 0).is_err());
-        assert!(c.check(Some("urn:mfa"), Some(now - 301), now, 5).is_ok(), "skew allowed");
+        assert!(
+            c.check(Some("urn:mfa"), Some(now - 301), now, 5).is_ok(),
+            "skew allowed"
+        );
         assert!(c.check(Some("urn:mfa"), None, now, 0).is_err());
         let recency_only = StepUpChallenge {
             acr_values: vec![],

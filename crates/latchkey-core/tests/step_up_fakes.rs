@@ -105,7 +105,10 @@ async fn hostile_challenge_values_are_bounded_and_still_no_refresh() {
         .expect(0)
         .mount(&fake.server)
         .await;
-    let flood = (0..200).map(|i| format!("urn:{i}")).collect::<Vec<_>>().join(" ");
+    let flood = (0..200)
+        .map(|i| format!("urn:{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let header = format!(
         r#"Bearer error="insufficient_user_authentication", acr_values="{} {flood}", max_age=99999999999999999999"#,
         "x".repeat(4000)

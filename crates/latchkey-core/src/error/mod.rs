@@ -179,7 +179,9 @@ pub enum Error {
 
     /// A step-up sign-in came back for another user than the session's: refused, the session is
     /// as it was.
-    #[error("the step-up sign-in is for another user than this session's; sign out to switch users")]
+    #[error(
+        "the step-up sign-in is for another user than this session's; sign out to switch users"
+    )]
     StepUpOtherUser,
 
     /// There is no step-up requirement to satisfy (no API call asked for one, or it was met).

@@ -23,7 +23,12 @@ use super::types::*;
 use super::{Meta, Session, TokenState};
 
 /// A validated ID token's raw form, subject, `auth_time` and `acr`.
-pub(super) type Identity = (Option<SecretString>, Option<String>, Option<i64>, Option<String>);
+pub(super) type Identity = (
+    Option<SecretString>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
 
 /// What a code exchange brought, checked.
 pub(super) struct Exchanged {
@@ -278,7 +283,9 @@ impl Session {
             }),
             Err(e) => {
                 if let Some(rt) = &refresh {
-                    tracing::warn!("the sign-in's tokens failed a check; revoking its refresh token");
+                    tracing::warn!(
+                        "the sign-in's tokens failed a check; revoking its refresh token"
+                    );
                     self.revoke_token(rt.expose(), "refresh_token").await;
                 }
                 Err(e)

@@ -86,7 +86,8 @@ impl Session {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .ok_or(Error::NoStepUpPending)?;
-        self.step_up(user_agent, redirect, &pending.challenge).await?;
+        self.step_up(user_agent, redirect, &pending.challenge)
+            .await?;
         self.get(&pending.url).await
     }
 

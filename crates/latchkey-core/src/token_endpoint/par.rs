@@ -73,7 +73,12 @@ pub(crate) async fn push(
         )
         .header(http::header::ACCEPT, "application/json")
         .body(body.to_vec())
-        .map_err(|e| Error::http(Endpoint::PushedAuthorization, HttpError::BadRequest(e.to_string())))?;
+        .map_err(|e| {
+            Error::http(
+                Endpoint::PushedAuthorization,
+                HttpError::BadRequest(e.to_string()),
+            )
+        })?;
     let response = capture
         .send(request)
         .await
@@ -161,7 +166,10 @@ mod tests {
         assert!(yes(&metadata(true, false), Auto));
         assert!(yes(&metadata(true, false), Required));
         assert!(!yes(&metadata(true, false), Off));
-        assert!(yes(&metadata(true, true), Off), "the provider's requirement wins over off");
+        assert!(
+            yes(&metadata(true, true), Off),
+            "the provider's requirement wins over off"
+        );
         assert!(!yes(&metadata(false, false), Auto));
         assert!(matches!(
             endpoint_for(&metadata(false, true), Auto),
@@ -176,23 +184,61 @@ mod tests {
     #[test]
     fn a_well_formed_answer_yields_its_request_uri() {
         let body = br#"{"request_uri":"urn:ietf:params:oauth:request_uri:abc","expires_in":60}"#;
-        assert_eq!(read(201, body).unwrap(), "urn:ietf:params:oauth:request_uri:abc");
+        assert_eq!(
+            read(201, body).unwrap(),
+            "urn:ietf:params:oauth:request_uri:abc"
+        );
     }
 
     #[test]
     fn hostile_answers_are_refused_with_a_typed_error() {
-        let long = format!(r#"{{"request_uri":"{}","expires_in":60}}"#, "u".repeat(5000));
+        let long = format!(
+            r#"{{"request_uri":"{}","expires_in":60}}"#,
+            "u".repeat(5000)
+        );
         for (status, body, want) in [
             (201, r#"{"expires_in":60}"#.to_owned(), "missing"),
             (201, long, "printable"),
-            (201, r#"{"request_uri":"","expires_in":60}"#.into(), "printable"),
-            (201, r#"{"request_uri":"urn:a b","expires_in":60}"#.into(), "printable"),
-            (201, r#"{"request_uri":42,"expires_in":60}"#.into(), "not a string"),
-            (201, r#"{"request_uri":"urn:x","expires_in":"60"}"#.into(), "positive"),
-            (201, r#"{"request_uri":"urn:x","expires_in":0}"#.into(), "positive"),
-            (201, r#"{"request_uri":"urn:x","expires_in":-3}"#.into(), "positive"),
-            (201, r#"{"request_uri":"urn:x","expires_in":1.5}"#.into(), "positive"),
-            (201, r#"{"request_uri":"urn:x"}"#.into(), "expires_in: missing"),
+            (
+                201,
+                r#"{"request_uri":"","expires_in":60}"#.into(),
+                "printable",
+            ),
+            (
+                201,
+                r#"{"request_uri":"urn:a b","expires_in":60}"#.into(),
+                "printable",
+            ),
+            (
+                201,
+                r#"{"request_uri":42,"expires_in":60}"#.into(),
+                "not a string",
+            ),
+            (
+                201,
+                r#"{"request_uri":"urn:x","expires_in":"60"}"#.into(),
+                "positive",
+            ),
+            (
+                201,
+                r#"{"request_uri":"urn:x","expires_in":0}"#.into(),
+                "positive",
+            ),
+            (
+                201,
+                r#"{"request_uri":"urn:x","expires_in":-3}"#.into(),
+                "positive",
+            ),
+            (
+                201,
+                r#"{"request_uri":"urn:x","expires_in":1.5}"#.into(),
+                "positive",
+            ),
+            (
+                201,
+                r#"{"request_uri":"urn:x"}"#.into(),
+                "expires_in: missing",
+            ),
             (201, "<html>hi</html>".into(), "not JSON"),
             (201, "[1]".into(), "not a JSON object"),
             (302, String::new(), "HTTP 302"),
@@ -211,8 +257,11 @@ mod tests {
 
     #[test]
     fn an_oauth_error_is_a_refusal_and_a_5xx_is_transient() {
-        let e = read(400, br#"{"error":"invalid_request","error_description":"bad\u0007 scope"}"#)
-            .unwrap_err();
+        let e = read(
+            400,
+            br#"{"error":"invalid_request","error_description":"bad\u0007 scope"}"#,
+        )
+        .unwrap_err();
         match &e {
             Error::PushRefused { error, description } => {
                 assert_eq!(error, "invalid_request");
