@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Platform checks (part of the test command): the engine (latchkey-core), the plugin
+# Platform checks (part of the test command): the engine (latchkey-core, latchkey-vault, the
+# latchkey facade), the plugin
 # (tauri-plugin-latchkey) and the app (latchkey-app) type-check with warnings as errors for
 # Android, iOS, macOS and Windows; Windows also builds and links the CLI, and runs the engine's
 # unit tests and the CLI's offline tests under Wine. Installs what it needs itself: rustup
@@ -70,11 +71,12 @@ windows_sodium() {
 
 check() {
   local t="$1"
-  step "clippy -D warnings: latchkey-core + tauri-plugin-latchkey + latchkey-app for $t"
+  step "clippy -D warnings: latchkey-core + latchkey-vault + latchkey + tauri-plugin-latchkey + the apps for $t"
   (
     if [ "$t" = x86_64-pc-windows-gnu ]; then windows_sodium; else mobile_env "$t"; fi
     # Clippy's lints (and rustc's, missing_docs among them) as errors for our crates only.
-    cargo clippy --locked --target "$t" -p latchkey-core -p tauri-plugin-latchkey -p latchkey-app -p quickstart -- -D warnings
+    cargo clippy --locked --target "$t" -p latchkey-core -p latchkey-vault -p latchkey \
+      -p tauri-plugin-latchkey -p latchkey-app -p quickstart -- -D warnings
   )
 }
 
@@ -112,10 +114,12 @@ if [ -z "${PLATFORM_SKIP_WINE:-}" ]; then
   cargo build --locked --target x86_64-pc-windows-gnu -p latchkey-cli
   ls -l "$target_dir/x86_64-pc-windows-gnu/debug/latchkey.exe"
 
-  step "Windows under Wine: latchkey-core unit tests"
-  cargo test --locked --target x86_64-pc-windows-gnu -p latchkey-core --lib 2>&1 |
+  step "Windows under Wine: latchkey-core, latchkey-vault and latchkey unit tests"
+  cargo test --locked --target x86_64-pc-windows-gnu -p latchkey-core -p latchkey-vault -p latchkey --lib 2>&1 |
     tee "$work/wine-core.log" | grep -E '^test result:|FAILED|panicked' || true
-  grep -q '^test result: ok' "$work/wine-core.log" || { tail -40 "$work/wine-core.log"; exit 1; }
+  # One "test result" line per crate, every one of them ok.
+  [ "$(grep -c '^test result: ok' "$work/wine-core.log")" -eq 3 ] && ! grep -q '^test result: FAILED' "$work/wine-core.log" ||
+    { tail -40 "$work/wine-core.log"; exit 1; }
 
   # The CLI's tests that need no IdP (the latchkey.exe binary run under Wine); the others start
   # the Node dev IdP, which a Windows test binary can't launch here.

@@ -20,7 +20,10 @@ pub struct ApiResult {
 /// screen offers it filled in); nothing secret, and only that loopback port is asked.
 #[tauri::command]
 pub async fn find_dev_idp() -> Result<Option<String>, Error> {
-    Ok(latchkey_core::app::verbs::find_dev_idp(latchkey_core::app::verbs::DEV_IDP_PORT).await)
+    Ok(tauri_plugin_latchkey::engine::verbs::find_dev_idp(
+        tauri_plugin_latchkey::engine::verbs::DEV_IDP_PORT,
+    )
+    .await)
 }
 
 /// The stored settings (no secrets: a public client has none).

@@ -60,9 +60,8 @@ fn the_macos_entitlements_name_this_apps_identifier_and_its_one_keychain_group()
 
 #[test]
 fn the_keychain_code_uses_the_data_protection_keychain_and_the_default_access_group() {
-    let code =
-        std::fs::read_to_string(root().join("crates/latchkey-core/src/vault/keychain_apple.rs"))
-            .unwrap();
+    let code = std::fs::read_to_string(root().join("crates/latchkey-vault/src/keychain_apple.rs"))
+        .unwrap();
     assert!(code.contains("use_protected_keychain()"));
     assert!(
         !code.contains("set_access_group("),

@@ -6,8 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use latchkey_core::PartialConfig;
 use serde::Serialize;
+use tauri_plugin_latchkey::engine::PartialConfig;
 
 use crate::commands::ApiResult;
 

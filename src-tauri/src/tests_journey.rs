@@ -11,10 +11,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use latchkey_core::vault::KeyProtector;
-use latchkey_core::{Credential, PinProtector};
 use latchkey_testkit::{browser_command, DevIdp, LogCapture, Secrets};
 use serde_json::json;
+use tauri_plugin_latchkey::engine::vault::KeyProtector;
+use tauri_plugin_latchkey::engine::{Credential, PinProtector};
 use tauri_plugin_latchkey::LatchkeyExt;
 
 use crate::tests::{invoke, mock_app, ENV};
@@ -102,7 +102,7 @@ fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_
         )
         .unwrap();
     // The session's DPoP private key, read from the vault with the same PIN.
-    let vault = latchkey_core::Vault::open(
+    let vault = tauri_plugin_latchkey::engine::Vault::open(
         &data.path().join("vault"),
         Arc::new(PinProtector::default()),
     )
@@ -110,7 +110,7 @@ fn no_secret_reaches_the_webview_the_data_directory_or_the_trace_log_in_a_whole_
     vault
         .unlock(&Credential::Pin(PIN.to_owned().into()))
         .unwrap();
-    let dpop_key = latchkey_core::SecretStore::load(&vault)
+    let dpop_key = tauri_plugin_latchkey::engine::SecretStore::load(&vault)
         .unwrap()
         .unwrap()
         .dpop_key

@@ -1,5 +1,5 @@
 /**
- * The new-PIN rule, mirrored from Rust (`crates/latchkey-core/src/vault/pin_policy.rs`) so the
+ * The new-PIN rule, mirrored from Rust (`crates/latchkey-vault/src/pin_policy.rs`) so the
  * form can say what's wrong before a sign-in starts. A convenience only: Rust enforces it.
  */
 

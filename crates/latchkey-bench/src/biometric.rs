@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use latchkey_core::vault::{
+use latchkey::vault::{
     FingerGate, FingerprintProtector, KdfParams, Keep, KeyProtector, KeyStorage, ProtectorError,
 };
-use latchkey_core::{Credential, PinProtector, SecretStore, Vault};
+use latchkey::{Credential, PinProtector, SecretStore, Vault};
 use zeroize::Zeroizing;
 
 use super::{median, ms, stored, time};
@@ -56,7 +56,9 @@ fn unlock_median(biometric: Arc<dyn KeyProtector>, keep: Keep) -> std::time::Dur
     let pin = Credential::Pin("bench-pin-2468".to_string().into());
     vault.prepare(&pin).unwrap();
     vault.enable_biometric(&pin, keep).unwrap();
-    vault.save(&stored("bio")).unwrap();
+    vault
+        .save(&vault.lock_for_refresh().unwrap(), &stored("bio"))
+        .unwrap();
     let unlocks = (0..N)
         .map(|_| {
             vault.lock();
@@ -87,7 +89,7 @@ pub fn figures() {
         let keyring = unlock_median(
             Arc::new(FingerprintProtector::new(
                 InstantFinger,
-                latchkey_core::vault::SecretServiceStorage::on_bus(rig.session_bus()),
+                latchkey::vault::SecretServiceStorage::on_bus(rig.session_bus()),
             )),
             Keep::AcrossRestarts,
         );

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use latchkey_core::{MemoryStore, SecretStore, Session};
+use latchkey::{MemoryStore, SecretStore, Session};
 use latchkey_testkit::{login_driver, DevIdp};
 use url::Url;
 
@@ -68,7 +68,9 @@ pub async fn figures() {
         // restart would), then give the session an access token of its own and let it expire.
         stored.refresh_token =
             openidconnect::RefreshToken::new(json["refresh_token"].as_str().unwrap().to_owned());
-        store.save(&stored).unwrap();
+        store
+            .save(&store.lock_for_refresh().unwrap(), &stored)
+            .unwrap();
         session.lock().await;
         session.resume().await.unwrap();
         assert_eq!(session.get(&api).await.unwrap().status, 200);

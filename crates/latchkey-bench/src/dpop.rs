@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use latchkey_core::dpop::{DpopKey, Proof};
-use latchkey_core::Session;
+use latchkey::dpop::{DpopKey, Proof};
+use latchkey::Session;
 use latchkey_testkit::{login_driver, DevIdp};
 use url::Url;
 

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use latchkey_core::vault::{KdfParams, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
-use latchkey_core::{Credential, PinProtector, SecretStore, Session, StoredSession, Vault};
+use latchkey::vault::{KdfParams, KeyProtector, ProtectorError, UnlockMethod, VaultKey};
+use latchkey::{Credential, PinProtector, SecretStore, Session, StoredSession, Vault};
 use latchkey_testkit::{login_driver, DevIdp};
 use openidconnect::RefreshToken;
 
@@ -65,10 +65,19 @@ fn vault_figures() {
     let vault = Vault::open(dir.path(), Arc::new(Released)).unwrap();
     let pin = || Credential::Pin("bench-pin-2468".to_string().into());
     vault.prepare(&Credential::Prompt("bench".into())).unwrap();
-    vault.save(&stored("a")).unwrap();
+    vault
+        .save(&vault.lock_for_refresh().unwrap(), &stored("a"))
+        .unwrap();
 
     let saves: Vec<_> = (0..N)
-        .map(|i| time(|| vault.save(&stored(&i.to_string())).unwrap()).0)
+        .map(|i| {
+            time(|| {
+                vault
+                    .save(&vault.lock_for_refresh().unwrap(), &stored(&i.to_string()))
+                    .unwrap()
+            })
+            .0
+        })
         .collect();
     // Opening = decrypting and verifying the snapshot (a fresh vault each time: no cache).
     let loads: Vec<_> = (0..N)
@@ -135,7 +144,8 @@ fn vault_figures() {
         let d = tempfile::tempdir().unwrap();
         let v = Vault::open(d.path(), Arc::new(PinProtector::with_params(params))).unwrap();
         v.prepare(&pin()).unwrap();
-        v.save(&stored("b")).unwrap();
+        v.save(&v.lock_for_refresh().unwrap(), &stored("b"))
+            .unwrap();
         let unlocks: Vec<_> = (0..7)
             .map(|_| {
                 v.lock();
@@ -221,7 +231,7 @@ async fn resume_figures() {
         // Keep the vault in step with the server (the bare POST rotated the token).
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         s.refresh_token = RefreshToken::new(json["refresh_token"].as_str().unwrap().to_string());
-        vault.save(&s).unwrap();
+        vault.save(&vault.lock_for_refresh().unwrap(), &s).unwrap();
     }
     let (open, refresh, total, bare) = (
         median(opens),

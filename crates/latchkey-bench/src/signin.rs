@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use latchkey_core::{
+use latchkey::{
     Credential, RefreshGuard, SecretStore, Session, SessionHint, StoreError, StoredSession,
     UserAgent, UserAgentError, Vault,
 };
@@ -113,17 +113,17 @@ impl SecretStore for TimedVault {
     fn load(&self) -> Result<Option<StoredSession>, StoreError> {
         self.vault.load()
     }
-    fn save(&self, session: &StoredSession) -> Result<(), StoreError> {
+    fn save(&self, held: &RefreshGuard, session: &StoredSession) -> Result<(), StoreError> {
         let start = Instant::now();
-        let result = self.vault.save(session);
+        let result = self.vault.save(held, session);
         let marks = self.marks.lock().unwrap();
         let mut marks = marks.lock().unwrap();
         marks.stored += start.elapsed();
         marks.saves += 1;
         result
     }
-    fn clear(&self) -> Result<(), StoreError> {
-        self.vault.clear()
+    fn clear(&self, held: &RefreshGuard) -> Result<(), StoreError> {
+        self.vault.clear(held)
     }
     fn hint(&self) -> Result<Option<SessionHint>, StoreError> {
         self.vault.hint()

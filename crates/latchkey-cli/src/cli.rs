@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use latchkey_core::app::verbs::{stored_provider, StoredProvider};
-use latchkey_core::config::parse_param;
-use latchkey_core::{Latchkey, PartialConfig, PinProtector};
+use latchkey::config::parse_param;
+use latchkey::verbs::{stored_provider, StoredProvider};
+use latchkey::{Latchkey, PartialConfig, PinProtector};
 
 use crate::action::Action;
 use crate::commands::Ctx;
@@ -164,7 +164,7 @@ compile_error!(
 /// real system bus. Only a `test-rig` build (the fingerprint test's, never a release) reads
 /// `LATCHKEY_TEST_SYSTEM_BUS` / `LATCHKEY_TEST_SESSION_BUS`, the private buses of testkit's
 /// fingerprint rig.
-fn open(config: latchkey_core::Config, vault_dir: &Path) -> Result<Latchkey, Failure> {
+fn open(config: latchkey::Config, vault_dir: &Path) -> Result<Latchkey, Failure> {
     let pin = Arc::new(PinProtector::default());
     #[cfg(target_os = "linux")]
     let latchkey = Latchkey::open_with_biometric(
@@ -180,20 +180,20 @@ fn open(config: latchkey_core::Config, vault_dir: &Path) -> Result<Latchkey, Fai
 }
 
 #[cfg(target_os = "linux")]
-fn fingerprint() -> Arc<dyn latchkey_core::vault::KeyProtector> {
+fn fingerprint() -> Arc<dyn latchkey::vault::KeyProtector> {
     #[cfg(feature = "test-rig")]
     if let (Ok(system), Ok(session)) = (
         std::env::var("LATCHKEY_TEST_SYSTEM_BUS"),
         std::env::var("LATCHKEY_TEST_SESSION_BUS"),
     ) {
-        use latchkey_core::vault::{FingerprintProtector, Fprintd, SecretServiceStorage};
+        use latchkey::vault::{FingerprintProtector, Fprintd, SecretServiceStorage};
         tracing::warn!("test-rig build: fprintd and the Secret Service on private test buses");
         return Arc::new(FingerprintProtector::new(
             Fprintd::on_bus(&system),
             SecretServiceStorage::on_bus(&session),
         ));
     }
-    Arc::new(latchkey_core::vault::system_fingerprint())
+    Arc::new(latchkey::vault::system_fingerprint())
 }
 
 fn data_dir(flag: Option<&Path>) -> Result<PathBuf, Failure> {
@@ -207,10 +207,7 @@ fn data_dir(flag: Option<&Path>) -> Result<PathBuf, Failure> {
 
 /// Layers, each overriding the one before: the stored session's provider (so that after `login`
 /// no flag is needed), the file, `LATCHKEY_*`, flags.
-fn load_config(
-    cli: &Cli,
-    stored: Option<&StoredProvider>,
-) -> Result<latchkey_core::Config, Failure> {
+fn load_config(cli: &Cli, stored: Option<&StoredProvider>) -> Result<latchkey::Config, Failure> {
     let remembered = PartialConfig {
         issuer: stored.map(|s| s.issuer.clone()),
         client_id: stored.map(|s| s.client_id.clone()),

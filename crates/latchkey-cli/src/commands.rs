@@ -3,9 +3,7 @@
 //! the CLI and the app can't drift apart: unlocking offline, a session ended elsewhere, erasing
 //! the vault on sign-out all behave as the facade decides.
 
-use latchkey_core::{
-    Latchkey, SessionEvent, SessionState, SessionStatus, SystemBrowser, UserAgent,
-};
+use latchkey::{Latchkey, SessionEvent, SessionState, SessionStatus, SystemBrowser, UserAgent};
 
 use crate::action::Action;
 use crate::output::{self, Failure};
@@ -30,7 +28,7 @@ impl Ctx {
         self.latchkey.check_sign_in()?;
         let biometric = match (self.fingerprint, self.keep_in_keyring) {
             (false, _) => None,
-            (true, true) => Some(latchkey_core::vault::Keep::AcrossRestarts),
+            (true, true) => Some(latchkey::vault::Keep::AcrossRestarts),
             (true, false) => return Err(Failure::Usage(clap::Error::raw(
                 clap::error::ErrorKind::MissingRequiredArgument,
                 "login --fingerprint needs --keep-in-keyring: the CLI exits after each command, \
@@ -50,7 +48,7 @@ impl Ctx {
             credential,
             biometric,
             &browser,
-            latchkey_core::Redirect::Loopback,
+            latchkey::Redirect::Loopback,
         );
         tokio::pin!(sign_in);
         let status = tokio::select! {
@@ -81,12 +79,10 @@ impl Ctx {
             if !self.json {
                 eprintln!("Welcome back, {who}. Touch the fingerprint reader…");
             }
-            let finger = latchkey_core::Credential::Prompt("Unlock your Latchkey session".into());
+            let finger = latchkey::Credential::Prompt("Unlock your Latchkey session".into());
             match self.latchkey.unlock(finger).await {
                 Ok(_) => return Ok(()),
-                Err(latchkey_core::Error::Vault(
-                    e @ latchkey_core::VaultError::Biometric { .. },
-                )) => {
+                Err(latchkey::Error::Vault(e @ latchkey::VaultError::Biometric { .. })) => {
                     if !self.json {
                         eprintln!("{e}");
                     }
@@ -113,7 +109,7 @@ impl Ctx {
                 // whether there was anything to unlock.
                 let status = latchkey.status();
                 if status.state != SessionState::SignedIn {
-                    return Err(latchkey_core::Error::NotSignedIn.into());
+                    return Err(latchkey::CoreError::NotSignedIn.into());
                 }
                 output::print_status(&status, json, "Unlocked");
                 Ok(())
@@ -127,9 +123,10 @@ impl Ctx {
                 output::print_api_response(&response, json);
                 match response.status {
                     200..=299 => Ok(()),
-                    401 => Err(Failure::Core(latchkey_core::Error::ReauthRequired(
-                        latchkey_core::ReauthReason::AccessTokenRejected,
-                    ))),
+                    401 => Err(latchkey::CoreError::ReauthRequired(
+                        latchkey::ReauthReason::AccessTokenRejected,
+                    )
+                    .into()),
                     status => Err(Failure::HttpStatus(status)),
                 }
             }
@@ -174,13 +171,13 @@ impl Ctx {
                     }
                 }
                 SessionEvent::SessionEnded { reason } => {
-                    return Err(latchkey_core::Error::ReauthRequired(reason.clone()).into())
+                    return Err(latchkey::CoreError::ReauthRequired(reason.clone()).into())
                 }
                 SessionEvent::SignedOut => return Ok(()),
                 _ => {}
             }
             if self.latchkey.status().state != SessionState::SignedIn {
-                return Err(latchkey_core::Error::NotSignedIn.into());
+                return Err(latchkey::CoreError::NotSignedIn.into());
             }
         }
     }

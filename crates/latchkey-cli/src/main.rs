@@ -11,7 +11,7 @@
 //!   logout [--end-session]          revoke, forget, optionally end the browser session
 //! ```
 //!
-//! Every command runs on the same facade as the app (`latchkey_core::Latchkey`). The session is
+//! Every command runs on the same facade as the app (`latchkey::Latchkey`). The session is
 //! stored in the vault; after `login`, the other commands use its issuer and client without flags.
 //!
 //! Exit codes: 0 ok, 2 usage or configuration, 3 sign-in required, 4 network or server

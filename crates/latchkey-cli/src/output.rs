@@ -1,10 +1,8 @@
 //! Everything the CLI prints: statuses, events, API responses, failures. Only types that hold no
 //! token reach this module, so nothing here can print one.
 
-use latchkey_core::app::verbs::StoredProvider;
-use latchkey_core::{
-    ApiResponse, ErrorKind, SessionEvent, SessionState, SessionStatus, SignOutReport,
-};
+use latchkey::verbs::StoredProvider;
+use latchkey::{ApiResponse, ErrorKind, SessionEvent, SessionState, SessionStatus, SignOutReport};
 use serde_json::json;
 
 /// Why the CLI exits non-zero.
@@ -12,7 +10,7 @@ use serde_json::json;
 pub enum Failure {
     /// An error from the engine.
     #[error(transparent)]
-    Core(latchkey_core::Error),
+    Core(latchkey::Error),
     /// A required setting has no value: worded for this CLI (which flag, variable or key sets
     /// it), not taken from the engine's message, which is written for any front end.
     #[error("configuration: `{field}` is required ({hint})", hint = cli_hint(field))]
@@ -73,19 +71,25 @@ fn cli_hint(field: &str) -> String {
     }
 }
 
-impl From<latchkey_core::Error> for Failure {
-    fn from(e: latchkey_core::Error) -> Self {
+impl From<latchkey::Error> for Failure {
+    fn from(e: latchkey::Error) -> Self {
         match e {
-            latchkey_core::Error::Config(config) => config.into(),
+            latchkey::Error::Core(latchkey::CoreError::Config(config)) => config.into(),
             other => Failure::Core(other),
         }
     }
 }
 
-impl From<latchkey_core::ConfigError> for Failure {
-    fn from(e: latchkey_core::ConfigError) -> Self {
+impl From<latchkey::CoreError> for Failure {
+    fn from(e: latchkey::CoreError) -> Self {
+        latchkey::Error::from(e).into()
+    }
+}
+
+impl From<latchkey::ConfigError> for Failure {
+    fn from(e: latchkey::ConfigError) -> Self {
         match e {
-            latchkey_core::ConfigError::Missing { field, .. } => Failure::MissingConfig { field },
+            latchkey::ConfigError::Missing { field, .. } => Failure::MissingConfig { field },
             other => Failure::Core(other.into()),
         }
     }
@@ -111,7 +115,7 @@ fn kind_code(kind: ErrorKind) -> u8 {
         ErrorKind::Configuration => 2,
         ErrorKind::ReauthRequired | ErrorKind::NotSignedIn => 3,
         ErrorKind::Transient => 4,
-        ErrorKind::VaultLocked => 5,
+        ErrorKind::Locked => 5,
         _ => 1,
     }
 }
@@ -281,12 +285,12 @@ pub fn print_sign_out(report: &SignOutReport, json: bool) {
         return;
     }
     let revocation = match &report.revocation {
-        latchkey_core::RevocationOutcome::Revoked => "the refresh token was revoked".to_string(),
-        latchkey_core::RevocationOutcome::NotSupported => {
+        latchkey::RevocationOutcome::Revoked => "the refresh token was revoked".to_string(),
+        latchkey::RevocationOutcome::NotSupported => {
             "the server does not support revocation".to_string()
         }
-        latchkey_core::RevocationOutcome::NothingToRevoke => "there was no session".to_string(),
-        latchkey_core::RevocationOutcome::Failed(why) => {
+        latchkey::RevocationOutcome::NothingToRevoke => "there was no session".to_string(),
+        latchkey::RevocationOutcome::Failed(why) => {
             format!("revocation failed ({why}); the token may stay valid at the server until it expires")
         }
     };
@@ -299,11 +303,11 @@ pub fn print_failure(failure: &Failure, json: bool) {
         let _ = e.print();
         return;
     }
-    let message = latchkey_core::error::full_message(failure);
+    let message = latchkey::error::full_message(failure);
     if json {
         let kind = match failure {
             Failure::Core(e) => json!(e.kind()),
-            Failure::NoPin | Failure::PinMismatch => json!("vault_locked"),
+            Failure::NoPin | Failure::PinMismatch => json!("locked"),
             Failure::HttpStatus(_) => json!("http_status"),
             Failure::Usage(_)
             | Failure::NoDataDir

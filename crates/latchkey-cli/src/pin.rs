@@ -3,8 +3,8 @@
 
 use std::io::IsTerminal;
 
-use latchkey_core::vault::NEW_PIN_RULE;
-use latchkey_core::Credential;
+use latchkey::vault::NEW_PIN_RULE;
+use latchkey::Credential;
 use zeroize::Zeroizing;
 
 use crate::output::Failure;
@@ -34,7 +34,7 @@ pub fn existing_pin(from_stdin: bool, prompt: &str) -> Result<Credential, Failur
         return read_stdin_line().map(Credential::Pin);
     }
     if !std::io::stdin().is_terminal() {
-        return Err(Failure::Core(latchkey_core::StoreError::Locked.into()));
+        return Err(Failure::Core(latchkey::StoreError::Locked.into()));
     }
     Ok(Credential::Pin(Zeroizing::new(
         rpassword::prompt_password(prompt).map_err(Failure::Terminal)?,

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use latchkey_core::SecretStore;
+use latchkey::SecretStore;
 use latchkey_testkit::cli::{
     assert_exit, assert_stderr_has, assert_stdout_has, pin, pipe, stderr, stdout, stdout_json,
     Machine, PIN,

@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use latchkey_core::vault::KeyProtector;
-use latchkey_core::{PinProtector, SecretStore};
+use latchkey::vault::KeyProtector;
+use latchkey::{PinProtector, SecretStore};
 use latchkey_testkit::cli::{pin, pipe, stderr, stdout, Machine, PIN};
 use latchkey_testkit::{DevIdp, Secrets};
 

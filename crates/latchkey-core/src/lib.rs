@@ -5,7 +5,6 @@
 //! in, and every security decision that goes with it.
 //!
 //! # Contents
-//! - [`app`]: [`Latchkey`], the facade a front end holds: one call per user action.
 //! - [`config`]: issuer, client_id, scopes, extra parameters; from TOML, env and flags.
 //! - [`discovery`]: server metadata, issuer and PKCE-downgrade checks, JWKS, ID token validation.
 //! - [`authorize`]: the authorization request (PKCE S256, state, nonce) and its response checks.
@@ -13,8 +12,9 @@
 //! - [`user_agent`]: the system browser (and the `BROWSER` convention).
 //! - [`session`]: sign-in, single-flight refresh, the refresh scheduler, API calls, sign-out.
 //! - [`step_up`]: RFC 9470 step-up challenges and the checks of their sign-in.
-//! - [`store`]: the [`store::SecretStore`] trait, and an in-memory store.
-//! - [`vault`]: the Stronghold vault whose key biometrics or a PIN release.
+//! - [`store`]: the [`store::SecretStore`] seam, where a session is kept, and an in-memory store.
+//!   The Stronghold vault whose key biometrics or a PIN release implements it in `latchkey-vault`;
+//!   the `latchkey` crate's facade combines the two.
 //! - [`error`]: typed errors and the [`error::ErrorKind`] classification front ends act on.
 //!
 //! # Flow
@@ -45,7 +45,6 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod app;
 pub mod applink;
 pub mod authorize;
 pub mod config;
@@ -66,9 +65,7 @@ mod test_skip;
 mod token_endpoint;
 mod tokens;
 pub mod user_agent;
-pub mod vault;
 
-pub use app::Latchkey;
 pub use applink::{app_link, AppLinkRedirect, AppLinkSender};
 pub use config::{Config, ConfigError, PartialConfig};
 pub use error::{Error, ErrorKind, ReauthReason, Result};
@@ -76,7 +73,8 @@ pub use session::{
     ApiResponse, AutoRefresh, Redirect, RefreshTrigger, RevocationOutcome, Session, SessionEvent,
     SessionState, SessionStatus, SignOutOptions, SignOutReport, StatusWatch,
 };
-pub use store::{MemoryStore, RefreshGuard, SecretStore, SessionHint, StoreError, StoredSession};
+pub use store::{
+    MemoryStore, RefreshGuard, SecretStore, SessionHint, StoreError, StoreId, StoredSession,
+};
 pub use tokens::{refresh_margin, MAX_TRUSTED_LIFETIME, MIN_REFRESH_INTERVAL};
 pub use user_agent::{SystemBrowser, UserAgent, UserAgentError};
-pub use vault::{Credential, PinProtector, UnlockMethod, Vault, VaultError, VaultMetadata};

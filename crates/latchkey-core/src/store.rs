@@ -86,6 +86,9 @@ pub enum StoreError {
     /// write or erase; the store was left as it is.
     #[error("another process signed in or out: {0}")]
     Replaced(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A write was given the lock of another store: a bug in the caller; nothing was written.
+    #[error("a write to the secret store was made without holding its lock")]
+    NotHeld,
     /// The store's implementation failed (the vault, a keychain), classified by it.
     #[error("{source}")]
     Backend {
@@ -101,8 +104,10 @@ impl StoreError {
     /// The classification.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            StoreError::Locked => ErrorKind::VaultLocked,
-            StoreError::Io { .. } | StoreError::Corrupt(_) => ErrorKind::Internal,
+            StoreError::Locked => ErrorKind::Locked,
+            StoreError::Io { .. } | StoreError::Corrupt(_) | StoreError::NotHeld => {
+                ErrorKind::Internal
+            }
             StoreError::Replaced(_) => ErrorKind::ReauthRequired,
             StoreError::Backend { kind, .. } => *kind,
         }
@@ -132,23 +137,64 @@ pub struct SessionHint {
     pub display_name: Option<String>,
 }
 
-/// Held while one process refreshes, so that two processes sharing a store never spend the same
-/// refresh token. Releases on drop.
+/// Which store a [`RefreshGuard`] was taken from: unique for the life of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreId(u64);
+
+impl StoreId {
+    /// A new identity, for a new store.
+    pub fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl Default for StoreId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The store's write lock, held: the only way to write ([`SecretStore::save`] and
+/// [`SecretStore::clear`] take it), so that no write happens outside the lock, and a write by the
+/// holder never takes the lock a second time (which, for a cross-process lock that is not
+/// re-entrant, would wait for itself). Two processes sharing a store never spend the same
+/// refresh token: the engine holds one across each read, token request and write. Releases on
+/// drop; it is not `Clone`, and it is not taken twice by one holder: the engine passes it down.
 pub struct RefreshGuard {
-    _held: Option<Box<dyn std::any::Any + Send>>,
+    store: StoreId,
+    _held: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl RefreshGuard {
-    /// A guard holding `lock` (e.g. an OS file lock) until dropped.
-    pub fn new(lock: impl std::any::Any + Send) -> Self {
+    /// A guard of the store `store`, holding `lock` (e.g. an OS file lock) until dropped.
+    pub fn new(store: StoreId, lock: impl std::any::Any + Send + Sync) -> Self {
         Self {
+            store,
             _held: Some(Box::new(lock)),
         }
     }
 
-    /// A guard that holds nothing (stores private to one process).
-    pub fn none() -> Self {
-        Self { _held: None }
+    /// A guard of `store` that holds nothing (stores private to one process).
+    pub fn unlocked(store: StoreId) -> Self {
+        Self { store, _held: None }
+    }
+
+    /// Refuses a guard taken from another store ([`StoreError::NotHeld`]).
+    pub fn check(&self, store: StoreId) -> Result<(), StoreError> {
+        if self.store == store {
+            Ok(())
+        } else {
+            Err(StoreError::NotHeld)
+        }
+    }
+}
+
+impl std::fmt::Debug for RefreshGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshGuard")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
     }
 }
 
@@ -160,24 +206,25 @@ impl RefreshGuard {
 pub trait SecretStore: Send + Sync {
     /// The stored session, if any.
     fn load(&self) -> Result<Option<StoredSession>, StoreError>;
-    /// Replaces the stored session.
-    fn save(&self, session: &StoredSession) -> Result<(), StoreError>;
-    /// Forgets the stored session.
-    fn clear(&self) -> Result<(), StoreError>;
+    /// Replaces the stored session, under this store's lock (`held`, from
+    /// [`SecretStore::lock_for_refresh`]; a guard of another store is [`StoreError::NotHeld`]).
+    fn save(&self, held: &RefreshGuard, session: &StoredSession) -> Result<(), StoreError>;
+    /// Forgets the stored session, under this store's lock.
+    fn clear(&self, held: &RefreshGuard) -> Result<(), StoreError>;
     /// Non-secret facts about the stored session, available while locked.
     fn hint(&self) -> Result<Option<SessionHint>, StoreError> {
         Ok(None)
     }
-    /// Blocks until this process may refresh: stores shared between processes take an OS lock.
-    /// The engine re-reads the store after taking it.
-    fn lock_for_refresh(&self) -> Result<RefreshGuard, StoreError> {
-        Ok(RefreshGuard::none())
-    }
+    /// Takes this store's write lock, blocking (for a bounded time) until this caller may write:
+    /// stores shared between processes take an OS lock. The engine re-reads the store after
+    /// taking it, and holds it until what it read is written back.
+    fn lock_for_refresh(&self) -> Result<RefreshGuard, StoreError>;
 }
 
 /// An in-process store: the session lives as long as the process.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
+    id: StoreId,
     slot: Mutex<Option<StoredSession>>,
 }
 
@@ -199,14 +246,21 @@ impl SecretStore for MemoryStore {
         Ok(self.slot().clone())
     }
 
-    fn save(&self, session: &StoredSession) -> Result<(), StoreError> {
+    fn save(&self, held: &RefreshGuard, session: &StoredSession) -> Result<(), StoreError> {
+        held.check(self.id)?;
         *self.slot() = Some(session.clone());
         Ok(())
     }
 
-    fn clear(&self) -> Result<(), StoreError> {
+    fn clear(&self, held: &RefreshGuard) -> Result<(), StoreError> {
+        held.check(self.id)?;
         *self.slot() = None;
         Ok(())
+    }
+
+    /// The process is the only one that sees this store: nothing to lock.
+    fn lock_for_refresh(&self) -> Result<RefreshGuard, StoreError> {
+        Ok(RefreshGuard::unlocked(self.id))
     }
 }
 
@@ -252,9 +306,33 @@ mod tests {
             auth_time: None,
             dpop_key: None,
         };
-        store.save(&s).unwrap();
+        let held = store.lock_for_refresh().unwrap();
+        store.save(&held, &s).unwrap();
         assert_eq!(store.load().unwrap().unwrap().refresh_token.secret(), "rt");
-        store.clear().unwrap();
+        store.clear(&held).unwrap();
         assert!(store.load().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_write_with_another_stores_lock_is_refused_and_changes_nothing() {
+        let (one, other) = (MemoryStore::new(), MemoryStore::new());
+        let s = StoredSession {
+            issuer: "i".into(),
+            client_id: "c".into(),
+            scopes: vec![],
+            refresh_token: RefreshToken::new("rt".into()),
+            id_token: None,
+            nonce: None,
+            subject: None,
+            display_name: None,
+            auth_time: None,
+            dpop_key: None,
+        };
+        let wrong = other.lock_for_refresh().unwrap();
+        assert!(matches!(one.save(&wrong, &s), Err(StoreError::NotHeld)));
+        assert!(one.load().unwrap().is_none());
+        one.save(&one.lock_for_refresh().unwrap(), &s).unwrap();
+        assert!(matches!(one.clear(&wrong), Err(StoreError::NotHeld)));
+        assert!(one.load().unwrap().is_some());
     }
 }

@@ -211,7 +211,9 @@ async fn a_session_whose_key_is_lost_or_unreadable_ends_at_its_next_refresh() {
         let mut copy = stored.clone();
         copy.dpop_key = key;
         let (resumed, copy_store) = idp.session();
-        copy_store.save(&copy).unwrap();
+        copy_store
+            .save(&copy_store.lock_for_refresh().unwrap(), &copy)
+            .unwrap();
         // Without its key the bound refresh token is useless: the server refuses it and the
         // session ends with "sign in again" instead of failing every call.
         assert!(!resumed.resume().await.unwrap().key_bound);

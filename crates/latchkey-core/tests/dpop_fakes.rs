@@ -504,7 +504,9 @@ async fn dpop_required_ends_a_stored_session_without_its_key_instead_of_refreshi
     let mut keyless = store.load().unwrap().unwrap();
     keyless.dpop_key = None;
     let (resumed, resumed_store) = session_for(&server, DpopPolicy::Required);
-    resumed_store.save(&keyless).unwrap();
+    resumed_store
+        .save(&resumed_store.lock_for_refresh().unwrap(), &keyless)
+        .unwrap();
     assert!(!resumed.resume().await.unwrap().key_bound);
     let err = resumed.refresh().await.unwrap_err();
     assert!(

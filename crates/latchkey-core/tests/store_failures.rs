@@ -96,7 +96,10 @@ async fn locking_never_writes_an_unsaved_rotation_over_another_processs_sign_out
         .mount(server)
         .await;
     session.refresh().await.unwrap(); // rt-2's save fails
-    store.inner.clear().unwrap(); // meanwhile another process signs out
+    store
+        .inner
+        .clear(&store.inner.lock_for_refresh().unwrap())
+        .unwrap(); // meanwhile another process signs out
 
     session.lock().await;
     assert_eq!(

@@ -262,7 +262,9 @@ async fn a_stored_session_without_its_dpop_key_is_revoked_before_it_is_ended() {
     let mut keyless = store.load().unwrap().unwrap();
     keyless.dpop_key = None;
     let (resumed, resumed_store) = session_for(&server, DpopPolicy::Required);
-    resumed_store.save(&keyless).unwrap();
+    resumed_store
+        .save(&resumed_store.lock_for_refresh().unwrap(), &keyless)
+        .unwrap();
     resumed.resume().await.unwrap();
     let err = resumed.refresh().await.unwrap_err();
     assert!(

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 
-use latchkey_core::{SystemBrowser, UserAgent, UserAgentError};
+use latchkey::{SystemBrowser, UserAgent, UserAgentError};
 use url::Url;
 
 use crate::repo_root;
@@ -49,13 +49,13 @@ pub struct AppLinkDriver {
     /// The account.
     pub user: String,
     /// Where the OS hands app links.
-    pub sender: latchkey_core::AppLinkSender,
+    pub sender: latchkey::AppLinkSender,
     /// Links delivered before the real one.
     pub before: Vec<Url>,
 }
 
 impl UserAgent for AppLinkDriver {
-    fn open(&self, url: &Url) -> Result<(), latchkey_core::UserAgentError> {
+    fn open(&self, url: &Url) -> Result<(), latchkey::UserAgentError> {
         let driver = repo_root().join("dev-idp/login-driver.mjs");
         let (user, url, sender, before) = (
             self.user.clone(),

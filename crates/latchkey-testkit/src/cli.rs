@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 
-use latchkey_core::{Credential, PinProtector, Vault};
+use latchkey::{Credential, PinProtector, Vault};
 
 use crate::{browser_command, DevIdp};
 

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use latchkey_core::{Config, MemoryStore, PartialConfig, SecretStore, Session, StoredSession};
+use latchkey::{Config, MemoryStore, PartialConfig, SecretStore, Session, StoredSession};
 
 use crate::repo_root;
 
@@ -57,7 +57,7 @@ impl DevIdp {
     /// replays the stored refresh token with bare HTTP (a bound one would need a proof).
     pub fn bearer_config(&self) -> Config {
         let mut config = self.config();
-        config.dpop = latchkey_core::config::DpopPolicy::Off;
+        config.dpop = latchkey::config::DpopPolicy::Off;
         config
     }
 
@@ -86,7 +86,8 @@ impl DevIdp {
     /// without a browser: its session and store.
     pub async fn resumed_copy(&self, stored: &StoredSession) -> (Session, Arc<MemoryStore>) {
         let (session, store) = self.session();
-        store.save(stored).expect("the memory store saves");
+        let held = store.lock_for_refresh().expect("a memory store locks");
+        store.save(&held, stored).expect("the memory store saves");
         session.resume().await.expect("the copy resumes");
         (session, store)
     }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use latchkey_core::{Config, Latchkey, MemoryStore, PartialConfig, SecretStore, Session};
+use latchkey::{Config, Latchkey, MemoryStore, PartialConfig, SecretStore, Session};
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -142,15 +142,15 @@ impl<S: SecretStore + 'static> FakeIdp<S> {
 }
 
 /// The PIN protector at the OWASP-minimum cost (fast tests).
-pub fn fast_pin_protector() -> Arc<latchkey_core::PinProtector> {
-    Arc::new(latchkey_core::PinProtector::with_params(
-        latchkey_core::vault::KdfParams::OWASP_MINIMUM,
+pub fn fast_pin_protector() -> Arc<latchkey::PinProtector> {
+    Arc::new(latchkey::PinProtector::with_params(
+        latchkey::vault::KdfParams::OWASP_MINIMUM,
     ))
 }
 
 /// The user's PIN in these tests.
-pub fn test_pin() -> latchkey_core::Credential {
-    latchkey_core::Credential::Pin("test-pin-2468".to_owned().into())
+pub fn test_pin() -> latchkey::Credential {
+    latchkey::Credential::Pin("test-pin-2468".to_owned().into())
 }
 
 /// A fake IdP (discovery and a code exchange answering `token_response`); refreshes are the

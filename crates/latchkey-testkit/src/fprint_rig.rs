@@ -94,7 +94,7 @@ impl FprintRig {
         rig
     }
 
-    /// The private system bus (for [`latchkey_core::vault::Fprintd::on_bus`]).
+    /// The private system bus (for [`latchkey::vault::Fprintd::on_bus`]).
     pub fn system_bus(&self) -> &str {
         &self.system_bus
     }

@@ -48,9 +48,9 @@ pub fn repo_root() -> PathBuf {
 /// `callers` tasks asking `session` for a fresh access token at once; their answers (the token's
 /// secret), in order.
 pub async fn fresh_access_tokens_at_once(
-    session: &latchkey_core::Session,
+    session: &latchkey::Session,
     callers: usize,
-) -> Vec<latchkey_core::Result<String>> {
+) -> Vec<latchkey::CoreResult<String>> {
     let tasks: Vec<_> = (0..callers)
         .map(|_| {
             let s = session.clone();

@@ -71,7 +71,7 @@ impl Secrets {
 
     /// Adds a session's DPoP private key (kind `dpop_private_key`): its 32-byte scalar, found
     /// in any of [`Secrets::add_key`]'s encodings (the stored form is base64url).
-    pub fn add_dpop_key(&mut self, material: &latchkey_core::dpop::DpopKeyMaterial) {
+    pub fn add_dpop_key(&mut self, material: &latchkey::dpop::DpopKeyMaterial) {
         use base64::Engine;
         let scalar = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(material.d.expose())

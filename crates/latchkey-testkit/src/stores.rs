@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Mutex;
 
-use latchkey_core::{
-    MemoryStore, RefreshGuard, SecretStore, SessionHint, StoreError, StoredSession,
-};
+use latchkey::{MemoryStore, RefreshGuard, SecretStore, SessionHint, StoreError, StoredSession};
 
 /// What a [`TestStore`] does before the [`MemoryStore`] it wraps: by default, nothing.
 pub trait Misbehaviour: Send + Sync {
@@ -51,12 +49,12 @@ impl<M: Misbehaviour> SecretStore for TestStore<M> {
     fn load(&self) -> Result<Option<StoredSession>, StoreError> {
         self.inner.load()
     }
-    fn save(&self, session: &StoredSession) -> Result<(), StoreError> {
+    fn save(&self, held: &RefreshGuard, session: &StoredSession) -> Result<(), StoreError> {
         self.misbehaviour.before_save(session)?;
-        self.inner.save(session)
+        self.inner.save(held, session)
     }
-    fn clear(&self) -> Result<(), StoreError> {
-        self.inner.clear()
+    fn clear(&self, held: &RefreshGuard) -> Result<(), StoreError> {
+        self.inner.clear(held)
     }
     fn hint(&self) -> Result<Option<SessionHint>, StoreError> {
         self.inner.hint()

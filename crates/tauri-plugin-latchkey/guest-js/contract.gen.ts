@@ -543,7 +543,7 @@ export const events = [
   {
     "event": "refresh_failed",
     "trigger": "scheduled",
-    "kind": "vault_locked",
+    "kind": "locked",
     "message": "the token endpoint unavailable",
     "retry_in_secs": null
   },

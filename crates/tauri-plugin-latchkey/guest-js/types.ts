@@ -82,15 +82,14 @@ export type ErrorKind =
   | 'origin_not_allowed'
   | 'unknown_account';
 
-/** The engine's classification of a failed background refresh (timeline only; `vault_locked`
- * there is the engine's name for `locked`). */
+/** The engine's classification of a failed background refresh (timeline only). */
 export type RefreshFailureKind =
   | 'configuration'
   | 'cancelled'
   | 'reauth_required'
   | 'not_signed_in'
   | 'transient'
-  | 'vault_locked'
+  | 'locked'
   | 'protocol'
   | 'wrong_state'
   | 'internal';

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use latchkey_core::PartialConfig;
+use latchkey::PartialConfig;
 use tauri::plugin::TauriPlugin;
 use tauri::Runtime;
 

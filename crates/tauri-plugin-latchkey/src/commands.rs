@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use latchkey_core::app::BiometricChange;
-use latchkey_core::vault::{BiometricStatus, Keep};
-use latchkey_core::{Credential, SignOutReport};
+use latchkey::vault::{BiometricStatus, Keep};
+use latchkey::BiometricChange;
+use latchkey::{Credential, SignOutReport};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State, Webview};
 use zeroize::Zeroizing;

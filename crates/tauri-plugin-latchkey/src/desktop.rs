@@ -10,8 +10,8 @@
 
 use std::sync::Arc;
 
-use latchkey_core::vault::KeyProtector;
-use latchkey_core::{PinProtector, SystemBrowser, UnlockMethod, UserAgent, UserAgentError};
+use latchkey::vault::KeyProtector;
+use latchkey::{PinProtector, SystemBrowser, UnlockMethod, UserAgent, UserAgentError};
 use tauri::{AppHandle, Runtime};
 
 /// The vault key's protector on this platform.

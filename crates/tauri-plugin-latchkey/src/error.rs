@@ -35,16 +35,16 @@ pub enum ErrorKind {
     UnknownAccount,
 }
 
-impl From<latchkey_core::ErrorKind> for ErrorKind {
-    fn from(kind: latchkey_core::ErrorKind) -> Self {
-        use latchkey_core::ErrorKind as Core;
+impl From<latchkey::ErrorKind> for ErrorKind {
+    fn from(kind: latchkey::ErrorKind) -> Self {
+        use latchkey::ErrorKind as Core;
         match kind {
             Core::Configuration => Self::Configuration,
             Core::Cancelled => Self::Cancelled,
             Core::ReauthRequired => Self::ReauthRequired,
             Core::NotSignedIn => Self::NotSignedIn,
             Core::Transient => Self::Transient,
-            Core::VaultLocked => Self::Locked,
+            Core::Locked => Self::Locked,
             Core::Protocol => Self::Protocol,
             Core::WrongState => Self::WrongState,
             _ => Self::Internal,
@@ -62,7 +62,7 @@ pub struct Error {
     pub message: String,
     /// For a settings problem, the setting at fault as its settings-file key (`issuer`,
     /// `client_id`, `scopes`, `params.max_age`, `api_url`; latchkey-core's
-    /// [`ConfigError::field`](latchkey_core::ConfigError::field)), so a form can show the message
+    /// [`ConfigError::field`](latchkey::ConfigError::field)), so a form can show the message
     /// next to that field. `null` for every other error.
     pub field: Option<String>,
 }
@@ -87,12 +87,14 @@ impl Error {
     }
 }
 
-impl From<latchkey_core::Error> for Error {
-    fn from(e: latchkey_core::Error) -> Self {
+impl From<latchkey::Error> for Error {
+    fn from(e: latchkey::Error) -> Self {
         let kind = e.kind().into();
-        let message = latchkey_core::error::full_message(&e);
+        let message = latchkey::error::full_message(&e);
         let field = match &e {
-            latchkey_core::Error::Config(config) => config.field().map(str::to_owned),
+            latchkey::Error::Core(latchkey::CoreError::Config(config)) => {
+                config.field().map(str::to_owned)
+            }
             _ => None,
         };
         tracing::warn!(?kind, %message, ?field, "command failed");
@@ -104,9 +106,15 @@ impl From<latchkey_core::Error> for Error {
     }
 }
 
-impl From<latchkey_core::ConfigError> for Error {
-    fn from(e: latchkey_core::ConfigError) -> Self {
-        latchkey_core::Error::from(e).into()
+impl From<latchkey::CoreError> for Error {
+    fn from(e: latchkey::CoreError) -> Self {
+        latchkey::Error::from(e).into()
+    }
+}
+
+impl From<latchkey::ConfigError> for Error {
+    fn from(e: latchkey::ConfigError) -> Self {
+        latchkey::Error::from(e).into()
     }
 }
 
@@ -116,14 +124,14 @@ mod tests {
 
     #[test]
     fn every_core_kind_maps_to_one_plugin_kind_and_locked_has_one_name() {
-        use latchkey_core::ErrorKind as Core;
+        use latchkey::ErrorKind as Core;
         let all = [
             (Core::Configuration, "configuration"),
             (Core::Cancelled, "cancelled"),
             (Core::ReauthRequired, "reauth_required"),
             (Core::NotSignedIn, "not_signed_in"),
             (Core::Transient, "transient"),
-            (Core::VaultLocked, "locked"),
+            (Core::Locked, "locked"),
             (Core::Protocol, "protocol"),
             (Core::WrongState, "wrong_state"),
             (Core::Internal, "internal"),

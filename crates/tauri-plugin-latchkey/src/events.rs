@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use latchkey_core::Latchkey;
+use latchkey::Latchkey;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::oneshot;
 

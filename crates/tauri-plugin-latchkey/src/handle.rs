@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use latchkey_core::PartialConfig;
+use latchkey::PartialConfig;
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -71,7 +71,7 @@ impl<R: Runtime> Latchkey<R> {
 
     /// The configuration in effect: the layers merged and checked (a public client has no
     /// secret in it). Fails like every call while the settings are unusable.
-    pub async fn config(&self) -> Result<latchkey_core::Config> {
+    pub async fn config(&self) -> Result<latchkey::Config> {
         Ok(self.state()?.latchkey().await?.config().clone())
     }
 
@@ -84,9 +84,9 @@ impl<R: Runtime> Latchkey<R> {
         Ok(())
     }
 
-    /// The engine's facade for this account (`latchkey_core::Latchkey`), for host code that
+    /// The engine's facade for this account (`latchkey::Latchkey`), for host code that
     /// needs what this handle doesn't wrap. Host Rust is trusted; nothing of it reaches script.
-    pub async fn facade(&self) -> Result<Arc<latchkey_core::Latchkey>> {
+    pub async fn facade(&self) -> Result<Arc<latchkey::Latchkey>> {
         self.state()?.latchkey().await
     }
 

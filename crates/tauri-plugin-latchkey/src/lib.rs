@@ -40,7 +40,7 @@ mod subscribers;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use latchkey_core::Latchkey as Facade;
+use latchkey::Latchkey as Facade;
 use tauri::plugin::TauriPlugin;
 use tauri::{AppHandle, Manager, RunEvent, Runtime, WindowEvent};
 
@@ -48,7 +48,10 @@ pub use builder::{Builder, Unlock, DEFAULT_IDLE_LOCK};
 pub use error::{Error, ErrorKind, Result};
 pub use handle::{Latchkey, LatchkeyExt};
 pub use instance::InstanceError;
-pub use latchkey_core::PartialConfig;
+/// The engine the plugin holds (the `latchkey` facade, its session and vault types), for a host
+/// app's own Rust that needs more than [`Latchkey`]: one dependency, one version.
+pub use latchkey as engine;
+pub use latchkey::PartialConfig;
 pub use models::{AccountId, FetchResponse, Push, Response, Status};
 pub use secret::AccessToken;
 

@@ -20,8 +20,8 @@ use std::sync::{Arc, OnceLock};
 use base64::Engine as _;
 // iOS uses the keychain protector (`apple.rs`); the Android cipher is compiled there too.
 #[cfg_attr(target_os = "ios", allow(unused_imports))]
-use latchkey_core::vault::{BiometricCipher, CipherProtector, KeyProtector, ProtectorError};
-use latchkey_core::{PinProtector, UnlockMethod, UserAgent, UserAgentError};
+use latchkey::vault::{BiometricCipher, CipherProtector, KeyProtector, ProtectorError};
+use latchkey::{PinProtector, UnlockMethod, UserAgent, UserAgentError};
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_biometric::{AuthOptions, BiometricExt};
 use tauri_plugin_opener::OpenerExt;

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use latchkey_core::vault::BiometricStatus;
-use latchkey_core::{SessionEvent, SessionStatus, UnlockMethod};
+use latchkey::vault::BiometricStatus;
+use latchkey::{SessionEvent, SessionStatus, UnlockMethod};
 use serde::{Deserialize, Serialize};
 
 /// An account's name. A single-account app never names one: every call defaults to
@@ -111,8 +111,8 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-impl From<latchkey_core::ApiResponse> for Response {
-    fn from(r: latchkey_core::ApiResponse) -> Self {
+impl From<latchkey::ApiResponse> for Response {
+    fn from(r: latchkey::ApiResponse) -> Self {
         Self {
             status: r.status,
             content_type: r.content_type,

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use latchkey_core::vault::{BiometricStatus, KeyProtector};
-use latchkey_core::{Latchkey, PartialConfig};
+use latchkey::vault::{BiometricStatus, KeyProtector};
+use latchkey::{Latchkey, PartialConfig};
 use tokio::sync::RwLock;
 
 use crate::builder::Options;
@@ -163,7 +163,7 @@ impl AccountState {
     /// Refused while a session exists (signed in, or locked in the vault): new settings would
     /// send the session's tokens to another API or swap its provider. Settings that would lower
     /// DPoP below the policy in effect are refused whatever the state
-    /// ([`latchkey_core::config::check_dpop_not_lowered`]). Signed out, the old facade is shut
+    /// ([`latchkey::config::check_dpop_not_lowered`]). Signed out, the old facade is shut
     /// down (its background tasks stopped) before the new one replaces it.
     pub async fn replace_settings(&self, settings: PartialConfig) -> Result<Arc<Latchkey>, Error> {
         let Some(path) = &self.paths.settings else {
@@ -176,7 +176,7 @@ impl AccountState {
         match &*slot {
             Ok(current) => current.check_reconfigure()?,
             // Unusable settings: no facade, but the vault may still hold a session.
-            Err(_) => latchkey_core::app::check_no_stored_session(&self.paths.vault)?,
+            Err(_) => latchkey::check_no_stored_session(&self.paths.vault)?,
         }
         // Refuse invalid settings before writing them (checked over the builder's values).
         self.options.base.clone().merge(settings.clone()).finish()?;
@@ -199,7 +199,7 @@ impl AccountState {
             .merge(env)
             .dpop
             .unwrap_or_default();
-        latchkey_core::config::check_dpop_not_lowered(in_effect, requested)?;
+        latchkey::config::check_dpop_not_lowered(in_effect, requested)?;
         settings.save_to_file(path)?;
         if let Ok(old) = &*slot {
             old.shutdown().await;

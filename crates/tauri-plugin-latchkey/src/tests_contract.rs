@@ -10,8 +10,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use latchkey_core::vault::BiometricStatus;
-use latchkey_core::{
+use latchkey::vault::BiometricStatus;
+use latchkey::{
     ErrorKind as CoreKind, ReauthReason, RefreshTrigger, RevocationOutcome, SessionEvent,
     SessionState, SessionStatus, SignOutReport, UnlockMethod,
 };
@@ -61,7 +61,7 @@ const CORE_KINDS: [CoreKind; 9] = [
     CoreKind::ReauthRequired,
     CoreKind::NotSignedIn,
     CoreKind::Transient,
-    CoreKind::VaultLocked,
+    CoreKind::Locked,
     CoreKind::Protocol,
     CoreKind::WrongState,
     CoreKind::Internal,

@@ -58,7 +58,8 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn missing(field: &'static str) -> Self {
+    /// A required setting (`field`, as the configuration names it) has no value.
+    pub fn missing(field: &'static str) -> Self {
         ConfigError::Missing { field }
     }
 

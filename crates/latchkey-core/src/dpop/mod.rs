@@ -99,14 +99,14 @@ pub enum DpopError {
     #[error("the {endpoint} kept demanding a new DPoP nonce after one retry")]
     NonceDemandedAgain {
         /// Where.
-        endpoint: crate::error::Endpoint,
+        endpoint: crate::error::detail::Endpoint,
     },
     /// The server rejected the proof (`invalid_dpop_proof`). The refresh token was not refused,
     /// so the session is kept.
     #[error("the {endpoint} rejected the DPoP proof{}", .description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     ProofRejected {
         /// Where.
-        endpoint: crate::error::Endpoint,
+        endpoint: crate::error::detail::Endpoint,
         /// The server's `error_description`.
         description: Option<String>,
     },

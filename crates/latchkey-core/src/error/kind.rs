@@ -25,7 +25,7 @@ pub enum ErrorKind {
     /// The network or the server is unavailable right now: the session is kept; retry later.
     Transient,
     /// The vault is locked or could not be unlocked.
-    VaultLocked,
+    Locked,
     /// The server answered something a correct server would not, or a security check failed
     /// (state, issuer, ID token). Nothing was accepted.
     Protocol,

@@ -5,7 +5,7 @@
 //! state" vs transient ones). No variant carries a token, code, verifier, state or key, and no
 //! `Display` prints a response body.
 
-mod detail;
+pub(crate) mod detail;
 pub(crate) mod kind;
 
 use std::sync::Arc;
@@ -218,10 +218,6 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] StoreError),
 
-    /// The vault failed (locked, wrong PIN, unreadable).
-    #[error(transparent)]
-    Vault(#[from] crate::vault::VaultError),
-
     /// This caller waited for a refresh another caller started, and that refresh failed.
     #[error("{0}")]
     Shared(#[source] Arc<Error>),
@@ -294,7 +290,6 @@ impl Error {
             Error::ReauthRequired(_) => ErrorKind::ReauthRequired,
             Error::NotSignedIn => ErrorKind::NotSignedIn,
             Error::Store(e) => e.kind(),
-            Error::Vault(e) => e.kind(),
             Error::Shared(inner) => inner.kind(),
             Error::InvalidResponse { .. }
             | Error::IssuerMismatch { .. }

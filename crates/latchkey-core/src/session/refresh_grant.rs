@@ -79,8 +79,20 @@ impl Session {
         state: &mut TokenState,
         trigger: RefreshTrigger,
     ) -> Result<()> {
-        let _cross_process = match self.adopt_stored_session(state).await {
-            Ok(guard) => guard,
+        match state {
+            TokenState::SignedOut => return Err(Error::NotSignedIn),
+            TokenState::Locked(_) => return Err(StoreError::Locked.into()),
+            TokenState::Ended(reason) => return Err(Error::ReauthRequired(reason.clone())),
+            TokenState::Active(_) => {}
+        }
+        // The store's lock, held from the re-read to the write of what the refresh returns: the
+        // only way to write (every write below takes it), taken once.
+        let adopted = match self.store_lock().await {
+            Ok(held) => self.adopt_stored_session(&held, state).await.map(|()| held),
+            Err(e) => Err(e),
+        };
+        let held = match adopted {
+            Ok(held) => held,
             Err(e @ Error::ReauthRequired(_)) => return Err(e),
             Err(e) => {
                 // The store or its lock failed (a vault directory gone, another process holding
@@ -89,6 +101,7 @@ impl Session {
                 return Err(self.refresh_failed(attempt, trigger, e));
             }
         };
+        let held = &held;
         let tokens = match state {
             TokenState::SignedOut => return Err(Error::NotSignedIn),
             TokenState::Locked(_) => return Err(StoreError::Locked.into()),
@@ -107,7 +120,7 @@ impl Session {
                 }
                 RefreshTrigger::Scheduled | RefreshTrigger::OnDemand => return Ok(()),
             }
-            self.end_session(state, ReauthReason::NoRefreshToken);
+            self.end_session(held, state, ReauthReason::NoRefreshToken);
             return Err(Error::ReauthRequired(ReauthReason::NoRefreshToken));
         };
         if tokens.dpop.is_none() && self.inner.config.dpop == DpopPolicy::Required {
@@ -116,7 +129,7 @@ impl Session {
             tracing::warn!("DPoP is required and this session has no usable key; ending it");
             // The server still holds the refresh token: revoke it before it is forgotten.
             let _ = self.revoke(tokens).await;
-            self.end_session(state, ReauthReason::DpopKeyMissing);
+            self.end_session(held, state, ReauthReason::DpopKeyMissing);
             return Err(Error::ReauthRequired(ReauthReason::DpopKeyMissing));
         }
         let provider = match self.provider().await {
@@ -177,7 +190,7 @@ impl Session {
                 let reason = refusal_reason(status, &error, description);
                 tracing::warn!(status, "the refresh was refused; ending the session");
                 self.with_streaks(|s| *s = Streaks::default());
-                self.end_session(state, reason.clone());
+                self.end_session(held, state, reason.clone());
                 return Err(Error::ReauthRequired(reason));
             }
             Ok(TokenAnswer::Unexplained { status }) => {
@@ -206,7 +219,7 @@ impl Session {
                 );
                 self.with_streaks(|s| *s = Streaks::default());
                 let _ = self.revoke(tokens).await;
-                self.end_session(state, reason.clone());
+                self.end_session(held, state, reason.clone());
                 return Err(Error::ReauthRequired(reason));
             }
             Err(e @ Error::Dpop(crate::dpop::DpopError::ProofRejected { .. })) => {
@@ -220,7 +233,7 @@ impl Session {
                 tracing::warn!(error = %e, "the token endpoint rejected {in_a_row} DPoP proofs in a row; ending the session");
                 self.with_streaks(|s| *s = Streaks::default());
                 let _ = self.revoke(tokens).await;
-                self.end_session(state, ReauthReason::DpopProofRejected);
+                self.end_session(held, state, ReauthReason::DpopProofRejected);
                 return Err(Error::ReauthRequired(ReauthReason::DpopProofRejected));
             }
             Err(e) => return Err(self.refresh_failed(attempt, trigger, e)),
@@ -235,7 +248,7 @@ impl Session {
         let mut replaced = false;
         if let (true, Some(new_rt)) = (rotated, new_refresh) {
             tokens.refresh = Some(RefreshToken::new(new_rt.expose().to_owned()));
-            replaced = !self.save_or_report(tokens);
+            replaced = !self.save_or_report(held, tokens);
         }
         if replaced {
             self.end_session_keeping_store(state, ReauthReason::EndedElsewhere);

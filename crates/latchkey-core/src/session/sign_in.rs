@@ -106,16 +106,13 @@ impl Session {
         // Persist before the session is usable; a new sign-in replaces whatever was stored.
         // Under the cross-process lock, like every write: another process's refresh or sign-out
         // never interleaves with this one.
-        let store = self.inner.store.clone();
-        let guard = tokio::task::spawn_blocking(move || store.lock_for_refresh())
-            .await
-            .map_err(|e| Error::Internal(format!("store lock task: {e}")))??;
+        let held = self.store_lock().await?;
         match self.stored_session(&tokens, None) {
-            Some(stored) => self.inner.store.save(&stored)?,
-            None => self.inner.store.clear()?,
+            Some(stored) => self.inner.store.save(&held, &stored)?,
+            None => self.inner.store.clear(&held)?,
         }
         // Released before anything else here takes it again (saving the display name).
-        drop(guard);
+        drop(held);
         tokens.mark_synced();
         {
             let mut state = self.inner.tokens.lock().await;

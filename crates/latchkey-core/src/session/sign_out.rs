@@ -20,9 +20,13 @@ impl Session {
             previous
         };
         // Another process's new sign-in is not ours to erase (the store says so): that is fine.
-        let cleared = match self.inner.store.clear() {
-            Err(e) if e.is_replaced() => Ok(()),
-            other => other,
+        // Under the store's lock, like every write.
+        let cleared = match self.store_lock().await {
+            Ok(held) => match self.inner.store.clear(&held) {
+                Err(e) if e.is_replaced() => Ok(()),
+                other => other.map_err(Error::from),
+            },
+            Err(e) => Err(e),
         };
         self.inner.wake.notify_one();
 

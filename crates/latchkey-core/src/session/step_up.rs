@@ -176,16 +176,13 @@ impl Session {
             dpop,
         };
         // Saved before the session uses them, under the cross-process lock, as at sign-in.
-        let store = self.inner.store.clone();
-        let guard = tokio::task::spawn_blocking(move || store.lock_for_refresh())
-            .await
-            .map_err(|e| Error::Internal(format!("store lock task: {e}")))??;
+        let held = self.store_lock().await?;
         let display_name = self.meta().display_name.clone();
         match self.stored_session(&tokens, display_name) {
-            Some(stored) => self.inner.store.save(&stored)?,
-            None => self.inner.store.clear()?,
+            Some(stored) => self.inner.store.save(&held, &stored)?,
+            None => self.inner.store.clear(&held)?,
         }
-        drop(guard);
+        drop(held);
         tokens.mark_synced();
         *state = TokenState::Active(Box::new(tokens));
         self.publish(&state, |_| {});

@@ -2,7 +2,7 @@
 //! the store (adopting their rotations, never overwriting their sign-in or sign-out).
 
 use crate::error::{Error, ReauthReason, Result};
-use crate::store::{SessionHint, StoredSession};
+use crate::store::{RefreshGuard, SessionHint, StoredSession};
 use crate::tokens::{is_fingerprint_of, Tokens};
 
 use super::types::*;
@@ -113,23 +113,32 @@ impl Session {
         issuer == self.inner.config.issuer && client_id == self.inner.config.client_id
     }
 
-    /// Takes the store's cross-process refresh lock and re-reads the store: another process may
-    /// have rotated the refresh token (adopt it) or ended the session (end ours). The returned
-    /// guard must be held until the refresh's result is stored.
+    /// Takes the store's write lock, off the async workers (it may wait for another process).
+    /// Every write to the store goes through the guard this returns: the engine takes it once
+    /// per read-modify-write and passes it down, never taking it again while it holds it.
+    pub(super) async fn store_lock(&self) -> Result<RefreshGuard> {
+        let store = self.inner.store.clone();
+        Ok(
+            tokio::task::spawn_blocking(move || store.lock_for_refresh())
+                .await
+                .map_err(|e| Error::Internal(format!("store lock task: {e}")))??,
+        )
+    }
+
+    /// With the store's lock `held`, re-reads the store: another process may have rotated the
+    /// refresh token (adopt it) or ended the session (end ours). The caller keeps holding the
+    /// lock until the refresh's result is stored.
     pub(super) async fn adopt_stored_session(
         &self,
+        held: &RefreshGuard,
         state: &mut TokenState,
-    ) -> Result<Option<crate::store::RefreshGuard>> {
+    ) -> Result<()> {
         let TokenState::Active(tokens) = state else {
-            return Ok(None);
+            return Ok(());
         };
         let Some(ours) = tokens.refresh.clone() else {
-            return Ok(None);
+            return Ok(());
         };
-        let store = self.inner.store.clone();
-        let guard = tokio::task::spawn_blocking(move || store.lock_for_refresh())
-            .await
-            .map_err(|e| Error::Internal(format!("refresh lock task: {e}")))??;
         let stored = match self.inner.store.load() {
             Ok(stored) => stored,
             Err(e) if e.is_replaced() => {
@@ -156,7 +165,7 @@ impl Session {
                 // live one (the stored one is dead at the server); save it now, under the lock.
                 tracing::warn!("saving a rotated refresh token whose earlier save failed");
                 // Under the lock, with the store just read as ours: it can't have been replaced.
-                let _ = self.save_or_report(tokens);
+                let _ = self.save_or_report(held, tokens);
             }
             Some(stored) => {
                 tracing::info!("another process rotated the refresh token; adopting it");
@@ -170,24 +179,36 @@ impl Session {
                 }
             }
             None => {
-                self.end_session(state, ReauthReason::EndedElsewhere);
+                self.end_session(held, state, ReauthReason::EndedElsewhere);
                 return Err(Error::ReauthRequired(ReauthReason::EndedElsewhere));
             }
         }
-        Ok(Some(guard))
+        Ok(())
     }
 
     /// Ends a locked session whose store is gone (the vault erased itself, or another process
     /// signed out): the front end shows `reason` and offers a new sign-in.
-    pub(crate) async fn end_while_locked(&self, reason: ReauthReason) {
+    pub async fn end_while_locked(&self, reason: ReauthReason) {
         let mut state = self.inner.tokens.lock().await;
         if matches!(&*state, TokenState::Locked(_)) {
-            self.end_session(&mut state, reason);
+            match self.store_lock().await {
+                Ok(held) => self.end_session(&held, &mut state, reason),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not lock the store to clear it; ending the session");
+                    self.end_session_keeping_store(&mut state, reason);
+                }
+            }
         }
     }
 
-    pub(super) fn end_session(&self, state: &mut TokenState, reason: ReauthReason) {
-        if let Err(e) = self.inner.store.clear() {
+    /// Ends the session and clears the store, under its lock (`held`).
+    pub(super) fn end_session(
+        &self,
+        held: &RefreshGuard,
+        state: &mut TokenState,
+        reason: ReauthReason,
+    ) {
+        if let Err(e) = self.inner.store.clear(held) {
             tracing::error!(error = %e, "could not clear the store after the session ended");
         }
         self.end_session_keeping_store(state, reason);
@@ -208,15 +229,10 @@ impl Session {
     /// session last read or saved (or already holds our refresh token). If another process
     /// signed out, signed in or rotated since, the store is theirs and is left alone.
     pub(super) async fn save_if_store_unchanged(&self, tokens: &mut Tokens) {
-        let store = self.inner.store.clone();
-        let _guard = match tokio::task::spawn_blocking(move || store.lock_for_refresh()).await {
-            Ok(Ok(guard)) => guard,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "could not take the store's lock; not saving");
-                return;
-            }
+        let held = match self.store_lock().await {
+            Ok(guard) => guard,
             Err(e) => {
-                tracing::warn!(error = %e, "the store's lock task failed; not saving");
+                tracing::warn!(error = %e, "could not take the store's lock; not saving");
                 return;
             }
         };
@@ -233,7 +249,7 @@ impl Session {
         };
         if unchanged {
             // Replaced between the read and the write is impossible under the lock.
-            let _ = self.save_or_report(tokens);
+            let _ = self.save_or_report(&held, tokens);
         } else {
             tracing::info!("the store was changed by another process; leaving it as it is");
         }
@@ -245,11 +261,11 @@ impl Session {
     /// another sign-in ([`crate::StoreError::Replaced`]): nothing was written, and the caller
     /// ends this session.
     #[must_use = "a replaced store ends the session"]
-    pub(super) fn save_or_report(&self, tokens: &mut Tokens) -> bool {
+    pub(super) fn save_or_report(&self, held: &RefreshGuard, tokens: &mut Tokens) -> bool {
         let Some(stored) = self.stored_session(tokens, None) else {
             return true;
         };
-        match self.inner.store.save(&stored) {
+        match self.inner.store.save(held, &stored) {
             Ok(()) => tokens.mark_synced(),
             Err(e) if e.is_replaced() => {
                 tracing::warn!(

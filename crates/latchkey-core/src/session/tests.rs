@@ -95,18 +95,21 @@ async fn resumed(script: &Arc<Script>) -> (Session, Arc<MemoryStore>) {
     config.scopes = vec!["offline_access".into()];
     let store = Arc::new(MemoryStore::new());
     store
-        .save(&StoredSession {
-            issuer: ISSUER.into(),
-            client_id: "app".into(),
-            scopes: config.scopes.clone(),
-            refresh_token: RefreshToken::new("rt-1".into()),
-            id_token: None,
-            nonce: None,
-            subject: Some("alice".into()),
-            display_name: None,
-            auth_time: None,
-            dpop_key: None,
-        })
+        .save(
+            &store.lock_for_refresh().unwrap(),
+            &StoredSession {
+                issuer: ISSUER.into(),
+                client_id: "app".into(),
+                scopes: config.scopes.clone(),
+                refresh_token: RefreshToken::new("rt-1".into()),
+                id_token: None,
+                nonce: None,
+                subject: Some("alice".into()),
+                display_name: None,
+                auth_time: None,
+                dpop_key: None,
+            },
+        )
         .unwrap();
     let http = HttpClient::new(Duration::from_secs(10), 64 * 1024)
         .unwrap()

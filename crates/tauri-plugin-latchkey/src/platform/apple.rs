@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use latchkey_core::vault::{BiometricKeychain, KeyProtector, KeychainProtector};
+use latchkey::vault::{BiometricKeychain, KeyProtector, KeychainProtector};
 
 /// The biometry-bound keychain.
 pub fn biometric() -> Option<Arc<dyn KeyProtector>> {

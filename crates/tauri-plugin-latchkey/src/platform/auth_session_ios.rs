@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
-use latchkey_core::applink::AppLinkRouter;
-use latchkey_core::{UserAgent, UserAgentError};
+use latchkey::applink::AppLinkRouter;
+use latchkey::{UserAgent, UserAgentError};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_oauth_session::{AuthenticateOptions, OAuthSessionExt};
 

@@ -26,7 +26,7 @@
 //! ([`check_sealed`]): `Malformed`, which drops that wrap like an invalidated one.
 
 use base64::Engine as _;
-use latchkey_core::vault::ProtectorError;
+use latchkey::vault::ProtectorError;
 
 /// Which `biometric_cipher` call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

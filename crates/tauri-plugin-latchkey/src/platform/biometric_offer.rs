@@ -18,7 +18,7 @@
 //! iOS: the plugin's `status()` is `LAContext.canEvaluatePolicy(.deviceOwnerAuthenticationWithBiometrics)`,
 //! whose `biometryType` names Touch ID or Face ID: the keychain item needs the same.
 
-use latchkey_core::vault::ProtectorError;
+use latchkey::vault::ProtectorError;
 use tauri_plugin_biometric::{BiometryType, Status};
 
 /// What the app offers.

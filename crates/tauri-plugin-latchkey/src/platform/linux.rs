@@ -15,7 +15,7 @@ use std::sync::Arc;
 #[cfg(all(feature = "test-rig", not(debug_assertions)))]
 compile_error!("the `test-rig` feature is for the window test's debug build only, never a release");
 
-use latchkey_core::vault::KeyProtector;
+use latchkey::vault::KeyProtector;
 
 /// fprintd + Secret Service.
 pub fn biometric() -> Option<Arc<dyn KeyProtector>> {
@@ -24,14 +24,14 @@ pub fn biometric() -> Option<Arc<dyn KeyProtector>> {
         std::env::var("LATCHKEY_TEST_SYSTEM_BUS"),
         std::env::var("LATCHKEY_TEST_SESSION_BUS"),
     ) {
-        use latchkey_core::vault::{FingerprintProtector, Fprintd, SecretServiceStorage};
+        use latchkey::vault::{FingerprintProtector, Fprintd, SecretServiceStorage};
         tracing::warn!("test-rig build: fprintd and the Secret Service on private test buses");
         return Some(Arc::new(FingerprintProtector::new(
             Fprintd::on_bus(&system),
             SecretServiceStorage::on_bus(&session),
         )));
     }
-    Some(Arc::new(latchkey_core::vault::system_fingerprint()))
+    Some(Arc::new(latchkey::vault::system_fingerprint()))
 }
 
 /// The UI's word for it.

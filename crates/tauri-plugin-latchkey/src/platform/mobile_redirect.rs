@@ -26,8 +26,8 @@
 
 use std::sync::Arc;
 
-use latchkey_core::applink::AppLinkRouter;
-use latchkey_core::Redirect;
+use latchkey::applink::AppLinkRouter;
+use latchkey::Redirect;
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_deep_link::DeepLinkExt;
 

@@ -32,8 +32,8 @@ pub use mobile_redirect::redirect;
 #[cfg(desktop)]
 pub fn redirect<R: tauri::Runtime>(
     _app: &tauri::AppHandle<R>,
-) -> Result<latchkey_core::Redirect, crate::error::Error> {
-    Ok(latchkey_core::Redirect::Loopback)
+) -> Result<latchkey::Redirect, crate::error::Error> {
+    Ok(latchkey::Redirect::Loopback)
 }
 
 /// Shown by the platform's biometric prompt.

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use latchkey_core::vault::{HelloProtector, KeyProtector, WindowsHello};
+use latchkey::vault::{HelloProtector, KeyProtector, WindowsHello};
 
 /// The Hello credential's name.
 const CREDENTIAL: &str = "Latchkey vault";
