@@ -22,7 +22,7 @@
 
 pub use latchkey_core::{
     app_link, applink, authorize, config, discovery, dpop, http, loopback, redirect,
-    refresh_margin, secret, session, store, user_agent, ApiResponse, AppLinkRedirect,
+    refresh_margin, secret, session, step_up, store, user_agent, ApiResponse, AppLinkRedirect,
     AppLinkSender, AutoRefresh, Config, ConfigError, MemoryStore, PartialConfig, Redirect,
     RefreshGuard, RefreshTrigger, RevocationOutcome, SecretStore, Session, SessionEvent,
     SessionHint, SessionState, SessionStatus, SignOutOptions, SignOutReport, StatusWatch,
@@ -40,6 +40,7 @@ pub use error::{CoreError, CoreResult, Error, ErrorKind, ReauthReason, Result};
 
 mod biometric;
 pub use biometric::BiometricChange;
+mod confirm;
 mod idle;
 pub mod verbs;
 
