@@ -15,6 +15,8 @@ const COMMANDS: &[&str] = &[
     "sign_out",
     "userinfo",
     "fetch",
+    "pending_step_up",
+    "step_up",
 ];
 
 fn main() {

@@ -12,6 +12,7 @@ import type {
   SessionEvent,
   SignOutResult,
   Status,
+  StepUp,
 } from './types';
 
 export * from './types';
@@ -142,4 +143,18 @@ export function fetch(
 ): Promise<FetchResponse> {
   const { account, ...rest } = init;
   return call<FetchResponse>('fetch', { account, url, init: rest });
+}
+
+/** What the latest API call that failed with `step_up_required` asked for, or null. */
+export function pendingStepUp(opts: AccountOption = {}): Promise<StepUp> {
+  return call<StepUp>('pending_step_up', { account: opts.account });
+}
+
+/**
+ * "Confirm it's you": signs the same user in again through the system browser at the level the
+ * API asked for (decided in Rust from its challenge), then retries that call once and resolves
+ * with its response. `cancelSignIn` cancels it; the session stays as it was.
+ */
+export function stepUp(opts: AccountOption = {}): Promise<FetchResponse> {
+  return call<FetchResponse>('step_up', { account: opts.account });
 }

@@ -74,6 +74,8 @@ fn plugin<R: Runtime>(options: builder::Options) -> TauriPlugin<R> {
             commands::sign_out,
             commands::userinfo,
             commands::fetch,
+            commands::pending_step_up,
+            commands::step_up,
         ])
         .setup(move |app, _api| initialize(app, options))
         .on_page_load(|webview, payload| {
