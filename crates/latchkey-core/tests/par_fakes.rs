@@ -18,10 +18,13 @@ use url::Url;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+/// Each push's body and DPoP header, in order.
+type Log = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// The push endpoint: keeps each pushed body and DPoP header, answers `answer`.
 struct Pushed {
     answer: ResponseTemplate,
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Log,
 }
 
 impl Respond for Pushed {
@@ -43,7 +46,7 @@ impl Respond for Pushed {
 /// and answers the redirect URI and `state` that were pushed.
 struct PushedApproval {
     issuer: String,
-    pushes: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    pushes: Log,
     opened: Mutex<Vec<Url>>,
 }
 
@@ -98,10 +101,7 @@ fn session(server: &MockServer, dpop: DpopPolicy, par: ParPolicy) -> Session {
     Session::new(config, Arc::new(MemoryStore::new())).unwrap()
 }
 
-async fn mount_push(
-    server: &MockServer,
-    answer: ResponseTemplate,
-) -> Arc<Mutex<Vec<(String, Option<String>)>>> {
+async fn mount_push(server: &MockServer, answer: ResponseTemplate) -> Log {
     let seen = Arc::new(Mutex::new(Vec::new()));
     Mock::given(method("POST"))
         .and(path("/par"))

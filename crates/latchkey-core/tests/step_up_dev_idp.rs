@@ -143,6 +143,11 @@ async fn a_step_up_as_another_user_is_refused() {
         .unwrap_err();
     assert!(matches!(err, Error::StepUpOtherUser), "{err:?}");
     assert_eq!(stored_rt(&*store), rt);
+    assert_eq!(
+        idp.stats().await["revocations"]["refresh_tokens"],
+        1,
+        "the other user's refresh token was revoked"
+    );
     assert_eq!(session.status().subject.as_deref(), Some("alice"));
 }
 
