@@ -36,7 +36,8 @@
 //                                urn:latchkey:mfa; empty: none)
 //   DEV_IDP_STEP_UP_MAX_AGE      the max_age in seconds GET /api/step-up demands (default: none)
 //   DEV_IDP_RECORD_SECRETS       a file to append every issued authorization code, access token
-//                                and refresh token to, one JSON line each (tests use it to prove
+//                                and refresh token to, and a pushed request's state, nonce and
+//                                code_challenge, one JSON line each (tests use it to prove
 //                                that none of them leaks from the app; never set it otherwise)
 //
 // DPoP (RFC 9449) is on: a client that sends a proof gets DPoP-bound tokens (a public client's
@@ -389,6 +390,13 @@ if (recordFile) {
   ]) {
     provider.on(event, (token) => appendFileSync(recordFile, `${JSON.stringify({ kind, value: token.jti })}\n`));
   }
+  // A pushed request's one-time values never reach the browser's URL: recorded from the push.
+  provider.on('pushed_authorization_request.success', (ctx) => {
+    for (const kind of ['state', 'nonce', 'code_challenge']) {
+      const value = ctx.oidc.params[kind];
+      if (value) appendFileSync(recordFile, `${JSON.stringify({ kind, value })}\n`);
+    }
+  });
 }
 
 // The quirks rewrite the token endpoint's answer on its way out; the provider itself is unchanged.

@@ -40,6 +40,9 @@ impl Secrets {
                             }
                         }
                     }
+                    // Recorded by the dev IdP from a pushed request (RFC 9126).
+                    "code_challenge" => secrets.challenges.push(value.to_owned()),
+                    "state" | "nonce" if secrets.named.iter().any(|(_, s)| s == value) => {}
                     "redirect" => {
                         // Its code is in the IdP's record; its state is the request's (the
                         // one place a pushed request's state shows).
