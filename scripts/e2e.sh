@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The window tests: builds the UI and the app, then drives it in a real WebKitGTK window under Xvfb
 # with tauri-driver + WebKitWebDriver: e2e/app.e2e.mjs (the headless login driver as the browser),
-# then e2e/real-browser.e2e.mjs (Debian's Chromium as the browser, started by the app through
+# then e2e/step-up.e2e.mjs ("Confirm it's you" for an API that asks for a step-up), then e2e/real-browser.e2e.mjs (Debian's Chromium as the browser, started by the app through
 # BROWSER, its IdP forms filled through ChromeDriver), then e2e/quickstart.e2e.mjs (the
 # quickstart example: sign in, relaunch, PIN unlock), then e2e/fingerprint.e2e.mjs (the next-day
 # journey with libfprint's virtual reader, the `test-rig` build). Needs the Debian packages scripts/deps.sh
@@ -23,6 +23,7 @@ cargo build --locked -p latchkey-app
 # The binary cargo just built, wherever CARGO_TARGET_DIR puts it.
 export LATCHKEY_APP="${LATCHKEY_APP:-${CARGO_TARGET_DIR:-target}/debug/latchkey-app}"
 xvfb-run -a -s "-screen 0 1280x800x24" node e2e/app.e2e.mjs
+xvfb-run -a -s "-screen 0 1280x800x24" node e2e/step-up.e2e.mjs
 xvfb-run -a -s "-screen 0 1280x800x24" node e2e/real-browser.e2e.mjs
 # The quickstart (examples/quickstart, a workspace member): its UI built with the root's vite,
 # then sign-in, quit, relaunch and PIN unlock with no browser (e2e/quickstart.e2e.mjs).

@@ -40,6 +40,10 @@ export const api = {
   userinfo: () => latchkey.userinfo(),
   signOut: (everywhere = false): Promise<SignOutResult> => latchkey.signOut({ everywhere }),
   callApi: () => appCommand<ApiResult>('call_api'),
+  /** What the API that answered `step_up_required` asked for (held in Rust), or null. */
+  pendingStepUp: () => latchkey.pendingStepUp(),
+  /** "Confirm it's you": the step-up through the system browser, then the call once more. */
+  stepUp: () => latchkey.stepUp(),
   getSettings: () => appCommand<Settings>('get_settings'),
   saveSettings: (settings: Settings) => appCommand<void>('save_settings', { settings }),
   findDevIdp: () => appCommand<string | null>('find_dev_idp'),
