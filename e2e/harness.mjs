@@ -2,8 +2,10 @@
 // test starts goes into `children`, each leading its own process group (spawn with
 // `detached: true`), so that `cleanup` — also run on exit — takes the daemons, WebKitWebDriver
 // and the app with it.
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 
 export const root = resolve(import.meta.dirname, '..');
 export const app = resolve(root, process.env.LATCHKEY_APP ?? 'target/debug/latchkey-app');
@@ -35,4 +37,52 @@ export async function idpStats(issuer) {
     revokedRefreshTokens: stats.revocations.refresh_tokens,
     revocationRequests: stats.revocations.requests,
   };
+}
+
+/** The dev IdP on an ephemeral port, `env` added to its environment: its first stdout line (issuer, ports). */
+export async function startIdp(env = {}) {
+  const idp = spawn('node', [join(root, 'dev-idp/server.mjs')], {
+    env: { ...process.env, DEV_IDP_QUIET: '1', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
+  children.push(idp);
+  const line = await new Promise((ok) => createInterface({ input: idp.stdout }).once('line', ok));
+  return JSON.parse(line);
+}
+
+/** tauri-driver with `env`, once it answers on 127.0.0.1:4444 (polled, at most 10 s). */
+export async function startDriver(env) {
+  const driver = spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', [], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    detached: true,
+  });
+  children.push(driver);
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      if ((await fetch('http://127.0.0.1:4444/status')).ok) return driver;
+    } catch {
+      // not up yet
+    }
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  throw new Error('tauri-driver did not start');
+}
+
+/** Named steps, counted: `step(name, fn)` prints ok / not ok and rethrows a failure. */
+export function steps() {
+  const count = { passed: 0, failed: 0 };
+  const step = async (name, fn) => {
+    try {
+      await fn();
+      count.passed += 1;
+      console.log(`ok - ${name}`);
+    } catch (e) {
+      count.failed += 1;
+      console.log(`not ok - ${name}: ${e.message}`);
+      throw e;
+    }
+  };
+  return { step, count };
 }

@@ -9,62 +9,18 @@
 // all and the unlock's one refresh. A screenshot after the sign-in and after the unlock.
 //
 // Run by scripts/e2e.sh (which builds the quickstart, starts Xvfb and finds tauri-driver).
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { remote } from 'webdriverio';
 
-import { children, cleanup, root, shots } from './harness.mjs';
+import { cleanup, root, shots, startDriver, startIdp, steps } from './harness.mjs';
 
 const quickstart = resolve(root, process.env.QUICKSTART_APP ?? 'target/debug/quickstart');
 const PIN = 'quickstart-2468';
 const EXPECTED = 5;
 
-let passed = 0;
-let failed = 0;
-
-async function step(name, fn) {
-  try {
-    await fn();
-    passed += 1;
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed += 1;
-    console.log(`not ok - ${name}: ${e.message}`);
-    throw e;
-  }
-}
-
-async function startIdp() {
-  const idp = spawn('node', [join(root, 'dev-idp/server.mjs')], {
-    env: { ...process.env, DEV_IDP_QUIET: '1' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-    detached: true,
-  });
-  children.push(idp);
-  const line = await new Promise((ok) => createInterface({ input: idp.stdout }).once('line', ok));
-  return JSON.parse(line);
-}
-
-async function startDriver(env) {
-  const driver = spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', [], {
-    env,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    detached: true,
-  });
-  children.push(driver);
-  for (let i = 0; i < 100; i += 1) {
-    try {
-      if ((await fetch('http://127.0.0.1:4444/status')).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
-  throw new Error('tauri-driver did not start');
-}
+const { step, count } = steps();
 
 const launch = () =>
   remote({
@@ -157,5 +113,5 @@ try {
   cleanup();
   rmSync(data, { recursive: true, force: true });
 }
-console.log(`quickstart e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed === EXPECTED ? 0 : 1);
+console.log(`quickstart e2e: ${count.passed} passed, ${count.failed} failed`);
+process.exit(count.failed === 0 && count.passed === EXPECTED ? 0 : 1);

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde::Serialize;
+use latchkey_testkit::contract::section;
 use tauri_plugin_latchkey::engine::PartialConfig;
 
 use crate::commands::ApiResult;
@@ -26,11 +26,6 @@ fn settings() -> Vec<PartialConfig> {
     }))
     .unwrap();
     vec![PartialConfig::default(), full]
-}
-
-fn section<T: Serialize>(name: &str, ty: &str, samples: &[T]) -> String {
-    let json = serde_json::to_string_pretty(samples).unwrap();
-    format!("export const {name} = {json} satisfies {ty}[];\n")
 }
 
 fn generated() -> String {
@@ -59,19 +54,5 @@ fn generated() -> String {
 #[test]
 fn the_apps_ipc_contract_file_is_generated_from_the_rust_types_and_current() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/ipc/contract.gen.ts");
-    let text = generated();
-    if std::env::var_os("UPDATE_CONTRACT").is_some() {
-        // Rewriting the file makes this test pass whatever it held: never where it must check.
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "UPDATE_CONTRACT rewrites the contract instead of checking it: not under CI=true"
-        );
-        std::fs::write(&path, &text).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == text,
-        "{} is stale: regenerate with UPDATE_CONTRACT=1 cargo test -p latchkey-app contract",
-        path.display()
-    );
+    latchkey_testkit::contract::check_generated(&path, &generated(), "latchkey-app");
 }

@@ -69,6 +69,7 @@ pub mod user_agent;
 pub use applink::{app_link, AppLinkRedirect, AppLinkSender};
 pub use config::{Config, ConfigError, PartialConfig};
 pub use error::{Error, ErrorKind, ReauthReason, Result};
+pub use http::{ApiRequest, ApiRequestError};
 pub use session::{
     ApiResponse, AutoRefresh, Redirect, RefreshTrigger, RevocationOutcome, Session, SessionEvent,
     SessionState, SessionStatus, SignOutOptions, SignOutReport, StatusWatch,

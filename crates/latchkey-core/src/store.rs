@@ -290,11 +290,8 @@ mod tests {
         assert!(printed.contains("alice"));
     }
 
-    #[test]
-    fn the_memory_store_round_trips_and_clears() {
-        let store = MemoryStore::new();
-        assert!(store.load().unwrap().is_none());
-        let s = StoredSession {
+    fn plain_session() -> StoredSession {
+        StoredSession {
             issuer: "i".into(),
             client_id: "c".into(),
             scopes: vec![],
@@ -305,7 +302,14 @@ mod tests {
             display_name: None,
             auth_time: None,
             dpop_key: None,
-        };
+        }
+    }
+
+    #[test]
+    fn the_memory_store_round_trips_and_clears() {
+        let store = MemoryStore::new();
+        assert!(store.load().unwrap().is_none());
+        let s = plain_session();
         let held = store.lock_for_refresh().unwrap();
         store.save(&held, &s).unwrap();
         assert_eq!(store.load().unwrap().unwrap().refresh_token.secret(), "rt");
@@ -316,18 +320,7 @@ mod tests {
     #[test]
     fn a_write_with_another_stores_lock_is_refused_and_changes_nothing() {
         let (one, other) = (MemoryStore::new(), MemoryStore::new());
-        let s = StoredSession {
-            issuer: "i".into(),
-            client_id: "c".into(),
-            scopes: vec![],
-            refresh_token: RefreshToken::new("rt".into()),
-            id_token: None,
-            nonce: None,
-            subject: None,
-            display_name: None,
-            auth_time: None,
-            dpop_key: None,
-        };
+        let s = plain_session();
         let wrong = other.lock_for_refresh().unwrap();
         assert!(matches!(one.save(&wrong, &s), Err(StoreError::NotHeld)));
         assert!(one.load().unwrap().is_none());

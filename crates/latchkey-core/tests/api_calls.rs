@@ -84,3 +84,40 @@ async fn an_api_that_echoes_the_request_headers_gets_its_response_withheld_not_h
         latchkey_core::SessionState::SignedIn
     );
 }
+
+#[tokio::test]
+async fn a_put_answered_401_is_sent_again_once_with_its_method_and_body_after_one_refresh() {
+    let fake = FakeIdp::signed_in("at-1", 3600).await;
+    refresh_mock()
+        .respond_with(token_response("at-2", Some("rt-2"), 3600))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let put = || {
+        Mock::given(wiremock::matchers::method("PUT"))
+            .and(path("/api/items/7"))
+            .and(header("content-type", "text/plain"))
+            .and(wiremock::matchers::body_string("renamed"))
+    };
+    put()
+        .and(header("authorization", "Bearer at-1"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    put()
+        .and(header("authorization", "Bearer at-2"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let url: Url = format!("{}/api/items/7", fake.server.uri())
+        .parse()
+        .unwrap();
+    let request = latchkey_core::ApiRequest::new("PUT", url)
+        .unwrap()
+        .with_body("text/plain", b"renamed".to_vec())
+        .unwrap();
+    assert_eq!(fake.session.request(&request).await.unwrap().status, 204);
+    fake.server.verify().await;
+}

@@ -518,3 +518,54 @@ async fn dpop_required_ends_a_stored_session_without_its_key_instead_of_refreshi
     );
     assert_eq!(resumed.status().state, SessionState::ReauthRequired);
 }
+
+#[tokio::test]
+async fn a_post_with_a_body_carries_a_proof_for_post_and_its_url_and_the_body_as_given() {
+    let server = dpop_server().await;
+    let seen = Arc::default();
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(dpop_token("at-1", Some("rt-1"))))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/items"))
+        .and(wiremock::matchers::header(
+            "content-type",
+            "application/json",
+        ))
+        .and(wiremock::matchers::body_string(r#"{"name":"new"}"#))
+        .respond_with(checked(
+            &server,
+            "POST",
+            "/api/items",
+            Some("at-1"),
+            ResponseTemplate::new(201).set_body_string("created"),
+            &seen,
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let (session, _store) = session_for(&server, DpopPolicy::Auto);
+    session
+        .sign_in(&InstantApproval::new(&server.uri()))
+        .await
+        .unwrap();
+    let url: Url = format!("{}/api/items", server.uri()).parse().unwrap();
+    let request = latchkey_core::ApiRequest::new("post", url)
+        .unwrap()
+        .with_body("application/json", br#"{"name":"new"}"#.to_vec())
+        .unwrap();
+    let response = session.request(&request).await.unwrap();
+    assert_eq!(
+        (response.status, response.body.as_slice()),
+        (201, &b"created"[..])
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].is_ok(),
+        "the proof for POST failed the verifier: {seen:?}"
+    );
+}

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 pub mod browsers;
 pub mod cli;
+pub mod contract;
 pub mod dev_idp;
 pub mod dpop;
 pub mod drip;

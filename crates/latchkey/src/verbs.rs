@@ -13,6 +13,7 @@ use url::Url;
 use crate::error::Result;
 use crate::session::{ApiResponse, SessionState, SessionStatus};
 use crate::vault::{Vault, KEY_FILE};
+use crate::ApiRequest;
 use crate::CoreError;
 
 use crate::Latchkey;
@@ -89,6 +90,16 @@ impl Latchkey {
     pub async fn get(&self, url: &Url) -> Result<ApiResponse> {
         self.lock_if_idle().await?;
         Ok(self.session.get(url).await?)
+    }
+
+    /// Sends `request` (a method, a URL, a body: [`ApiRequest`]) with a fresh access token, as
+    /// [`Latchkey::get`] does, and like it, not user activity.
+    ///
+    /// # Errors
+    /// As [`Latchkey::get`].
+    pub async fn request(&self, request: &ApiRequest) -> Result<ApiResponse> {
+        self.lock_if_idle().await?;
+        Ok(self.session.request(request).await?)
     }
 
     /// Refreshes now, whatever the access token's age, and returns the status. Like

@@ -133,14 +133,22 @@ export function userinfo(opts: AccountOption = {}): Promise<Record<string, unkno
   return call<Record<string, unknown>>('userinfo', { account: opts.account });
 }
 
+/** What `fetch` may send: a subset of the web's `RequestInit`. */
+export interface FetchInit {
+  /** Absent means GET. TRACE, CONNECT and other methods are refused. */
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Only `content-type`: the token, the DPoP proof and every other header are Rust's. */
+  headers?: { 'content-type'?: string };
+  /** Text, at most 1 MiB; not with GET or HEAD. */
+  body?: string;
+}
+
 /**
- * GET `url` with the access token (and DPoP proof) added in Rust. Only origins the host app
- * allowed in Rust (`Builder::api_origin`); others reject with `origin_not_allowed`.
+ * `url` with the access token (and DPoP proof) added in Rust. Only origins the host app
+ * allowed in Rust (`Builder::api_origin`); others reject with `origin_not_allowed`. A 401 gets
+ * one refresh and one retry of the same request.
  */
-export function fetch(
-  url: string,
-  init: { method?: 'GET' } & AccountOption = {},
-): Promise<FetchResponse> {
+export function fetch(url: string, init: FetchInit & AccountOption = {}): Promise<FetchResponse> {
   const { account, ...rest } = init;
   return call<FetchResponse>('fetch', { account, url, init: rest });
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use latchkey::vault::{BiometricStatus, Keep};
 use latchkey::BiometricChange;
-use latchkey::{Credential, SignOutReport};
+use latchkey::{ApiRequest, Credential, SignOutReport};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State, Webview};
 use zeroize::Zeroizing;
@@ -143,7 +143,9 @@ pub async fn lock(accounts: State<'_, Accounts>, account: Option<String>) -> Res
     Ok(())
 }
 
-/// GET `url` with the access token (and DPoP proof), if its origin is one the host allowed.
+/// `url` with the access token (and DPoP proof) added in Rust, if its origin is one the host
+/// allowed: the method and body script asked for (GET, HEAD, POST, PUT, PATCH, DELETE; a body
+/// of at most 1 MiB with its `content-type`), no other header.
 #[tauri::command]
 pub async fn fetch(
     accounts: State<'_, Accounts>,
@@ -153,17 +155,42 @@ pub async fn fetch(
 ) -> Result<FetchResponse, Error> {
     let account = self::account(&accounts, account)?;
     let url = account.allowed_url(&url)?;
-    if let Some(method) = init.and_then(|i| i.method) {
-        if !method.eq_ignore_ascii_case("GET") {
+    let request = api_request(url, init.unwrap_or_default())?;
+    let latchkey = account.latchkey().await?;
+    let response = latchkey.request(&request).await?;
+    Ok(crate::models::Response::from(response).into())
+}
+
+/// Script's `fetch` options as an engine request, refusing what script may not set.
+fn api_request(url: url::Url, init: FetchInit) -> Result<ApiRequest, Error> {
+    let refused =
+        |e: latchkey::ApiRequestError| Error::new(ErrorKind::Configuration, e.to_string());
+    let mut content_type = None;
+    for (name, value) in init.headers {
+        if name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(value);
+        } else {
             return Err(Error::new(
                 ErrorKind::Configuration,
-                format!("fetch supports GET only, not {method:?}"),
+                format!(
+                    "fetch may set only the content-type header, not {:?}",
+                    name.chars().take(64).collect::<String>()
+                ),
             ));
         }
     }
-    let latchkey = account.latchkey().await?;
-    let response = latchkey.session().get(&url).await?;
-    Ok(crate::models::Response::from(response).into())
+    let request = ApiRequest::new(init.method.as_deref().unwrap_or("GET"), url).map_err(refused)?;
+    match init.body {
+        Some(body) => request
+            .with_body(
+                content_type
+                    .as_deref()
+                    .unwrap_or("text/plain;charset=UTF-8"),
+                body.into_bytes(),
+            )
+            .map_err(refused),
+        None => Ok(request),
+    }
 }
 
 /// What the latest API call that needed a stronger or more recent sign-in asked for (RFC 9470),
@@ -227,5 +254,45 @@ fn credential(pin: Option<String>) -> Credential {
     match pin {
         Some(pin) => Credential::Pin(Zeroizing::new(pin)),
         None => Credential::Prompt(crate::platform::PROMPT_REASON.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url() -> url::Url {
+        url::Url::parse("https://api.example/items").unwrap()
+    }
+
+    fn init(method: &str, headers: &[(&str, &str)], body: Option<&str>) -> FetchInit {
+        FetchInit {
+            method: Some(method.into()),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn script_may_choose_the_method_body_and_content_type_and_nothing_that_carries_a_credential() {
+        let post = api_request(
+            url(),
+            init("POST", &[("Content-Type", "application/json")], Some("{}")),
+        )
+        .unwrap();
+        assert_eq!(post.method().as_str(), "POST");
+        for header in ["Authorization", "DPoP", "cookie", "X-Forwarded-Host"] {
+            let err = api_request(url(), init("GET", &[(header, "x")], None)).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Configuration, "{header}");
+        }
+        for (method, body) in [("TRACE", None), ("CONNECT", None), ("GET", Some("x"))] {
+            assert!(
+                api_request(url(), init(method, &[], body)).is_err(),
+                "{method}"
+            );
+        }
     }
 }

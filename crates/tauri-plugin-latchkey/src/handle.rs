@@ -102,7 +102,14 @@ impl<R: Runtime> Latchkey<R> {
     /// origin list applies to script's `fetch`.
     pub async fn get(&self, url: &url::Url) -> Result<Response> {
         let latchkey = self.state()?.latchkey().await?;
-        Ok(latchkey.session().get(url).await?.into())
+        Ok(latchkey.get(url).await?.into())
+    }
+
+    /// [`Latchkey::get`] for any method, with a body: `latchkey::ApiRequest::new("POST", url)?
+    /// .with_body("application/json", bytes)?`.
+    pub async fn request(&self, request: &latchkey::ApiRequest) -> Result<Response> {
+        let latchkey = self.state()?.latchkey().await?;
+        Ok(latchkey.request(request).await?.into())
     }
 
     /// The userinfo claims (their `sub` checked against the ID token's).

@@ -80,11 +80,17 @@ pub enum Push {
     Event(SessionEvent),
 }
 
-/// `fetch`'s options from script.
+/// `fetch`'s options from script, a subset of the web's `RequestInit`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct FetchInit {
-    /// The method: `GET` (the only one today; absent means `GET`).
+    /// The method: GET, HEAD, POST, PUT, PATCH or DELETE (absent means GET).
     pub method: Option<String>,
+    /// Request headers: only `content-type` may be set (the token, the proof and everything
+    /// else are Rust's to add); any other header is refused.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The body, as text (not with GET or HEAD; at most 1 MiB).
+    pub body: Option<String>,
 }
 
 /// An authorised request's answer, as script sees it.

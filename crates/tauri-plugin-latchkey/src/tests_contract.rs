@@ -15,7 +15,7 @@ use latchkey::{
     ErrorKind as CoreKind, ReauthReason, RefreshTrigger, RevocationOutcome, SessionEvent,
     SessionState, SessionStatus, SignOutReport, UnlockMethod,
 };
-use serde::Serialize;
+use latchkey_testkit::contract::section;
 
 use crate::error::{Error, ErrorKind};
 use crate::models::{AccountId, FetchResponse, Push, Status};
@@ -181,11 +181,6 @@ fn sign_outs() -> Vec<SignOutReport> {
     .collect()
 }
 
-fn section<T: Serialize>(name: &str, ty: &str, samples: &[T]) -> String {
-    let json = serde_json::to_string_pretty(samples).unwrap();
-    format!("export const {name} = {json} satisfies {ty}[];\n")
-}
-
 fn generated() -> String {
     let mut errors: Vec<Error> = KINDS
         .into_iter()
@@ -254,19 +249,5 @@ fn generated() -> String {
 #[test]
 fn the_ipc_contract_file_is_generated_from_the_rust_types_and_current() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("guest-js/contract.gen.ts");
-    let text = generated();
-    if std::env::var_os("UPDATE_CONTRACT").is_some() {
-        // Rewriting the file makes this test pass whatever it held: never where it must check.
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "UPDATE_CONTRACT rewrites the contract instead of checking it: not under CI=true"
-        );
-        std::fs::write(&path, &text).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == text,
-        "{} is stale: regenerate with UPDATE_CONTRACT=1 cargo test -p tauri-plugin-latchkey contract",
-        path.display()
-    );
+    latchkey_testkit::contract::check_generated(&path, &generated(), "tauri-plugin-latchkey");
 }

@@ -9,6 +9,7 @@
 //!   error with those statuses (RFC 6749 §5.2 uses 400/401), and treating them as transient is what
 //!   keeps an outage from ending a session.
 
+mod api;
 mod challenge;
 mod transport;
 
@@ -17,6 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use api::{ApiRequest, ApiRequestError, Authorization, API_METHODS, MAX_REQUEST_BODY};
 pub use challenge::{has_error, parse_challenges, Challenge};
 pub use transport::Transport;
 
@@ -113,46 +115,6 @@ impl HttpClient {
     /// The body cap in bytes.
     pub fn max_body(&self) -> usize {
         self.max_body
-    }
-
-    /// GET `url` with `Authorization: Bearer <token>`; any status is returned as is.
-    pub async fn get_with_bearer(
-        &self,
-        url: &Url,
-        access_token: &str,
-    ) -> Result<BodyResponse, HttpError> {
-        let request = self
-            .inner
-            .get(url.clone())
-            .bearer_auth(access_token)
-            .header(reqwest::header::ACCEPT, "application/json, */*;q=0.5")
-            .build()
-            .map_err(|e| HttpError::BadRequest(e.without_url().to_string()))?;
-        self.execute(request).await
-    }
-
-    /// GET `url` with a DPoP-bound access token: `Authorization: DPoP <token>` and the `DPoP`
-    /// proof header (RFC 9449 §7.1); any status is returned as is.
-    pub async fn get_with_dpop(
-        &self,
-        url: &Url,
-        access_token: &str,
-        proof: &str,
-    ) -> Result<BodyResponse, HttpError> {
-        let mut authorization = reqwest::header::HeaderValue::from_str(&format!(
-            "DPoP {access_token}"
-        ))
-        .map_err(|_| HttpError::BadRequest("the access token is not a header value".into()))?;
-        authorization.set_sensitive(true);
-        let request = self
-            .inner
-            .get(url.clone())
-            .header(reqwest::header::AUTHORIZATION, authorization)
-            .header("DPoP", proof)
-            .header(reqwest::header::ACCEPT, "application/json, */*;q=0.5")
-            .build()
-            .map_err(|e| HttpError::BadRequest(e.without_url().to_string()))?;
-        self.execute(request).await
     }
 
     /// POST an `application/x-www-form-urlencoded` body; any status is returned as is.
@@ -391,7 +353,10 @@ mod tests {
             .mount(&server)
             .await;
         let url = Url::parse(&format!("{}/moved", server.uri())).unwrap();
-        let response = client().get_with_bearer(&url, "t").await.unwrap();
+        let response = client()
+            .send_authorized(&ApiRequest::get(url.clone()), Authorization::Bearer("t"))
+            .await
+            .unwrap();
         assert_eq!(response.status, 302);
     }
 
@@ -403,7 +368,10 @@ mod tests {
             .mount(&server)
             .await;
         let url = Url::parse(&server.uri()).unwrap();
-        let err = client().get_with_bearer(&url, "t").await.unwrap_err();
+        let err = client()
+            .send_authorized(&ApiRequest::get(url.clone()), Authorization::Bearer("t"))
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, HttpError::TooLarge { limit: 4096 }),
             "{err:?}"

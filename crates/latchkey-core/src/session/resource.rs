@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::dpop::{is_nonce_challenge, learn_from, DpopError, DpopKey, Proof};
 use crate::error::{Endpoint, Error, Result};
-use crate::http::{is_secure_or_loopback, BodyResponse};
+use crate::http::{is_secure_or_loopback, ApiRequest, Authorization, BodyResponse};
 use crate::store::StoreError;
 
 use super::types::*;
@@ -30,10 +30,26 @@ impl Session {
     /// [`Error::InsecureUrl`] for a URL that is neither https nor loopback http: the access
     /// token is never sent in clear over a network.
     pub async fn get(&self, url: &Url) -> Result<ApiResponse> {
-        self.get_at(url, Endpoint::Api).await
+        self.request_at(&ApiRequest::get(url.clone()), Endpoint::Api)
+            .await
     }
 
-    pub(super) async fn get_at(&self, url: &Url, endpoint: Endpoint) -> Result<ApiResponse> {
+    /// Sends `request` (any of [`crate::http::API_METHODS`], with its body) with the access
+    /// token, as [`Session::get`] does: a 401 forces one refresh and one retry (a 401 means the
+    /// server did not act on the request, so it is sent again whatever its method).
+    ///
+    /// # Errors
+    /// As [`Session::get`].
+    pub async fn request(&self, request: &ApiRequest) -> Result<ApiResponse> {
+        self.request_at(request, Endpoint::Api).await
+    }
+
+    pub(super) async fn request_at(
+        &self,
+        request: &ApiRequest,
+        endpoint: Endpoint,
+    ) -> Result<ApiResponse> {
+        let url = request.url();
         if !is_secure_or_loopback(url) {
             let mut shown = url.clone();
             shown.set_query(None);
@@ -43,7 +59,7 @@ impl Session {
             });
         }
         let token = self.fresh_access_token().await?;
-        let response = self.send(url, &token, endpoint).await?;
+        let response = self.send(request, &token, endpoint).await?;
         if response.status != 401 {
             return Ok(response);
         }
@@ -60,7 +76,7 @@ impl Session {
             }
         }
         let token = self.fresh_access_token().await?;
-        self.send(url, &token, endpoint).await
+        self.send(request, &token, endpoint).await
     }
 
     /// The session's DPoP key, if its tokens are bound to one. A session that locked, ended or
@@ -77,17 +93,17 @@ impl Session {
 
     pub(super) async fn send(
         &self,
-        url: &Url,
+        request: &ApiRequest,
         token: &AccessToken,
         endpoint: Endpoint,
     ) -> Result<ApiResponse> {
         let key = self.dpop_key().await?;
         let (response, proof) = match key {
-            Some(key) => self.send_with_proof(url, token, &key, endpoint).await?,
+            Some(key) => self.send_with_proof(request, token, &key, endpoint).await?,
             None => (
                 self.inner
                     .http
-                    .get_with_bearer(url, token.secret())
+                    .send_authorized(request, Authorization::Bearer(token.secret()))
                     .await
                     .map_err(|e| Error::http(endpoint, e))?,
                 None,
@@ -125,7 +141,7 @@ impl Session {
         // never from a caller's say-so) for the step-up that satisfies it.
         if let Some(challenge) = crate::step_up::StepUpChallenge::from_challenges(&challenges) {
             tracing::info!(%endpoint, asked = %challenge.describe(), "the API asks for a step-up sign-in");
-            self.remember_step_up(url, &challenge);
+            self.remember_step_up(request, &challenge);
             return Err(Error::StepUpRequired(challenge));
         }
         // A resource server that rejects the proof itself (RFC 9449 §7.1): a refresh can't fix
@@ -160,17 +176,18 @@ impl Session {
     /// GET with a DPoP proof; one retry when the server asks for a (new) nonce.
     async fn send_with_proof(
         &self,
-        url: &Url,
+        request: &ApiRequest,
         token: &AccessToken,
         key: &DpopKey,
         endpoint: Endpoint,
     ) -> Result<(BodyResponse, Option<String>)> {
+        let url = request.url();
         let nonces = &self.inner.dpop_nonces;
         let clocks = &self.inner.dpop_clocks;
         let mut retried = false;
         loop {
             let nonce = nonces.get(url);
-            let proof = Proof::new("GET", url)
+            let proof = Proof::new(request.method().as_str(), url)
                 .issued_at(clocks.iat_for(url))
                 .access_token(token.secret())
                 .nonce(nonce.as_deref())
@@ -179,7 +196,13 @@ impl Session {
             let response = self
                 .inner
                 .http
-                .get_with_dpop(url, token.secret(), &proof)
+                .send_authorized(
+                    request,
+                    Authorization::Dpop {
+                        token: token.secret(),
+                        proof: &proof,
+                    },
+                )
                 .await
                 .map_err(|e| Error::http(endpoint, e))?;
             let new_nonce = learn_from(nonces, clocks, url, nonce.as_deref(), sent, &response);
@@ -205,7 +228,9 @@ impl Session {
             .userinfo_endpoint
             .clone()
             .ok_or(Error::MissingEndpoint("userinfo_endpoint"))?;
-        let response = self.get_at(&url, Endpoint::UserInfo).await?;
+        let response = self
+            .request_at(&ApiRequest::get(url.clone()), Endpoint::UserInfo)
+            .await?;
         if response.status >= 500 || response.status == 429 {
             // The IdP is down or busy: transient, like its token endpoint.
             return Err(Error::http(

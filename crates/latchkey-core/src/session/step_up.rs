@@ -18,17 +18,16 @@
 
 use std::time::SystemTime;
 
-use openidconnect::RefreshToken;
-use url::Url;
-
 use crate::authorize::AuthOptions;
 use crate::discovery::ID_TOKEN_CLOCK_SKEW;
 use crate::error::{Error, Result};
+use crate::http::ApiRequest;
 use crate::secret::SecretString;
 use crate::step_up::StepUpChallenge;
 use crate::store::StoreError;
 use crate::tokens::Tokens;
 use crate::user_agent::UserAgent;
+use openidconnect::RefreshToken;
 
 use super::sign_in::Exchanged;
 use super::types::*;
@@ -37,7 +36,7 @@ use super::{Session, TokenState};
 /// A step-up an API asked for, and the call to retry once it is done.
 #[derive(Debug, Clone)]
 pub(super) struct PendingStepUp {
-    url: Url,
+    request: ApiRequest,
     challenge: StepUpChallenge,
 }
 
@@ -48,10 +47,10 @@ fn unix_now() -> i64 {
 }
 
 impl Session {
-    pub(super) fn remember_step_up(&self, url: &Url, challenge: &StepUpChallenge) {
+    pub(super) fn remember_step_up(&self, request: &ApiRequest, challenge: &StepUpChallenge) {
         let mut slot = self.inner.step_up.lock().unwrap_or_else(|p| p.into_inner());
         *slot = Some(PendingStepUp {
-            url: url.clone(),
+            request: request.clone(),
             challenge: challenge.clone(),
         });
     }
@@ -88,7 +87,7 @@ impl Session {
             .ok_or(Error::NoStepUpPending)?;
         self.step_up(user_agent, redirect, &pending.challenge)
             .await?;
-        self.get(&pending.url).await
+        self.request(&pending.request).await
     }
 
     /// Signs the same user in again at the level `challenge` asks for and replaces the
