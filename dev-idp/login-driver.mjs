@@ -10,6 +10,8 @@
 //   LATCHKEY_DEV_USER_FILE  a file whose first line names the account instead, read at each start
 //                         (a window test switching users in one running app: alice, then bob)
 //   LATCHKEY_DEV_ACTION   "login" (default) or "deny" (press the IdP's cancel link: access_denied)
+//   LATCHKEY_DEV_OTP      the second factor given before each login form (default: the dev IdP's
+//                         code 123456; empty: none, so a step-up to urn:latchkey:mfa falls short)
 //   LATCHKEY_DRIVER_LOG   a file to append one line to each time the driver is started (tests
 //                         use it to prove that a step needed no browser)
 //   LATCHKEY_DRIVER_RECORD  a file to append the authorization URL and the redirect back to (one
@@ -25,6 +27,7 @@ const userFile = process.env.LATCHKEY_DEV_USER_FILE;
 const user =
   (userFile && readFileSync(userFile, 'utf8').split('\n')[0].trim()) || process.env.LATCHKEY_DEV_USER || 'alice';
 const action = process.env.LATCHKEY_DEV_ACTION || 'login';
+const otp = process.env.LATCHKEY_DEV_OTP ?? '123456';
 
 function fail(message) {
   console.error(`login-driver: ${message}`);
@@ -114,6 +117,15 @@ for (let hop = 0; hop < 20; hop += 1) {
     ? { prompt: 'login', login: user, password: 'any' }
     : { prompt: prompt[1] };
   url = new URL(form[1].replace(/&amp;/g, '&'), url);
+  if (prompt[1] === 'login' && otp) {
+    const second = await request(new URL(`${url.pathname}/otp`, url), {
+      method: 'POST',
+      body: new URLSearchParams({ otp }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    await second.text();
+    if (second.status !== 204) fail(`the second factor was refused (${second.status})`);
+  }
   method = 'POST';
   body = new URLSearchParams(fields).toString();
 }

@@ -29,13 +29,27 @@
 //                                that answers every request there with a new nonce challenge
 //   DEV_IDP_DPOP_ALGS            comma-separated DPoP proof algorithms to offer (default: the
 //                                provider's, ES256 and EdDSA), e.g. EdDSA
+//   DEV_IDP_PAR                  on (default: pushed authorization requests offered, RFC 9126)
+//                                | required (require_pushed_authorization_requests: a plain
+//                                authorization request is refused) | off (no endpoint)
+//   DEV_IDP_STEP_UP_ACR          the acr GET /api/step-up demands (RFC 9470; default
+//                                urn:latchkey:mfa; empty: none)
+//   DEV_IDP_STEP_UP_MAX_AGE      the max_age in seconds GET /api/step-up demands (default: none)
 //   DEV_IDP_RECORD_SECRETS       a file to append every issued authorization code, access token
-//                                and refresh token to, one JSON line each (tests use it to prove
+//                                and refresh token to, and a pushed request's state, nonce and
+//                                code_challenge, one JSON line each (tests use it to prove
 //                                that none of them leaks from the app; never set it otherwise)
 //
 // DPoP (RFC 9449) is on: a client that sends a proof gets DPoP-bound tokens (a public client's
 // refresh token is bound to its key), and the demo API then checks the proof (signature, htm,
 // htu, ath, the token's cnf.jkt, the nonce when one is demanded).
+//
+// Authentication levels (acr): a login is urn:latchkey:pwd; when the authorization request asks
+// for urn:latchkey:mfa in acr_values and the second factor was given (POST
+// /interaction/UID/otp with otp=123456 before the login form, as the login driver does), it is
+// urn:latchkey:mfa (amr pwd+otp). An API beside the demo one, GET /api/step-up, answers
+// RFC 9470's insufficient_user_authentication challenge unless the access token's sign-in has the
+// demanded acr and is recent enough; /dev/stats counts its demands (step_up_demands).
 //
 // GET /dev/stats returns counters for the benchmarks and tests: {"token_requests": N,
 // "api_requests": N, "grants": {...}, "revocations": {"requests": N, "refresh_tokens": N,
@@ -87,6 +101,14 @@ const rotate = choiceEnv('DEV_IDP_ROTATE', ['true', 'false'], 'true') === 'true'
 const quiet = process.env.DEV_IDP_QUIET === '1';
 const dpopAlgs = (process.env.DEV_IDP_DPOP_ALGS || '').split(',').map((a) => a.trim()).filter(Boolean);
 const dpopNonce = choiceEnv('DEV_IDP_DPOP_NONCE', ['off', 'token', 'api', 'both', 'token_forever', 'api_forever'], 'off');
+const par = choiceEnv('DEV_IDP_PAR', ['on', 'required', 'off'], 'on');
+const stepUpAcr = process.env.DEV_IDP_STEP_UP_ACR ?? 'urn:latchkey:mfa';
+const stepUpMaxAge = process.env.DEV_IDP_STEP_UP_MAX_AGE ? intEnv('DEV_IDP_STEP_UP_MAX_AGE', 0) : undefined;
+const ACR_PWD = 'urn:latchkey:pwd';
+const ACR_MFA = 'urn:latchkey:mfa';
+const DEV_OTP = '123456';
+// Interactions whose second factor was given (their uid), until their login completes.
+const secondFactor = new Set();
 const quirks = new Set((process.env.DEV_IDP_QUIRKS || '').split(',').map((q) => q.trim()).filter(Boolean));
 for (const quirk of quirks) {
   if (!['expires_in_string', 'bare_token_errors'].includes(quirk)) {
@@ -143,6 +165,13 @@ const provider = new Provider(issuer, {
     Grant: 14 * 24 * 3600,
   },
   clockTolerance,
+  acrValues: [ACR_PWD, ACR_MFA],
+  // The API reads the sign-in's level and time from its access tokens.
+  async extraTokenClaims(ctx) {
+    const source = ctx.oidc.entities.AuthorizationCode || ctx.oidc.entities.RefreshToken;
+    if (!source) return undefined;
+    return { acr: source.acr, auth_time: source.authTime };
+  },
   ...(dpopAlgs.length > 0 ? { enabledJWA: { dPoPSigningAlgValues: dpopAlgs } } : {}),
   features: {
     devInteractions: { enabled: true },
@@ -154,6 +183,10 @@ const provider = new Provider(issuer, {
     },
     userinfo: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    pushedAuthorizationRequests: {
+      enabled: par !== 'off',
+      requirePushedAuthorizationRequests: par === 'required',
+    },
   },
   async issueRefreshToken(ctx, client, code) {
     if (!client.grantTypeAllowed('refresh_token')) return false;
@@ -168,8 +201,35 @@ const provider = new Provider(issuer, {
   },
 });
 
+// The login's level: urn:latchkey:mfa when it was asked for and the second factor was given.
+const interactionFinished = provider.interactionFinished.bind(provider);
+provider.interactionFinished = async (req, res, result, options) => {
+  if (result && result.login) {
+    const details = await provider.interactionDetails(req, res);
+    const asked = String(details.params.acr_values || '').split(' ');
+    const mfa = asked.includes(ACR_MFA) && secondFactor.has(details.uid);
+    secondFactor.delete(details.uid);
+    result.login.acr = mfa ? ACR_MFA : ACR_PWD;
+    result.login.amr = mfa ? ['pwd', 'otp'] : ['pwd'];
+  }
+  return interactionFinished(req, res, result, options);
+};
+
+// What GET /api/step-up demands of the access token's sign-in (RFC 9470), or null when met.
+function stepUpDemand(token) {
+  const extra = token.extra || {};
+  const acrMissing = stepUpAcr && extra.acr !== stepUpAcr;
+  const now = Math.floor(Date.now() / 1000);
+  const tooOld = stepUpMaxAge !== undefined && !(typeof extra.auth_time === 'number' && now - extra.auth_time <= stepUpMaxAge);
+  if (!acrMissing && !tooOld) return null;
+  const params = ['error="insufficient_user_authentication"', 'error_description="A stronger or more recent sign-in is required"'];
+  if (stepUpAcr) params.push(`acr_values="${stepUpAcr}"`);
+  if (stepUpMaxAge !== undefined) params.push(`max_age=${stepUpMaxAge}`);
+  return params.join(', ');
+}
+
 // A protected demo API beside the IdP: GET /api/hello with a bearer access token.
-async function demoApi(req, res) {
+async function demoApi(req, res, stepUp = false) {
   const send = (status, body, headers = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
     res.end(JSON.stringify(body));
@@ -202,8 +262,18 @@ async function demoApi(req, res) {
       });
     }
   }
+  if (stepUp) {
+    const demand = stepUpDemand(token);
+    if (demand) {
+      stats.step_up_demands += 1;
+      return send(401, { error: 'insufficient_user_authentication' }, {
+        'www-authenticate': `${scheme} realm="latchkey-demo", ${demand}`,
+      });
+    }
+  }
   return send(200, {
     token_type: token.jkt ? 'DPoP' : 'Bearer',
+    acr: token.extra?.acr,
     message: `Hello, ${token.accountId}! This response came from a protected API.`,
     sub: token.accountId,
     client_id: token.clientId,
@@ -292,6 +362,7 @@ function checkDpopProof(req, accessToken, jkt) {
 const stats = {
   token_requests: 0,
   api_requests: 0,
+  step_up_demands: 0,
   grants: {},
   revocations: { requests: 0, refresh_tokens: 0, access_tokens: 0 },
 };
@@ -319,6 +390,13 @@ if (recordFile) {
   ]) {
     provider.on(event, (token) => appendFileSync(recordFile, `${JSON.stringify({ kind, value: token.jti })}\n`));
   }
+  // A pushed request's one-time values never reach the browser's URL: recorded from the push.
+  provider.on('pushed_authorization_request.success', (ctx) => {
+    for (const kind of ['state', 'nonce', 'code_challenge']) {
+      const value = ctx.oidc.params[kind];
+      if (value) appendFileSync(recordFile, `${JSON.stringify({ kind, value })}\n`);
+    }
+  });
 }
 
 // The quirks rewrite the token endpoint's answer on its way out; the provider itself is unchanged.
@@ -388,8 +466,22 @@ httpServer.on('request', (req, res) => {
     res.end(JSON.stringify({ headers: req.headers }));
     return;
   }
-  if (req.url === '/api/hello' || req.url.startsWith('/api/hello?')) {
-    demoApi(req, res).catch((err) => {
+  const otp = /^\/interaction\/([A-Za-z0-9_-]+)\/otp$/.exec(req.url);
+  if (req.method === 'POST' && otp) {
+    // The second factor of a login (the dev code 123456), given before the login form.
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; if (body.length > 1024) req.destroy(); });
+    req.on('end', () => {
+      const ok = new URLSearchParams(body).get('otp') === DEV_OTP;
+      if (ok) secondFactor.add(otp[1]);
+      res.writeHead(ok ? 204 : 400, { 'cache-control': 'no-store' });
+      res.end();
+    });
+    return;
+  }
+  const stepUpRoute = req.url === '/api/step-up' || req.url.startsWith('/api/step-up?');
+  if (stepUpRoute || req.url === '/api/hello' || req.url.startsWith('/api/hello?')) {
+    demoApi(req, res, stepUpRoute).catch((err) => {
       console.error('dev-idp: demo API error', err);
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -399,7 +491,7 @@ httpServer.on('request', (req, res) => {
   callback(req, res);
 });
 
-process.stdout.write(`${JSON.stringify({ issuer, client_id: CLIENT_ID, api: `${issuer}/api/hello` })}\n`);
+process.stdout.write(`${JSON.stringify({ issuer, client_id: CLIENT_ID, api: `${issuer}/api/hello`, step_up_api: `${issuer}/api/step-up` })}\n`);
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {

@@ -3,7 +3,8 @@
 # with tauri-driver + WebKitWebDriver: e2e/app.e2e.mjs (the headless login driver as the browser),
 # then e2e/real-browser.e2e.mjs (Debian's Chromium as the browser, started by the app through
 # BROWSER, its IdP forms filled through ChromeDriver), e2e/accounts.e2e.mjs (the account switcher,
-# alice and bob), then e2e/quickstart.e2e.mjs (the
+# alice and bob), e2e/step-up.e2e.mjs ("Confirm it's you" for an API that asks for a step-up),
+# then e2e/quickstart.e2e.mjs (the
 # quickstart example: sign in, relaunch, PIN unlock), then e2e/fingerprint.e2e.mjs (the next-day
 # journey with libfprint's virtual reader, the `test-rig` build). Needs the Debian packages scripts/deps.sh
 # installs. Screenshots go to target/e2e-screenshots (the committed ones are in docs/screenshots).
@@ -26,6 +27,8 @@ export LATCHKEY_APP="${LATCHKEY_APP:-${CARGO_TARGET_DIR:-target}/debug/latchkey-
 xvfb-run -a -s "-screen 0 1280x800x24" node e2e/app.e2e.mjs
 # The account switcher: alice and bob side by side in one window (e2e/accounts.e2e.mjs).
 xvfb-run -a -s "-screen 0 1280x800x24" node e2e/accounts.e2e.mjs
+# "Confirm it's you" for an API that asks for a step-up (e2e/step-up.e2e.mjs).
+xvfb-run -a -s "-screen 0 1280x800x24" node e2e/step-up.e2e.mjs
 xvfb-run -a -s "-screen 0 1280x800x24" node e2e/real-browser.e2e.mjs
 # The quickstart (examples/quickstart, a workspace member): its UI built with the root's vite,
 # then sign-in, quit, relaunch and PIN unlock with no browser (e2e/quickstart.e2e.mjs).

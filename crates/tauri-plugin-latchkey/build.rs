@@ -17,6 +17,8 @@ const COMMANDS: &[&str] = &[
     "fetch",
     "accounts",
     "add_account",
+    "pending_step_up",
+    "step_up",
 ];
 
 fn main() {

@@ -65,3 +65,5 @@ mod tests_contract;
 mod tests_journey;
 #[cfg(test)]
 mod tests_settings;
+#[cfg(test)]
+mod tests_step_up;

@@ -227,11 +227,64 @@ byId('sign-out').addEventListener('click', () =>
 // Locked: the ID token for the end-session request is in the vault, so only a local sign-out.
 byId('forget').addEventListener('click', () => signOut(false));
 
+function showResponse(status: number, body: unknown): void {
+  showApiResult(`HTTP ${status}\n${JSON.stringify(body, null, 2)}`);
+}
+
+/** The "Confirm it's you" panel for a call that needs a stronger or more recent sign-in: what
+ * it says comes from the API's challenge, held in Rust. */
+async function offerStepUp(): Promise<void> {
+  const asked = await api.pendingStepUp();
+  if (!asked) return;
+  const parts: string[] = [];
+  if (asked.acr_values.length > 0) parts.push(`a stronger sign-in (${asked.acr_values.join(', ')})`);
+  if (asked.max_age !== null) parts.push(`a sign-in within the last ${asked.max_age} s`);
+  byId('step-up-text').textContent =
+    `This call needs ${parts.join(' and ') || 'a new sign-in'}. You'll confirm in your browser; you stay signed in either way.`;
+  byId('step-up').hidden = false;
+}
+
 byId('call-api').addEventListener('click', () => {
+  showError(null);
+  byId('step-up').hidden = true;
+  void (async () => {
+    try {
+      const result = await api.callApi();
+      showResponse(result.status, result.body);
+    } catch (e) {
+      const err = e as LatchkeyError;
+      if (err.kind === 'step_up_required') await offerStepUp();
+      else if (err.kind !== 'cancelled') showError(err.message);
+    }
+  })();
+});
+
+let steppingUp = false;
+byId('step-up-confirm').addEventListener('click', () => {
+  if (steppingUp) return;
+  steppingUp = true;
+  byId('step-up-confirm').textContent = 'Waiting for the browser…';
   void act(async () => {
-    const result = await api.callApi();
-    showApiResult(`HTTP ${result.status}\n${JSON.stringify(result.body, null, 2)}`);
+    try {
+      const response = await api.stepUp();
+      byId('step-up').hidden = true;
+      let body: unknown = response.body;
+      try {
+        body = JSON.parse(response.body);
+      } catch {
+        // not JSON: shown as text
+      }
+      showResponse(response.status, body);
+    } finally {
+      steppingUp = false;
+      byId('step-up-confirm').textContent = "Confirm it's you";
+    }
   });
+});
+
+byId('step-up-cancel').addEventListener('click', () => {
+  if (steppingUp) void api.cancelSignIn();
+  byId('step-up').hidden = true;
 });
 
 

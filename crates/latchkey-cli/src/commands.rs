@@ -126,7 +126,14 @@ impl Ctx {
                 Ok(())
             }
             Action::Call { url } => {
-                let response = latchkey.get(&url).await?;
+                let response = match latchkey.get(&url).await {
+                    Err(latchkey::Error::Core(latchkey::CoreError::StepUpRequired(asked)))
+                        if can_open_browser() =>
+                    {
+                        self.step_up(&asked).await?
+                    }
+                    other => other?,
+                };
                 output::print_api_response(&response, json);
                 match response.status {
                     200..=299 => Ok(()),
@@ -150,6 +157,28 @@ impl Ctx {
             }
             Action::Watch { count } => self.watch(count).await,
             Action::Logout { end_session } => self.logout(end_session).await,
+        }
+    }
+
+    /// The step-up an API call asked for (RFC 9470), through the browser as `login` does, then
+    /// the call once more; Ctrl-C cancels it through the facade and leaves the session as it
+    /// was.
+    async fn step_up(
+        &self,
+        asked: &latchkey::step_up::StepUpChallenge,
+    ) -> Result<latchkey::ApiResponse, Failure> {
+        output::print_step_up(asked, self.json);
+        let browser = SystemBrowser::from_env();
+        let step_up = self
+            .latchkey
+            .step_up(&browser, latchkey::Redirect::Loopback);
+        tokio::pin!(step_up);
+        tokio::select! {
+            response = &mut step_up => Ok(response?),
+            _ = tokio::signal::ctrl_c() => {
+                self.latchkey.cancel_sign_in();
+                Ok((&mut step_up).await?)
+            }
         }
     }
 
@@ -218,4 +247,19 @@ impl Ctx {
         output::print_sign_out(&report, self.json);
         Ok(())
     }
+}
+
+/// Whether a browser can be opened for a step-up: `BROWSER` names one, or a person is at a
+/// terminal of a desktop session. Otherwise (a script, a server) `call` exits with code 6 and
+/// says what was asked.
+fn can_open_browser() -> bool {
+    use std::io::IsTerminal;
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if set("BROWSER") {
+        return true;
+    }
+    let desktop = cfg!(any(target_os = "macos", target_os = "windows"))
+        || set("DISPLAY")
+        || set("WAYLAND_DISPLAY");
+    desktop && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }

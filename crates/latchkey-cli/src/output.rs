@@ -144,6 +144,7 @@ fn kind_code(kind: ErrorKind) -> u8 {
         ErrorKind::ReauthRequired | ErrorKind::NotSignedIn => 3,
         ErrorKind::Transient => 4,
         ErrorKind::Locked => 5,
+        ErrorKind::StepUpRequired => 6,
         _ => 1,
     }
 }
@@ -283,6 +284,19 @@ fn chrono_like_now() -> String {
     format!("{h:02}:{m:02}:{s:02}Z")
 }
 
+/// Says that a call needs a step-up and that the browser opens for it (`--json`: what was
+/// asked, as `{"step_up":{"acr_values":…,"max_age":…}}`).
+pub fn print_step_up(asked: &latchkey::step_up::StepUpChallenge, json: bool) {
+    if json {
+        print_json(&json!({ "step_up": asked }));
+    } else {
+        eprintln!(
+            "This call needs {}. Confirm it's you in the browser…",
+            asked.describe()
+        );
+    }
+}
+
 /// Prints an API response: the body as is, or a JSON envelope with `--json`.
 pub fn print_api_response(response: &ApiResponse, json: bool) {
     if json {
@@ -345,7 +359,14 @@ pub fn print_failure(failure: &Failure, json: bool) {
             Failure::Account(e) => json!(e.kind()),
             Failure::Terminal(_) => json!("internal"),
         };
-        print_json(&json!({ "error": { "kind": kind, "message": message } }));
+        let mut error = json!({ "kind": kind, "message": message });
+        if let Failure::Core(latchkey::Error::Core(latchkey::CoreError::StepUpRequired(asked))) =
+            failure
+        {
+            // What the API asked for (RFC 9470), for a script to act on.
+            error["step_up"] = json!(asked);
+        }
+        print_json(&json!({ "error": error }));
     }
     eprintln!("latchkey: {message}");
 }

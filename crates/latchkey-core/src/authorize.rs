@@ -32,6 +32,19 @@ pub enum CallbackOutcome {
     },
 }
 
+/// What an authorization request adds to the configured one.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AuthOptions<'a> {
+    /// The DPoP key's thumbprint (RFC 9449 §10).
+    pub dpop_jkt: Option<&'a str>,
+    /// A step-up's acceptable ACRs (RFC 9470 §4), in order of preference.
+    pub acr_values: &'a [String],
+    /// A step-up's `max_age`, seconds.
+    pub max_age: Option<u64>,
+    /// Send `prompt=login`: the user authenticates again whatever session the browser holds.
+    pub prompt_login: bool,
+}
+
 /// One sign-in attempt in flight: the URL to open and the one-time values to check the response
 /// against. `Debug` shows none of the secrets.
 pub struct PendingAuthorization {
@@ -70,6 +83,26 @@ impl PendingAuthorization {
         redirect_uri: Url,
         dpop_jkt: Option<&str>,
     ) -> Self {
+        Self::with_options(
+            provider,
+            config,
+            redirect_uri,
+            &AuthOptions {
+                dpop_jkt,
+                ..AuthOptions::default()
+            },
+        )
+    }
+
+    /// The authorization request with `options`: `dpop_jkt`, and a step-up's `acr_values`,
+    /// `max_age` and `prompt=login` (RFC 9470 §4), which take the place of the configured
+    /// parameters of those names (`login` is added to a configured `prompt`, `none` dropped).
+    pub fn with_options(
+        provider: &Provider,
+        config: &Config,
+        redirect_uri: Url,
+        options: &AuthOptions<'_>,
+    ) -> Self {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let redirect_uri = RedirectUrl::from_url(redirect_uri);
         let mut request = provider
@@ -85,10 +118,34 @@ impl PendingAuthorization {
         for scope in config.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
+        let mut prompt: Vec<String> = Vec::new();
         for (key, value) in &config.extra_params {
-            request = request.add_extra_param(key.clone(), value.clone());
+            match key.as_str() {
+                "prompt" => prompt.extend(
+                    value
+                        .split(' ')
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned),
+                ),
+                "acr_values" if !options.acr_values.is_empty() => {}
+                "max_age" if options.max_age.is_some() => {}
+                _ => request = request.add_extra_param(key.clone(), value.clone()),
+            }
         }
-        if let Some(jkt) = dpop_jkt {
+        if options.prompt_login {
+            prompt.retain(|p| p != "none" && p != "login");
+            prompt.insert(0, "login".into());
+        }
+        if !prompt.is_empty() {
+            request = request.add_extra_param("prompt", prompt.join(" "));
+        }
+        if !options.acr_values.is_empty() {
+            request = request.add_extra_param("acr_values", options.acr_values.join(" "));
+        }
+        if let Some(max_age) = options.max_age {
+            request = request.add_extra_param("max_age", max_age.to_string());
+        }
+        if let Some(jkt) = options.dpop_jkt {
             request = request.add_extra_param("dpop_jkt", jkt.to_owned());
         }
         let (url, state, nonce) = request.url();
@@ -111,6 +168,26 @@ impl PendingAuthorization {
     /// It carries `state` and `nonce`: hand it to the user agent, never to a log.
     pub fn url(&self) -> &Url {
         &self.url
+    }
+
+    /// Every parameter of the request, in order, for pushing it (RFC 9126 §2.1).
+    ///
+    /// # Security warning
+    /// They carry `state`, `nonce` and the PKCE challenge: for the push's body only.
+    pub(crate) fn parameters(&self) -> Vec<(String, String)> {
+        self.url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// After a push: the URL to open carries only `client_id` and `request_uri` (RFC 9126 §4).
+    pub(crate) fn use_request_uri(&mut self, endpoint: &Url, client_id: &str, request_uri: &str) {
+        self.url = endpoint.clone();
+        self.url
+            .query_pairs_mut()
+            .append_pair("client_id", client_id)
+            .append_pair("request_uri", request_uri);
     }
 
     /// The redirect URI this request registered.
@@ -156,160 +233,4 @@ impl PendingAuthorization {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::discovery::ServerMetadata;
-    use crate::redirect::parse_callback;
-    use openidconnect::core::CoreJsonWebKeySet;
-
-    pub(crate) const ISSUER: &str = "https://idp.example.com";
-
-    pub(crate) fn provider(iss_supported: bool) -> (Provider, Config) {
-        let metadata: ServerMetadata = serde_json::from_value(serde_json::json!({
-            "issuer": ISSUER,
-            "authorization_endpoint": "https://idp.example.com/auth",
-            "token_endpoint": "https://idp.example.com/token",
-            "code_challenge_methods_supported": ["S256"],
-            "authorization_response_iss_parameter_supported": iss_supported,
-        }))
-        .unwrap();
-        let mut config = Config::new(ISSUER, "native-app").unwrap();
-        config.extra_params = vec![("prompt".into(), "consent".into())];
-        let p = Provider::from_metadata(metadata, &config, CoreJsonWebKeySet::new(vec![])).unwrap();
-        (p, config)
-    }
-
-    fn pending(iss_supported: bool) -> PendingAuthorization {
-        let (p, c) = provider(iss_supported);
-        PendingAuthorization::new(
-            &p,
-            &c,
-            Url::parse("http://127.0.0.1:4567/callback").unwrap(),
-        )
-    }
-
-    fn query(p: &PendingAuthorization, key: &str) -> Option<String> {
-        p.url()
-            .query_pairs()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.into_owned())
-    }
-
-    fn callback(
-        p: &PendingAuthorization,
-        query: &str,
-    ) -> Result<CallbackOutcome, CallbackRejection> {
-        let state = p.state.secret();
-        let target = format!("/callback?{}", query.replace("STATE", state));
-        p.check(&parse_callback("GET", &target, "/callback").unwrap())
-    }
-
-    #[test]
-    fn the_authorization_url_uses_pkce_s256_state_nonce_and_the_extra_params() {
-        let p = pending(true);
-        assert_eq!(query(&p, "code_challenge_method").as_deref(), Some("S256"));
-        let challenge = query(&p, "code_challenge").unwrap();
-        assert_eq!(challenge.len(), 43);
-        assert_eq!(p.verifier.secret().len(), 43, "32 random octets, base64url");
-        assert_eq!(query(&p, "state").unwrap().len(), 22);
-        assert!(query(&p, "nonce").is_some());
-        assert_eq!(query(&p, "prompt").as_deref(), Some("consent"));
-        assert_eq!(query(&p, "response_type").as_deref(), Some("code"));
-        assert_eq!(
-            query(&p, "redirect_uri").as_deref(),
-            Some("http://127.0.0.1:4567/callback")
-        );
-        let scope = query(&p, "scope").unwrap();
-        assert!(scope.split(' ').any(|s| s == "openid") && scope.contains("offline_access"));
-        assert!(query(&p, "client_secret").is_none());
-    }
-
-    #[test]
-    fn every_request_gets_fresh_one_time_values() {
-        let a = pending(true);
-        let b = pending(true);
-        assert_ne!(query(&a, "state"), query(&b, "state"));
-        assert_ne!(query(&a, "nonce"), query(&b, "nonce"));
-        assert_ne!(query(&a, "code_challenge"), query(&b, "code_challenge"));
-    }
-
-    #[test]
-    fn a_callback_with_our_state_and_issuer_yields_the_code() {
-        let p = pending(true);
-        let iss = "https%3A%2F%2Fidp.example.com";
-        match callback(&p, &format!("code=abc&state=STATE&iss={iss}")).unwrap() {
-            CallbackOutcome::Code(code) => assert_eq!(code.secret(), "abc"),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn state_is_checked_before_anything_else() {
-        let p = pending(true);
-        // Wrong state with an error and a foreign issuer: the state verdict comes first.
-        assert_eq!(
-            callback(&p, "error=access_denied&state=other&iss=https%3A%2F%2Fevil").unwrap_err(),
-            CallbackRejection::StateMismatch
-        );
-        assert_eq!(
-            callback(&p, "code=abc").unwrap_err(),
-            CallbackRejection::StateMismatch
-        );
-    }
-
-    #[test]
-    fn an_iss_naming_another_server_is_a_mix_up_and_rejected() {
-        let p = pending(false);
-        assert_eq!(
-            callback(&p, "code=abc&state=STATE&iss=https%3A%2F%2Fevil.example").unwrap_err(),
-            CallbackRejection::IssuerMismatch
-        );
-    }
-
-    #[test]
-    fn a_missing_iss_is_rejected_only_when_the_server_promises_it() {
-        assert_eq!(
-            callback(&pending(true), "code=abc&state=STATE").unwrap_err(),
-            CallbackRejection::MissingIssuer
-        );
-        assert!(matches!(
-            callback(&pending(false), "code=abc&state=STATE"),
-            Ok(CallbackOutcome::Code(_))
-        ));
-    }
-
-    #[test]
-    fn an_error_response_with_our_state_is_reported_not_rejected() {
-        let p = pending(true);
-        let outcome = callback(
-            &p,
-            "error=access_denied&error_description=user+said+no&state=STATE&iss=https%3A%2F%2Fidp.example.com",
-        )
-        .unwrap();
-        match outcome {
-            CallbackOutcome::Error { error, description } => {
-                assert_eq!(error, "access_denied");
-                assert_eq!(description.as_deref(), Some("user said no"));
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_success_response_without_a_code_is_rejected() {
-        let p = pending(false);
-        assert_eq!(
-            callback(&p, "state=STATE&code=").unwrap_err(),
-            CallbackRejection::MissingCode
-        );
-    }
-
-    #[test]
-    fn debug_of_a_pending_authorization_shows_no_secret() {
-        let p = pending(true);
-        let printed = format!("{p:?}");
-        for secret in [p.state.secret(), p.nonce.secret(), p.verifier.secret()] {
-            assert!(!printed.contains(secret.as_str()), "{printed}");
-        }
-    }
-}
+pub(crate) mod tests;

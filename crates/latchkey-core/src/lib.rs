@@ -11,6 +11,7 @@
 //! - [`redirect`] and [`loopback`]: the loopback redirect listener and its request parser.
 //! - [`user_agent`]: the system browser (and the `BROWSER` convention).
 //! - [`session`]: sign-in, single-flight refresh, the refresh scheduler, API calls, sign-out.
+//! - [`step_up`]: RFC 9470 step-up challenges and the checks of their sign-in.
 //! - [`store`]: the [`store::SecretStore`] seam, where a session is kept, and an in-memory store.
 //!   The Stronghold vault whose key biometrics or a PIN release implements it in `latchkey-vault`;
 //!   the `latchkey` crate's facade combines the two.
@@ -57,6 +58,7 @@ pub mod loopback;
 pub mod redirect;
 pub mod secret;
 pub mod session;
+pub mod step_up;
 pub mod store;
 #[cfg(test)]
 mod test_skip;

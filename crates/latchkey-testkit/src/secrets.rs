@@ -40,7 +40,20 @@ impl Secrets {
                             }
                         }
                     }
-                    "redirect" => {} // its code is in the IdP's record
+                    // Recorded by the dev IdP from a pushed request (RFC 9126).
+                    "code_challenge" => secrets.challenges.push(value.to_owned()),
+                    "state" | "nonce" if secrets.named.iter().any(|(_, s)| s == value) => {}
+                    "redirect" => {
+                        // Its code is in the IdP's record; its state is the request's (the
+                        // one place a pushed request's state shows).
+                        if let Ok(url) = Url::parse(value) {
+                            for (k, v) in url.query_pairs() {
+                                if k == "state" && !secrets.named.iter().any(|(_, s)| *s == v) {
+                                    secrets.add("state", &v);
+                                }
+                            }
+                        }
+                    }
                     kind => secrets.add(kind, value),
                 }
             }

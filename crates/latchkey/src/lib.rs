@@ -22,11 +22,11 @@
 
 pub use latchkey_core::{
     app_link, applink, authorize, config, discovery, dpop, http, loopback, redirect,
-    refresh_margin, secret, session, store, user_agent, ApiRequest, ApiRequestError, ApiResponse,
-    AppLinkRedirect, AppLinkSender, AutoRefresh, Config, ConfigError, MemoryStore, PartialConfig,
-    Redirect, RefreshGuard, RefreshTrigger, RevocationOutcome, SecretStore, Session, SessionEvent,
-    SessionHint, SessionState, SessionStatus, SignOutOptions, SignOutReport, StatusWatch,
-    StoreError, StoreId, StoredSession, SystemBrowser, UserAgent, UserAgentError,
+    refresh_margin, secret, session, step_up, store, user_agent, ApiRequest, ApiRequestError,
+    ApiResponse, AppLinkRedirect, AppLinkSender, AutoRefresh, Config, ConfigError, MemoryStore,
+    PartialConfig, Redirect, RefreshGuard, RefreshTrigger, RevocationOutcome, SecretStore, Session,
+    SessionEvent, SessionHint, SessionState, SessionStatus, SignOutOptions, SignOutReport,
+    StatusWatch, StoreError, StoreId, StoredSession, SystemBrowser, UserAgent, UserAgentError,
     MAX_TRUSTED_LIFETIME, MIN_REFRESH_INTERVAL,
 };
 /// The vault: Stronghold, the key protectors and the platforms' biometric backends.
@@ -45,6 +45,7 @@ pub mod registry;
 pub use account_set::{AccountSet, AccountSummary, OpenAccount};
 pub use accounts::{AccountError, AccountName};
 pub use biometric::BiometricChange;
+mod confirm;
 mod idle;
 mod sign_in;
 pub mod verbs;

@@ -12,6 +12,7 @@ import type {
   SessionEvent,
   SignOutResult,
   Status,
+  StepUp,
 } from './types';
 
 export * from './types';
@@ -168,4 +169,18 @@ export function accounts(): Promise<Status[]> {
  */
 export function addAccount(name: string, opts: { provider?: string } = {}): Promise<Status> {
   return call<Status>('add_account', { name, provider: opts.provider ?? null });
+}
+
+/** What the latest API call that failed with `step_up_required` asked for, or null. */
+export function pendingStepUp(opts: AccountOption = {}): Promise<StepUp> {
+  return call<StepUp>('pending_step_up', { account: opts.account });
+}
+
+/**
+ * "Confirm it's you": signs the same user in again through the system browser at the level the
+ * API asked for (decided in Rust from its challenge), then retries that call once and resolves
+ * with its response. `cancelSignIn` cancels it; the session stays as it was.
+ */
+export function stepUp(opts: AccountOption = {}): Promise<FetchResponse> {
+  return call<FetchResponse>('step_up', { account: opts.account });
 }

@@ -80,7 +80,8 @@ export type ErrorKind =
   | 'wrong_state'
   | 'internal'
   | 'origin_not_allowed'
-  | 'unknown_account';
+  | 'unknown_account'
+  | 'step_up_required';
 
 /** The engine's classification of a failed background refresh (timeline only). */
 export type RefreshFailureKind =
@@ -92,7 +93,12 @@ export type RefreshFailureKind =
   | 'locked'
   | 'protocol'
   | 'wrong_state'
-  | 'internal';
+  | 'internal'
+  | 'step_up_required';
+
+/** What an API asked for when it answered `step_up_required` (RFC 9470): the acceptable
+ * authentication levels and/or how recent the sign-in must be; null when nothing is pending. */
+export type StepUp = { acr_values: string[]; max_age: number | null } | null;
 
 /** What every function rejects with. */
 export interface LatchkeyError {

@@ -193,6 +193,37 @@ fn api_request(url: url::Url, init: FetchInit) -> Result<ApiRequest, Error> {
     }
 }
 
+/// What the latest API call that needed a stronger or more recent sign-in asked for (RFC 9470),
+/// or null: for the "Confirm it's you" screen. Read from the server's challenge, held in Rust.
+#[tauri::command]
+pub async fn pending_step_up(
+    accounts: State<'_, Accounts>,
+    account: Option<String>,
+) -> Result<Option<latchkey::step_up::StepUpChallenge>, Error> {
+    let latchkey = self::account(&accounts, account)?.latchkey().await?;
+    Ok(latchkey.pending_step_up())
+}
+
+/// Performs the pending step-up: the same user signs in again through the system browser at the
+/// level the API's challenge asked (script can't say which, or change the call), then that call
+/// is retried once and its response returned. `cancel_sign_in` cancels it; the session is then
+/// as it was.
+#[tauri::command]
+pub async fn step_up<R: Runtime>(
+    app: AppHandle<R>,
+    accounts: State<'_, Accounts>,
+    account: Option<String>,
+) -> Result<FetchResponse, Error> {
+    let latchkey = self::account(&accounts, account)?.latchkey().await?;
+    let response = latchkey
+        .step_up(
+            crate::platform::user_agent(&app).as_ref(),
+            crate::platform::redirect(&app)?,
+        )
+        .await?;
+    Ok(crate::models::Response::from(response).into())
+}
+
 /// The userinfo claims.
 #[tauri::command]
 pub async fn userinfo(

@@ -33,6 +33,9 @@ pub enum ErrorKind {
     OriginNotAllowed,
     /// No account by that name.
     UnknownAccount,
+    /// An API asked for a stronger or more recent sign-in (RFC 9470): offer "Confirm it's you"
+    /// (`stepUp`); the session goes on for other calls.
+    StepUpRequired,
 }
 
 impl From<latchkey::ErrorKind> for ErrorKind {
@@ -47,6 +50,7 @@ impl From<latchkey::ErrorKind> for ErrorKind {
             Core::Locked => Self::Locked,
             Core::Protocol => Self::Protocol,
             Core::WrongState => Self::WrongState,
+            Core::StepUpRequired => Self::StepUpRequired,
             _ => Self::Internal,
         }
     }
@@ -146,6 +150,7 @@ mod tests {
             (Core::Protocol, "protocol"),
             (Core::WrongState, "wrong_state"),
             (Core::Internal, "internal"),
+            (Core::StepUpRequired, "step_up_required"),
         ];
         for (core, name) in all {
             let kind = ErrorKind::from(core);

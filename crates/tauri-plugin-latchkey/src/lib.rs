@@ -77,6 +77,8 @@ fn plugin<R: Runtime>(options: builder::Options) -> TauriPlugin<R> {
             commands::fetch,
             commands::accounts,
             commands::add_account,
+            commands::pending_step_up,
+            commands::step_up,
         ])
         .setup(move |app, _api| initialize(app, options))
         .on_page_load(|webview, payload| {

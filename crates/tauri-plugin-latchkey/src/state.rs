@@ -124,8 +124,8 @@ impl AccountState {
     ///
     /// Refused while a session exists (signed in, or locked in the vault): new settings would
     /// send the session's tokens to another API or swap its provider. Settings that would lower
-    /// DPoP below the policy in effect are refused whatever the state
-    /// ([`latchkey::config::check_dpop_not_lowered`]). Signed out, the old facade is shut
+    /// DPoP or PAR below the policy in effect are refused whatever the state
+    /// ([`latchkey::config::check_dpop_not_lowered`], [`latchkey::config::check_par_not_lowered`]). Signed out, the old facade is shut
     /// down (its background tasks stopped) before the new one replaces it.
     pub async fn replace_settings(&self, settings: PartialConfig) -> Result<Arc<Latchkey>, Error> {
         let Some(path) = &self.paths.settings else {
@@ -155,18 +155,17 @@ impl AccountState {
             PartialConfig::default()
         };
         let base = self.options.base.clone().merge(self.provider.clone());
-        let in_effect = base
-            .clone()
-            .merge(self.settings()?)
-            .merge(env.clone())
-            .dpop
-            .unwrap_or_default();
-        let requested = base
-            .merge(settings.clone())
-            .merge(env)
-            .dpop
-            .unwrap_or_default();
-        latchkey::config::check_dpop_not_lowered(in_effect, requested)?;
+        let in_effect = base.clone().merge(self.settings()?).merge(env.clone());
+        let requested = base.merge(settings.clone()).merge(env);
+        latchkey::config::check_dpop_not_lowered(
+            in_effect.dpop.unwrap_or_default(),
+            requested.dpop.unwrap_or_default(),
+        )?;
+        // PAR likewise (RFC 9126): script may raise it, never turn it off or down.
+        latchkey::config::check_par_not_lowered(
+            in_effect.par.unwrap_or_default(),
+            requested.par.unwrap_or_default(),
+        )?;
         settings.save_to_file(path)?;
         if let Ok(old) = &*slot {
             old.shutdown().await;

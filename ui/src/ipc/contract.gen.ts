@@ -28,7 +28,8 @@ export const settings = [
     "login_timeout_secs": null,
     "max_response_bytes": null,
     "api_url": null,
-    "dpop": null
+    "dpop": null,
+    "par": null
   },
   {
     "issuer": "https://login.example.com",
@@ -49,6 +50,7 @@ export const settings = [
     "login_timeout_secs": 300,
     "max_response_bytes": 1048576,
     "api_url": "https://api.example.com/me",
-    "dpop": null
+    "dpop": null,
+    "par": null
   }
 ] satisfies Settings[];

@@ -57,6 +57,10 @@ export const api = {
   accounts: (): Promise<Status[]> => latchkey.accounts(),
   /** Adds an account with the app's provider, signed out. */
   addAccount: (name: string): Promise<Status> => latchkey.addAccount(name),
+  /** What the API that answered `step_up_required` asked for (held in Rust), or null. */
+  pendingStepUp: () => latchkey.pendingStepUp({ account: active }),
+  /** "Confirm it's you": the step-up through the system browser, then the call once more. */
+  stepUp: () => latchkey.stepUp({ account: active }),
   getSettings: () => appCommand<Settings>('get_settings'),
   saveSettings: (settings: Settings) => appCommand<void>('save_settings', { settings }),
   findDevIdp: () => appCommand<string | null>('find_dev_idp'),

@@ -21,4 +21,7 @@ export interface Settings {
   api_url?: string | null;
   /** DPoP-bound tokens: 'auto' (the default: when the provider offers them), 'required', 'off'. */
   dpop?: 'auto' | 'required' | 'off' | null;
+  /** Pushed authorization requests (RFC 9126): 'auto' (the default: when the provider lists the
+   * endpoint), 'required', 'off'. The window may raise it, never lower it. */
+  par?: 'auto' | 'required' | 'off' | null;
 }

@@ -88,6 +88,14 @@ impl PartialConfig {
                         )
                     })?)
                 }
+                "LATCHKEY_PAR" => {
+                    layer.par = Some(value.parse().map_err(|_| {
+                        ConfigError::invalid(
+                            key.as_str(),
+                            format!("must be auto, required or off, got {value:?}"),
+                        )
+                    })?)
+                }
                 "LATCHKEY_HTTP_TIMEOUT_SECS" => {
                     layer.http_timeout_secs = Some(parse_number(&key, &value)?)
                 }
@@ -118,6 +126,7 @@ impl PartialConfig {
         self.max_response_bytes = other.max_response_bytes.or(self.max_response_bytes);
         self.api_url = other.api_url.or(self.api_url);
         self.dpop = other.dpop.or(self.dpop);
+        self.par = other.par.or(self.par);
         self
     }
 }

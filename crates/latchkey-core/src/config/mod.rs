@@ -18,6 +18,9 @@
 //! redirect_ports = [8765, 8766]
 //! # DPoP-bound tokens: "auto" (default: when the provider offers them), "required", "off".
 //! dpop = "auto"
+//! # Pushed authorization requests (RFC 9126): "auto" (default: when the provider lists the
+//! # endpoint), "required" (refuse a provider without one), "off" (unless the provider requires them).
+//! par = "auto"
 //!
 //! [params]
 //! prompt = "consent"
@@ -94,6 +97,58 @@ pub fn check_dpop_not_lowered(
     Ok(())
 }
 
+/// Refuses a settings change that would lower PAR below the policy in effect (`required` to
+/// `auto` or `off`, `auto` to `off`), like [`check_dpop_not_lowered`]: the app's window may
+/// raise it, never lower it.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] naming `par`.
+pub fn check_par_not_lowered(current: ParPolicy, requested: ParPolicy) -> Result<(), ConfigError> {
+    let rank = |p: ParPolicy| match p {
+        ParPolicy::Off => 0,
+        ParPolicy::Auto => 1,
+        ParPolicy::Required => 2,
+    };
+    if rank(requested) < rank(current) {
+        return Err(ConfigError::invalid(
+            "par",
+            format!(
+                "can't be lowered from {current:?} to {requested:?} here; edit the settings file or set LATCHKEY_PAR"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// When the authorization request is pushed to the provider first (RFC 9126), the browser then
+/// carrying only `client_id` and `request_uri`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParPolicy {
+    /// When the provider lists a `pushed_authorization_request_endpoint` (the default).
+    #[default]
+    Auto,
+    /// Always: a provider without the endpoint is refused at sign-in.
+    Required,
+    /// Never, unless the provider requires it (`require_pushed_authorization_requests`).
+    Off,
+}
+
+impl std::str::FromStr for ParPolicy {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s.trim() {
+            "auto" => Ok(Self::Auto),
+            "required" => Ok(Self::Required),
+            "off" => Ok(Self::Off),
+            _ => Err(ConfigError::invalid(
+                "par",
+                format!("must be \"auto\", \"required\" or \"off\", got {s:?}"),
+            )),
+        }
+    }
+}
+
 /// Validated client configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -124,6 +179,8 @@ pub struct Config {
     pub api_url: Option<Url>,
     /// Whether tokens are bound to a DPoP key (RFC 9449).
     pub dpop: DpopPolicy,
+    /// Whether authorization requests are pushed first (RFC 9126).
+    pub par: ParPolicy,
 }
 
 /// When the session binds its tokens to a DPoP key (RFC 9449).
@@ -208,6 +265,8 @@ pub struct PartialConfig {
     pub api_url: Option<String>,
     /// See [`Config::dpop`].
     pub dpop: Option<DpopPolicy>,
+    /// See [`Config::par`].
+    pub par: Option<ParPolicy>,
 }
 
 impl PartialConfig {
@@ -250,6 +309,7 @@ impl PartialConfig {
         Ok(Config {
             api_url,
             dpop: self.dpop.unwrap_or_default(),
+            par: self.par.unwrap_or_default(),
             issuer,
             client_id,
             scopes,

@@ -429,3 +429,44 @@ fn dpop_can_be_raised_but_never_lowered_by_a_settings_change() {
         }
     }
 }
+
+#[test]
+fn par_defaults_to_auto_and_is_read_from_the_file_and_the_environment() {
+    use super::ParPolicy;
+    assert_eq!(base().finish().unwrap().par, ParPolicy::Auto);
+    let file: PartialConfig = toml::from_str(
+        r#"
+        issuer = "https://login.example.com"
+        client_id = "app"
+        par = "required"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(file.clone().finish().unwrap().par, ParPolicy::Required);
+    let env = PartialConfig::from_env([("LATCHKEY_PAR".to_string(), "off".to_string())]).unwrap();
+    assert_eq!(file.merge(env).finish().unwrap().par, ParPolicy::Off);
+    assert!(toml::from_str::<PartialConfig>("par = \"sometimes\"").is_err());
+    let err =
+        PartialConfig::from_env([("LATCHKEY_PAR".to_string(), "yes".to_string())]).unwrap_err();
+    assert_eq!(err.field(), Some("LATCHKEY_PAR"));
+}
+
+#[test]
+fn par_can_be_raised_but_never_lowered_by_a_settings_change() {
+    use super::{check_par_not_lowered, ParPolicy::*};
+    for (current, requested, allowed) in [
+        (Auto, Auto, true),
+        (Auto, Required, true),
+        (Off, Auto, true),
+        (Required, Required, true),
+        (Auto, Off, false),
+        (Required, Auto, false),
+        (Required, Off, false),
+    ] {
+        let result = check_par_not_lowered(current, requested);
+        assert_eq!(result.is_ok(), allowed, "{current:?} -> {requested:?}");
+        if let Err(e) = result {
+            assert_eq!(e.field(), Some("par"));
+        }
+    }
+}

@@ -39,6 +39,12 @@ pub struct ServerMetadata {
     /// RFC 9449 §5.1: the JWS algorithms the server accepts in DPoP proofs.
     #[serde(default)]
     pub dpop_signing_alg_values_supported: Option<Vec<String>>,
+    /// RFC 9126 §5: where authorization requests are pushed.
+    #[serde(default)]
+    pub pushed_authorization_request_endpoint: Option<Url>,
+    /// RFC 9126 §5: when true, the provider accepts only pushed authorization requests.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl ServerMetadata {
@@ -126,7 +132,7 @@ pub fn validate_metadata(metadata: &ServerMetadata, config: &Config) -> Result<(
         return Err(Error::PkceS256Unsupported);
     }
     metadata.dpop_alg(config.dpop)?;
-    let endpoints: [(&'static str, Option<&Url>); 6] = [
+    let endpoints: [(&'static str, Option<&Url>); 7] = [
         (
             "authorization_endpoint",
             Some(&metadata.authorization_endpoint),
@@ -138,6 +144,10 @@ pub fn validate_metadata(metadata: &ServerMetadata, config: &Config) -> Result<(
         (
             "end_session_endpoint",
             metadata.end_session_endpoint.as_ref(),
+        ),
+        (
+            "pushed_authorization_request_endpoint",
+            metadata.pushed_authorization_request_endpoint.as_ref(),
         ),
     ];
     for (what, url) in endpoints {

@@ -23,6 +23,8 @@ pub enum Endpoint {
     UserInfo,
     /// A protected API called with the access token.
     Api,
+    /// The pushed authorization request endpoint (RFC 9126).
+    PushedAuthorization,
 }
 
 impl std::fmt::Display for Endpoint {
@@ -34,6 +36,7 @@ impl std::fmt::Display for Endpoint {
             Endpoint::Revocation => "revocation endpoint",
             Endpoint::UserInfo => "userinfo endpoint",
             Endpoint::Api => "API",
+            Endpoint::PushedAuthorization => "pushed authorization request endpoint",
         })
     }
 }

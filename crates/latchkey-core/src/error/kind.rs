@@ -17,6 +17,9 @@ pub enum ErrorKind {
     Cancelled,
     /// The session has ended (refresh token invalid, revoked or absent): sign in again.
     ReauthRequired,
+    /// A protected API asked for a stronger or more recent sign-in (RFC 9470): offer "Confirm
+    /// it's you"; the session goes on for other calls.
+    StepUpRequired,
     /// There is no session: sign in.
     NotSignedIn,
     /// The network or the server is unavailable right now: the session is kept; retry later.

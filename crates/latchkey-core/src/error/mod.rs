@@ -166,6 +166,46 @@ pub enum Error {
         endpoint: Endpoint,
     },
 
+    /// A protected API asked for a stronger or more recent sign-in (RFC 9470
+    /// `insufficient_user_authentication`): not a bad token, and the session goes on for other
+    /// calls. [`crate::Session::step_up`] runs the sign-in it asks for.
+    #[error("this call needs {}: confirm it's you", .0.describe())]
+    StepUpRequired(crate::step_up::StepUpChallenge),
+
+    /// A step-up sign-in came back without what was asked (a lower `acr`, an older `auth_time`):
+    /// its tokens were not taken, and the session is as it was.
+    #[error("the step-up sign-in didn't satisfy the request: {0}")]
+    StepUpUnsatisfied(String),
+
+    /// A step-up sign-in came back for another user than the session's: refused, the session is
+    /// as it was.
+    #[error(
+        "the step-up sign-in is for another user than this session's; sign out to switch users"
+    )]
+    StepUpOtherUser,
+
+    /// There is no step-up requirement to satisfy (no API call asked for one, or it was met).
+    #[error("no call is waiting for a step-up sign-in")]
+    NoStepUpPending,
+
+    /// The provider requires pushed authorization requests (RFC 9126), or the configuration
+    /// does (`par = "required"`), and the provider lists no endpoint for them.
+    #[error("pushed authorization requests are required{}, but the provider has no pushed_authorization_request_endpoint", if *.by_provider { " by the provider" } else { " by the configuration" })]
+    ParUnavailable {
+        /// True when the provider's metadata requires them, false when the configuration does.
+        by_provider: bool,
+    },
+
+    /// The pushed authorization request endpoint refused the request with an OAuth error
+    /// (RFC 9126 §2.3): nothing was opened in the browser.
+    #[error("the pushed authorization request endpoint refused the request: {error}{}", desc_note(.description))]
+    PushRefused {
+        /// The OAuth error code.
+        error: String,
+        /// `error_description`, if any.
+        description: Option<String>,
+    },
+
     /// The session has ended; the user must sign in again.
     #[error("sign-in required: {0}")]
     ReauthRequired(ReauthReason),
@@ -244,6 +284,9 @@ impl Error {
             | Error::SignInTimedOut { .. }
             | Error::TokenEndpointUnexplained { .. } => ErrorKind::Transient,
             Error::Cancelled => ErrorKind::Cancelled,
+            Error::StepUpRequired(_) => ErrorKind::StepUpRequired,
+            Error::NoStepUpPending => ErrorKind::WrongState,
+            Error::ParUnavailable { .. } => ErrorKind::Configuration,
             Error::ReauthRequired(_) => ErrorKind::ReauthRequired,
             Error::NotSignedIn => ErrorKind::NotSignedIn,
             Error::Store(e) => e.kind(),
@@ -257,7 +300,10 @@ impl Error {
             | Error::IdTokenInvalid(_)
             | Error::IdTokenMissing
             | Error::UserInfoSubjectMismatch
-            | Error::CredentialEchoed { .. } => ErrorKind::Protocol,
+            | Error::CredentialEchoed { .. }
+            | Error::StepUpUnsatisfied(_)
+            | Error::StepUpOtherUser
+            | Error::PushRefused { .. } => ErrorKind::Protocol,
             Error::SessionExists { .. } => ErrorKind::WrongState,
             Error::LoopbackBind(_) | Error::UserAgent(_) | Error::Internal(_) => {
                 ErrorKind::Internal

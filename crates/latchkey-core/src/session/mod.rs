@@ -44,6 +44,7 @@ mod scheduler;
 mod sign_in;
 mod sign_out;
 mod status;
+mod step_up;
 mod store_sync;
 mod types;
 
@@ -103,6 +104,8 @@ struct Inner {
     /// Each origin's clock offset, for proof `iat` (in memory only).
     dpop_clocks: crate::dpop::ServerClocks,
     last_failure: StdMutex<Option<(u64, Arc<Error>)>>,
+    /// The latest step-up an API asked for, and the call that asked (see `step_up.rs`).
+    step_up: StdMutex<Option<step_up::PendingStepUp>>,
     /// The one route state takes to front ends: every transition is published here.
     meta: watch::Sender<Meta>,
     events: broadcast::Sender<SessionEvent>,
@@ -149,6 +152,7 @@ impl Session {
                 dpop_nonces: crate::dpop::NonceCache::default(),
                 dpop_clocks: crate::dpop::ServerClocks::default(),
                 last_failure: StdMutex::new(None),
+                step_up: StdMutex::new(None),
                 meta: watch::Sender::new(Meta::default()),
                 events,
                 wake: Notify::new(),

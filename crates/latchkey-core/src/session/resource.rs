@@ -1,5 +1,9 @@
 //! Calls with the access token: protected APIs (401 → one refresh, one retry) and userinfo.
 //!
+//! A 401 whose challenge (Bearer or DPoP, any of several) is RFC 9470's
+//! `insufficient_user_authentication` is [`Error::StepUpRequired`] at once: no refresh, and the
+//! session goes on.
+//!
 //! A DPoP-bound session sends `Authorization: DPoP <token>` with a proof bound to the token
 //! (`ath`) and the resource server's latest nonce; a `WWW-Authenticate: DPoP
 //! error="use_dpop_nonce"` challenge gets exactly one retry with the new nonce, a second one is
@@ -127,11 +131,22 @@ impl Session {
             tracing::warn!(%endpoint, status, "the response echoes the request's credentials; withheld");
             return Err(Error::CredentialEchoed { endpoint });
         }
+        let challenges = if status == 401 {
+            crate::http::parse_challenges(www_authenticate.iter().map(String::as_str))
+        } else {
+            Vec::new()
+        };
+        // RFC 9470: the API wants a stronger or more recent sign-in. A refresh can't raise the
+        // level, and the session is fine for other calls: a typed outcome, remembered (in Rust,
+        // never from a caller's say-so) for the step-up that satisfies it.
+        if let Some(challenge) = crate::step_up::StepUpChallenge::from_challenges(&challenges) {
+            tracing::info!(%endpoint, asked = %challenge.describe(), "the API asks for a step-up sign-in");
+            self.remember_step_up(request, &challenge);
+            return Err(Error::StepUpRequired(challenge));
+        }
         // A resource server that rejects the proof itself (RFC 9449 §7.1): a refresh can't fix
         // that, and each one would rotate the refresh token for nothing. A typed error instead.
         if status == 401 && proof.is_some() {
-            let challenges =
-                crate::http::parse_challenges(www_authenticate.iter().map(String::as_str));
             if let Some(c) = challenges
                 .iter()
                 .find(|c| c.is("DPoP") && c.error() == Some("invalid_dpop_proof"))

@@ -118,6 +118,16 @@ impl<'a> Capture<'a> {
         }
     }
 
+    /// Sends `request` as is (with a DPoP proof and one nonce retry when the capture has a key)
+    /// and returns the response whatever its status: for requests oauth2 doesn't build (the
+    /// pushed authorization request).
+    pub(crate) async fn send(&self, request: HttpRequest) -> Result<BodyResponse, HttpError> {
+        match self.dpop {
+            Some(dpop) => self.send_with_proof(request, dpop).await,
+            None => self.http.send_oauth(request).await,
+        }
+    }
+
     /// The captured response, or what went wrong before there was one: a transport failure, or
     /// oauth2 refusing to build the request.
     pub(crate) fn finish<T, E: openidconnect::ErrorResponse + 'static>(

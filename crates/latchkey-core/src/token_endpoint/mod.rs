@@ -47,6 +47,7 @@ use crate::secret::SecretString;
 mod capture;
 
 pub(crate) use capture::Capture;
+pub(crate) mod par;
 
 /// What the token endpoint answered.
 #[derive(Debug)]
@@ -110,9 +111,9 @@ struct Wire {
 }
 
 #[derive(Deserialize)]
-pub(super) struct WireError {
-    pub(super) error: String,
-    error_description: Option<String>,
+pub(crate) struct WireError {
+    pub(crate) error: String,
+    pub(crate) error_description: Option<String>,
 }
 
 /// Reads a token endpoint's raw answer: its status, body and `WWW-Authenticate` values.
@@ -287,7 +288,7 @@ fn take_secret(value: Option<Value>) -> Option<SecretString> {
 }
 
 /// A server-supplied string fit for a message: printable ASCII, bounded.
-fn printable(s: &str, max: usize) -> String {
+pub(crate) fn printable(s: &str, max: usize) -> String {
     s.chars()
         .filter(|c| c.is_ascii_graphic() || *c == ' ')
         .take(max)
