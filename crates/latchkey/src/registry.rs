@@ -219,7 +219,6 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let mut tmp = path.as_os_str().to_os_string();
     tmp.push(format!(".tmp-{:016x}", rand::random::<u64>()));
     let tmp = PathBuf::from(tmp);
@@ -236,8 +235,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         file.sync_all()?;
         drop(file);
         std::fs::rename(&tmp, path)?;
+        // The rename is durable once the directory entry is: fsync the directory (Unix; on
+        // Windows the rename is MoveFileEx's, which has no directory handle to flush).
         #[cfg(unix)]
-        std::fs::File::open(dir)?.sync_all()?;
+        std::fs::File::open(path.parent().unwrap_or_else(|| Path::new(".")))?.sync_all()?;
         Ok(())
     })();
     if result.is_err() {
