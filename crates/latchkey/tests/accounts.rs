@@ -1,7 +1,8 @@
 //! Several accounts in one data directory against the real dev IdP: alice and bob signed in at
 //! once, each call answered as its own user, a refresh storm on one that never refreshes the
 //! other, signing out one that leaves the other working, a key and a PIN counter that are each
-//! account's own, and today's single-account directory opening as the `default` account.
+//! account's own, a finger that releases only the account it was asked for, and today's
+//! single-account directory opening as the `default` account.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,8 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use latchkey::accounts::provider_of;
+use latchkey::vault::testing::{FakeBiometrics, Finger};
+use latchkey::vault::{BiometricStatus, Keep};
 use latchkey::{AccountError, AccountName, AccountSet};
-use latchkey::{Credential, Latchkey, SecretStore, SessionState, Vault};
+use latchkey::{BiometricChange, Credential, Latchkey, SecretStore, SessionState, Vault};
 use latchkey_testkit::fake_idp::fast_pin_protector;
 use latchkey_testkit::{login_driver, DevIdp};
 
@@ -323,5 +326,74 @@ async fn adding_an_account_under_a_name_that_holds_a_session_is_refused_and_chan
     let listed = set.list().await.unwrap();
     assert_eq!(listed[0].issuer.as_deref(), Some(idp.issuer.as_str()));
     assert_eq!(alice.userinfo().await.unwrap()["sub"], "alice");
+    set.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finger_releases_only_the_account_it_was_asked_for_and_each_wrap_is_its_own() {
+    let idp = DevIdp::start(&[]);
+    let base = tempfile::tempdir().unwrap();
+    // One reader on the machine, as on a real one; each account wraps its own key with it.
+    let reader = FakeBiometrics::new();
+    let opener_reader = reader.clone();
+    let set = AccountSet::new(
+        base.path(),
+        Arc::new(move |_, config, dir| {
+            Latchkey::open_with_biometric(
+                config,
+                dir,
+                fast_pin_protector(),
+                opener_reader.clone(),
+                "Unlock",
+            )
+        }),
+    );
+    let alice = sign_in(&set, &idp, "alice", "alice").await;
+    let bob = sign_in(&set, &idp, "bob", "bob").await;
+    for account in [&alice, &bob] {
+        let on = BiometricChange::On {
+            proof: pin(),
+            keep: Keep::ThisRun,
+        };
+        assert_eq!(
+            account.set_biometric(on).await.unwrap(),
+            BiometricStatus::Ready
+        );
+    }
+    assert_eq!(reader.items.lock().unwrap().len(), 2, "a wrap per account");
+    alice.lock().await;
+    bob.lock().await;
+
+    // The finger for alice opens alice only.
+    let status = alice
+        .unlock(Credential::Prompt("Unlock".into()))
+        .await
+        .unwrap();
+    assert_eq!(status.state, SessionState::SignedIn);
+    assert_eq!(alice.userinfo().await.unwrap()["sub"], "alice");
+    assert_eq!(bob.status().state, SessionState::Locked, "bob stays locked");
+
+    // A failed finger for bob leaves him locked and alice signed in.
+    reader.next(Finger::NoMatch);
+    assert!(bob
+        .unlock(Credential::Prompt("Unlock".into()))
+        .await
+        .is_err());
+    assert_eq!(bob.status().state, SessionState::Locked);
+    assert_eq!(alice.status().state, SessionState::SignedIn);
+
+    // Alice turning biometrics off deletes her wrap only: bob's finger still opens bob.
+    assert_eq!(
+        alice.set_biometric(BiometricChange::Off).await.unwrap(),
+        BiometricStatus::Off
+    );
+    assert_eq!(reader.items.lock().unwrap().len(), 1);
+    reader.next(Finger::Match);
+    let status = bob
+        .unlock(Credential::Prompt("Unlock".into()))
+        .await
+        .unwrap();
+    assert_eq!(status.state, SessionState::SignedIn);
+    assert_eq!(bob.userinfo().await.unwrap()["sub"], "bob");
     set.shutdown().await;
 }
