@@ -66,7 +66,7 @@ impl Ctx {
         // The account's provider settings, so that later commands need no flag (never a secret).
         let provider = latchkey::accounts::provider_of(self.latchkey.config());
         self.registry.register(&self.account, &provider)?;
-        output::print_status(&status, self.json, "Signed in");
+        output::print_status(&self.account, &status, self.json, "Signed in");
         Ok(status)
     }
 
@@ -108,7 +108,7 @@ impl Ctx {
         let (latchkey, json) = (&self.latchkey, self.json);
         match action {
             Action::Status => {
-                output::print_status(&latchkey.status(), json, "Status");
+                output::print_status(&self.account, &latchkey.status(), json, "Status");
                 Ok(())
             }
             Action::Unlock => {
@@ -118,11 +118,11 @@ impl Ctx {
                 if status.state != SessionState::SignedIn {
                     return Err(latchkey::CoreError::NotSignedIn.into());
                 }
-                output::print_status(&status, json, "Unlocked");
+                output::print_status(&self.account, &status, json, "Unlocked");
                 Ok(())
             }
             Action::Lock => {
-                output::print_status(&latchkey.lock().await, json, "Locked");
+                output::print_status(&self.account, &latchkey.lock().await, json, "Locked");
                 Ok(())
             }
             Action::Call { url } => {
@@ -151,7 +151,7 @@ impl Ctx {
             Action::Refresh { repeat } => {
                 for _ in 0..repeat.max(1) {
                     let status = latchkey.refresh().await?;
-                    output::print_status(&status, json, "Refreshed");
+                    output::print_status(&self.account, &status, json, "Refreshed");
                 }
                 Ok(())
             }
@@ -186,7 +186,12 @@ impl Ctx {
     /// background refresher (started with it) does the refreshing.
     async fn watch(&self, count: Option<u64>) -> Result<(), Failure> {
         let mut events = self.latchkey.subscribe();
-        output::print_status(&self.latchkey.status(), self.json, "Watching");
+        output::print_status(
+            &self.account,
+            &self.latchkey.status(),
+            self.json,
+            "Watching",
+        );
         let mut refreshes = 0u64;
         loop {
             let event = tokio::select! {

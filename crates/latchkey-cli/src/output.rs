@@ -178,10 +178,15 @@ fn who(status: &SessionStatus) -> &str {
         .unwrap_or("(unknown user)")
 }
 
-/// Prints a status object (`--json`) or a readable summary.
-pub fn print_status(status: &SessionStatus, json: bool, heading: &str) {
+/// Prints a status object (`--json`: the account it is for beside it) or a readable summary.
+pub fn print_status(
+    account: &latchkey::AccountName,
+    status: &SessionStatus,
+    json: bool,
+    heading: &str,
+) {
     if json {
-        print_json(&json!({ "status": status }));
+        print_json(&json!({ "account": account, "status": status }));
         return;
     }
     match status.state {

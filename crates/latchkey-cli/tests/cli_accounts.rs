@@ -108,6 +108,13 @@ fn two_accounts_are_listed_without_tokens_and_each_command_runs_as_the_one_named
         "bob"
     );
 
+    // `status --json` names the account it reports on.
+    let status = m.run(&["--account", "bob", "status", "--json"], None);
+    assert_exit(&status, 0);
+    let status: serde_json::Value = serde_json::from_str(stdout(&status).trim()).unwrap();
+    assert_eq!(status["account"], "bob");
+    assert_eq!(status["status"]["subject"], "bob");
+
     // Two accounts and none named: exit 2, naming both.
     let none = m.with_pin(&["userinfo"]);
     assert_exit(&none, 2);
