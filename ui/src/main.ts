@@ -1,6 +1,7 @@
 // Wires user actions to IPC calls and renders whatever Rust sends back.
 import {
   activeAccount,
+  restoreAccount,
   api,
   setAccount,
   subscribe,
@@ -447,6 +448,8 @@ byId<HTMLFormElement>('add-account-form').addEventListener('submit', (e) => {
 
 async function main(): Promise<void> {
   choose(preset);
+  // The account shown last time, while it still exists.
+  restoreAccount((await api.accounts().catch(() => [] as Status[])).map((a) => a.account));
   unsubscribe = await subscribe(appendTimeline, (s) => {
     update(s);
     void renderAccounts();

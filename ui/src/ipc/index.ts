@@ -24,9 +24,33 @@ async function appCommand<T>(command: string, args?: Record<string, unknown>): P
 /** The account the window shows (undefined: the default account). Every call names it. */
 let active: string | undefined;
 
-/** Switches the account every call below acts on. */
+/** Where the window keeps the account it last showed: a name, never a token or a status. */
+const ACCOUNT_KEY = 'latchkey.account';
+
+/** Switches the account every call below acts on, and remembers it for the next launch. */
 export function setAccount(name: string | undefined): void {
   active = name === 'default' ? undefined : name;
+  try {
+    if (active) localStorage.setItem(ACCOUNT_KEY, active);
+    else localStorage.removeItem(ACCOUNT_KEY);
+  } catch {
+    // No storage (a private context): the window starts on the default account, as before.
+  }
+}
+
+/**
+ * The account the window showed last time, if it still exists among `known`; otherwise the
+ * default one (an account signed out since is forgotten). Makes it the active account.
+ */
+export function restoreAccount(known: string[]): string {
+  let remembered: string | null = null;
+  try {
+    remembered = localStorage.getItem(ACCOUNT_KEY);
+  } catch {
+    remembered = null;
+  }
+  setAccount(remembered !== null && known.includes(remembered) ? remembered : undefined);
+  return activeAccount();
 }
 
 /** The account the window shows. */

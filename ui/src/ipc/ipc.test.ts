@@ -2,7 +2,15 @@ import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { afterEach, describe, expect, test } from 'vitest';
 
 import { screenFor, reauthText, signOutText, timelineText } from '../render';
-import { api, toError, type SessionStatus, type Status } from './index';
+import {
+  activeAccount,
+  api,
+  restoreAccount,
+  setAccount,
+  toError,
+  type SessionStatus,
+  type Status,
+} from './index';
 
 const status: SessionStatus = {
   state: 'signed_in',
@@ -36,6 +44,36 @@ const view: Status = {
 };
 
 afterEach(() => clearMocks());
+
+describe('the account the window shows', () => {
+  afterEach(() => {
+    setAccount(undefined);
+    localStorage.clear();
+  });
+
+  test('the account shown last is shown again at the next launch while it exists', () => {
+    setAccount('work');
+    // The next launch: the module starts on the default account until it restores.
+    setAccount(undefined);
+    localStorage.setItem('latchkey.account', 'work');
+    expect(restoreAccount(['default', 'work'])).toBe('work');
+    expect(activeAccount()).toBe('work');
+  });
+
+  test('switching remembers the name only, and the default account is remembered as no name', () => {
+    setAccount('work');
+    expect(localStorage.getItem('latchkey.account')).toBe('work');
+    expect(Object.keys(localStorage)).toEqual(['latchkey.account']);
+    setAccount('default');
+    expect(localStorage.getItem('latchkey.account')).toBeNull();
+  });
+
+  test('an account signed out since the last launch is forgotten: the default one is shown', () => {
+    localStorage.setItem('latchkey.account', 'gone');
+    expect(restoreAccount(['default', 'work'])).toBe('default');
+    expect(localStorage.getItem('latchkey.account')).toBeNull();
+  });
+});
 
 describe('the IPC module', () => {
   test("invokes each of the plugin's commands by name with its arguments (default account)", async () => {
