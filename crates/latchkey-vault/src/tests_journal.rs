@@ -124,6 +124,9 @@ fn a_record_sealed_with_another_key_or_for_another_generation_is_refused_and_log
         .with_max_level(tracing::Level::DEBUG)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
+        // Another test's thread, with no subscriber, may have registered these call sites first
+        // and cached "never" for them; ask again now that this one is installed.
+        tracing::callsite::rebuild_interest_cache();
         let v = reopened(dir.path());
         assert_eq!(stored_token(&v), "RT-2");
         // Our next rotation replaces what was refused.
