@@ -115,6 +115,8 @@ pub(crate) enum RecordRefused {
 pub(crate) struct Replay {
     pub(crate) session: Option<StoredSession>,
     pub(crate) tail: Tail,
+    /// Complete records skipped (another generation, another key, damage, out of order).
+    pub(crate) refused: u32,
 }
 
 fn record_key(key: &VaultKey) -> Result<XChaCha20Poly1305, VaultError> {
@@ -185,6 +187,7 @@ pub(crate) fn replay(
     let cipher = record_key(key)?;
     let mut tail = Tail::default();
     let mut session = None;
+    let mut refused = 0u32;
     let mut at = 0usize;
     while at < bytes.len() {
         let Some(head) = bytes.get(at..at + HEADER) else {
@@ -213,14 +216,10 @@ pub(crate) fn replay(
                     records: tail.records + 1,
                 };
             }
-            Err(RecordRefused::OtherGeneration) => {
-                tracing::info!(
-                    seq,
-                    "skipped a journal record: {}",
-                    RecordRefused::OtherGeneration
-                );
+            Err(reason) => {
+                refused += 1;
+                tracing::warn!(seq, "skipped a journal record: {reason}");
             }
-            Err(reason) => tracing::warn!(seq, "skipped a journal record: {reason}"),
         }
         at = end;
     }
@@ -230,7 +229,11 @@ pub(crate) fn replay(
             "the journal ends with an incomplete record (a write cut short); ignored"
         );
     }
-    Ok(Replay { session, tail })
+    Ok(Replay {
+        session,
+        tail,
+        refused,
+    })
 }
 
 fn open_record(

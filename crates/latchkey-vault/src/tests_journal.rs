@@ -117,16 +117,34 @@ fn a_record_sealed_with_another_key_or_for_another_generation_is_refused_and_log
     append_raw(dir.path(), &forged);
     append_raw(dir.path(), &stale.unwrap());
     kill(v);
+    let snapshot = std::fs::read(dir.path().join(SNAPSHOT)).unwrap();
+    let replay = journal::replay(
+        &dir.path().join(JOURNAL),
+        &our_key,
+        &Generation::of_snapshot(&snapshot),
+    )
+    .unwrap();
+    assert_eq!(
+        (replay.tail.records, replay.refused),
+        (1, 2),
+        "ours taken, both others refused"
+    );
 
+    // Tests run in parallel threads with no subscriber; one of them may register these call
+    // sites first and cache "never" for them. A global subscriber that wants everything (and
+    // writes it nowhere) makes every call site ask the thread's subscriber each time.
+    let _ = tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_max_level(tracing::Level::TRACE)
+            .finish(),
+    );
     let logs = LogCapture::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(logs.clone())
         .with_max_level(tracing::Level::DEBUG)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
-        // Another test's thread, with no subscriber, may have registered these call sites first
-        // and cached "never" for them; ask again now that this one is installed.
-        tracing::callsite::rebuild_interest_cache();
         let v = reopened(dir.path());
         assert_eq!(stored_token(&v), "RT-2");
         // Our next rotation replaces what was refused.
