@@ -94,6 +94,12 @@ impl Vault {
         // The newest record of this snapshot's generation, if one authenticates, is the session:
         // the snapshot need not be decrypted (see `journal.rs`).
         let replay = journal::replay(&journal_path, &key, &generation)?;
+        if replay.refused > 0 {
+            tracing::info!(
+                refused = replay.refused,
+                "the journal holds records this snapshot does not accept; the next append overwrites them"
+            );
+        }
         let session = match replay.session {
             Some(session) => session,
             None => match self.read_snapshot(&key, &ours)? {
