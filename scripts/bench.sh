@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh --tests
+# The load is part of the result: a concurrent build moves every figure (compare ratios).
+echo "machine load before: $(uptime)"
 [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund
 
 # The core's figures use the `measure` profile (opt-level 3, no LTO: quick to build); the app's
@@ -35,3 +37,6 @@ if [ "${BENCH_APP:-1}" != "0" ]; then
   xvfb-run -a -s "-screen 0 1280x800x24" \
     "$bench" app target/release/latchkey-app target/release/minimal-window
 fi
+
+echo
+echo "machine load after: $(uptime)"

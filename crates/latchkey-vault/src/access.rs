@@ -128,9 +128,12 @@ impl Vault {
     }
 
     /// Forgets the key (zeroized on drop) and the cached session (wiped). The vault stays on
-    /// disk. A sign-in that ends here (failed, cancelled) also deletes the platform material of
-    /// the biometric wrap it staged, so no keyring or keychain item outlives it.
+    /// disk; rotations journaled since the snapshot was written (more than one) are folded into it
+    /// first, if no one holds the vault's lock at this instant (never waits; see `journal.rs`). A sign-in that
+    /// ends here (failed, cancelled) also deletes the platform material of the biometric wrap it
+    /// staged, so no keyring or keychain item outlives it.
     pub fn lock(&self) {
+        self.fold_if_free();
         self.discard_staged_biometric();
         self.state().forget();
     }

@@ -10,6 +10,8 @@ pub(super) const SNAPSHOT: &str = "vault.stronghold";
 pub const KEY_FILE: &str = "vault.key.json";
 pub(super) const META_FILE: &str = "vault.meta.json";
 pub(super) const LOCK_FILE: &str = "vault.lock";
+/// Rotations appended since the snapshot was written (`journal.rs`).
+pub(super) const JOURNAL: &str = "vault.journal";
 
 /// The prefix of a snapshot kept aside after it failed to decrypt.
 const KEPT_ASIDE_PREFIX: &str = "vault.stronghold.unreadable-";
@@ -17,7 +19,7 @@ const KEPT_ASIDE_PREFIX: &str = "vault.stronghold.unreadable-";
 /// What a file in the vault directory is, by its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
-    /// The snapshot, key file or metadata.
+    /// The snapshot, key file, metadata or journal.
     Live,
     /// A snapshot kept aside for inspection.
     KeptAside,
@@ -32,7 +34,7 @@ pub(super) enum Kind {
 }
 
 pub(super) fn kind_of(name: &str) -> Kind {
-    if [SNAPSHOT, KEY_FILE, META_FILE].contains(&name) {
+    if [SNAPSHOT, KEY_FILE, META_FILE, JOURNAL].contains(&name) {
         return Kind::Live;
     }
     if name == LOCK_FILE {
@@ -116,6 +118,7 @@ mod tests {
     #[test]
     fn file_names_are_classified() {
         assert_eq!(kind_of("vault.stronghold"), Kind::Live);
+        assert_eq!(kind_of("vault.journal"), Kind::Live);
         assert_eq!(kind_of("vault.lock"), Kind::Lock);
         assert_eq!(kind_of(&kept_aside_name()), Kind::KeptAside);
         assert_eq!(

@@ -10,10 +10,14 @@
 //! | `vault.stronghold` | the stored session (refresh token, ID token, issuer, scopes) | encrypted with the vault key |
 //! | `vault.key.json` | the vault key wrapped by the protector (and the biometric wrap, if on); failed-attempt counter | wrapped |
 //! | `vault.meta.json` | who is signed in, where, how to unlock, when last used | no |
+//! | `vault.journal` | rotations since the snapshot was written: whole sessions, newest last (`journal.rs`) | sealed with a key derived from the vault key |
 //! | `vault.lock` | an advisory lock: one writer across processes at a time | empty |
 //!
-//! Crash safety: every file is replaced atomically (temp + fsync + rename + directory fsync). A
-//! rotation rewrites only the snapshot, with the same key. A new sign-in stages a new key in
+//! Crash safety: every file but the journal is replaced atomically (temp + fsync + rename +
+//! directory fsync). A rotation appends one sealed record to the journal (`fdatasync`) and
+//! rewrites nothing; a torn record is ignored on open, and the last complete one wins. The
+//! journal is folded into the snapshot when the vault is locked or dropped, or after
+//! `journal::FOLD_AFTER` records. A new sign-in stages a new key in
 //! memory and writes it on the first save: snapshot first, then key file; a crash between those two
 //! renames (a first sign-in only) leaves an unreadable vault, which is reported and kept for
 //! inspection, and the user signs in again. Erasing removes the key file first.
@@ -54,6 +58,7 @@ mod held;
 mod hello;
 #[cfg(windows)]
 mod hello_windows;
+mod journal;
 mod key;
 mod key_file;
 mod keychain;
@@ -157,6 +162,13 @@ impl std::fmt::Debug for Vault {
             .field("biometric", &self.biometric_method())
             .field("locked", &self.is_locked())
             .finish()
+    }
+}
+
+impl Drop for Vault {
+    /// Folds the journal into the snapshot if nobody holds the lock at this instant (never waits).
+    fn drop(&mut self) {
+        self.fold_if_free();
     }
 }
 
@@ -289,6 +301,8 @@ pub(crate) mod tests;
 mod tests_attempts;
 #[cfg(test)]
 mod tests_dual;
+#[cfg(test)]
+mod tests_journal;
 #[cfg(test)]
 mod tests_proof;
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
+use super::journal::{Generation, Tail};
 use super::key::VaultKey;
 use latchkey_core::store::StoredSession;
 
@@ -35,9 +36,16 @@ impl State {
     }
 }
 
-/// A cached session: its secrets are wiped when it is replaced or dropped.
+/// A cached session: its secrets are wiped when it is replaced or dropped. It is the snapshot's
+/// session with the journal replayed over it, as of the two files' stamps.
 pub(super) struct Cached {
     pub(super) stamp: FileStamp,
+    /// The journal's stamp (`None`: no journal file).
+    pub(super) journal: Option<FileStamp>,
+    /// The snapshot's generation (a digest of its bytes).
+    pub(super) generation: Generation,
+    /// Where the journal ends for that generation.
+    pub(super) tail: Tail,
     pub(super) session: StoredSession,
 }
 
@@ -70,6 +78,11 @@ pub(super) struct FileStamp {
 }
 
 impl FileStamp {
+    /// The length of the file at `path` (0 if it is missing).
+    pub(super) fn len_of(path: &Path) -> u64 {
+        std::fs::metadata(path).map_or(0, |m| m.len())
+    }
+
     pub(super) fn of(path: &Path) -> Option<Self> {
         let m = std::fs::metadata(path).ok()?;
         Some(Self {

@@ -176,6 +176,10 @@ fn every_vault_file_is_private() {
     let dir = tempfile::tempdir().unwrap();
     let vault_dir = dir.path().join("data/vault");
     let v = new_vault(&vault_dir, "pin-246810", "RT");
+    // A rotation, so the journal is there too.
+    v.save(&v.lock_for_refresh().unwrap(), &session("RT-2"))
+        .unwrap();
+    assert!(vault_dir.join(files::JOURNAL).exists());
     let _guard = v.lock_for_refresh().unwrap();
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&vault_dir), 0o700);
