@@ -141,6 +141,11 @@ if [ -z "${PLATFORM_SKIP_WINE:-}" ]; then
   for f in latchkey-app.exe quickstart.exe WebView2Loader.dll; do
     [ "$(head -c2 "$bin/$f" 2>/dev/null)" = MZ ] || { echo "no Windows binary $bin/$f" >&2; exit 1; }
   done
+  # tauri-build found each app's icons/icon.ico and embedded it (the exe's resource script).
+  for app in latchkey-app quickstart; do
+    grep -qs 'ICON ".*/icons/icon.ico"' "$bin"/build/"$app"-*/out/resource.rc ||
+      { echo "$app.exe: no icons/icon.ico in its resources" >&2; exit 1; }
+  done
   ls -l "$bin/latchkey-app.exe" "$bin/quickstart.exe" "$bin/WebView2Loader.dll"
   echo "the apps' build: $((SECONDS - t)) s"
 
