@@ -6,7 +6,9 @@
 #                                     reader, python3-dbusmock, gnome-keyring, dbus (the test
 #                                     command and the benchmarks; the demo doesn't need them)
 #   bash scripts/deps.sh --platform   also the platform checks': clang/llvm for ring's C on the
-#                                     mobile and Apple targets, mingw-w64 for Windows, Wine
+#                                     mobile and Apple targets, mingw-w64 for Windows, Wine, and
+#                                     xdotool + ImageMagick (import) for the Windows app's start-up
+#                                     box under Wine
 #   bash scripts/deps.sh [...] --list prints the packages, one a line, and installs nothing
 set -euo pipefail
 
@@ -17,7 +19,7 @@ list=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --tests) packages+=(dbus fprintd libfprint-2-2 python3-dbusmock gnome-keyring) ;;
-    --platform) packages+=(clang-22 llvm-22 gcc-mingw-w64-x86-64 wine64) ;;
+    --platform) packages+=(clang-22 llvm-22 gcc-mingw-w64-x86-64 wine64 xdotool imagemagick) ;;
     --list) list=1 ;;
     *) echo "deps.sh: unknown option $1" >&2; exit 2 ;;
   esac

@@ -2,13 +2,15 @@
 # Platform checks (part of the test command): the engine (latchkey-core, latchkey-vault, the
 # latchkey facade), the plugin
 # (tauri-plugin-latchkey) and the app (latchkey-app) type-check with warnings as errors for
-# Android, iOS, macOS and Windows; Windows also builds and links the CLI, and runs the engine's
-# unit tests and the CLI's offline tests under Wine. Installs what it needs itself: rustup
+# Android, iOS, macOS and Windows; Windows also builds and links the CLI and both Tauri apps (the
+# reference app and the quickstart), runs the engine's unit tests and the CLI's offline tests
+# under Wine, and starts each app under Wine, where it must report the missing WebView2 Runtime in
+# a message box (scripts/platform/webview2-missing.sh). Installs what it needs itself: rustup
 # targets, Debian packages (via scripts/deps.sh), a mingw libsodium built from the crate's own
 # source tarball, a ProcessPrng shim DLL for Wine.
 # Any failing target fails the script.
 #   PLATFORM_TARGETS="aarch64-apple-ios ..."   limits the type-check targets (default: all four)
-#   PLATFORM_SKIP_WINE=1                        skips the Windows link and Wine test run
+#   PLATFORM_SKIP_WINE=1                        skips the Windows links and the Wine runs
 set -euo pipefail
 
 # One function, so bash has read the whole script before it runs any of it.
@@ -128,6 +130,32 @@ if [ -z "${PLATFORM_SKIP_WINE:-}" ]; then
     --skip the_config_file_is_read --skip a_command_that_needs_a_session 2>&1 |
     tee "$work/wine-cli.log" | grep -E '^test result:|FAILED|panicked' || true
   grep -q '^test result: ok' "$work/wine-cli.log" || { tail -40 "$work/wine-cli.log"; exit 1; }
+
+  # The Tauri apps, linked with the GNU toolchain: -Wl,--exclude-all-symbols (.cargo/config.toml)
+  # keeps ld's export table within its ordinals; webview2-com-sys links WebView2Loader.dll, which
+  # tauri-build copies beside the exes. One cargo run for both: they share every dependency.
+  step "Windows: build and link the apps (latchkey-app.exe, quickstart.exe)"
+  t=$SECONDS
+  cargo build --locked --target x86_64-pc-windows-gnu -p latchkey-app -p quickstart
+  bin="$target_dir/x86_64-pc-windows-gnu/debug"
+  for f in latchkey-app.exe quickstart.exe WebView2Loader.dll; do
+    [ "$(head -c2 "$bin/$f" 2>/dev/null)" = MZ ] || { echo "no Windows binary $bin/$f" >&2; exit 1; }
+  done
+  # tauri-build found each app's icons/icon.ico and embedded it (the exe's resource script).
+  for app in latchkey-app quickstart; do
+    grep -qs 'ICON ".*/icons/icon.ico"' "$bin"/build/"$app"-*/out/resource.rc ||
+      { echo "$app.exe: no icons/icon.ico in its resources" >&2; exit 1; }
+  done
+  ls -l "$bin/latchkey-app.exe" "$bin/quickstart.exe" "$bin/WebView2Loader.dll"
+  echo "the apps' build: $((SECONDS - t)) s"
+
+  # Wine has no WebView2 Runtime: each app must say so in a message box (screenshot) and on
+  # stderr, and exit 3 when it is closed.
+  step "Windows under Wine: the apps started without WebView2 show the WebView2-missing box"
+  shots="${LATCHKEY_SHOTS:-$root/target/e2e-screenshots}"
+  xvfb-run -a bash scripts/platform/webview2-missing.sh "$bin/latchkey-app.exe" "$shots/40-windows-webview2-missing.png"
+  xvfb-run -a bash scripts/platform/webview2-missing.sh "$bin/quickstart.exe"
+  echo "the apps' build and start-up checks: $((SECONDS - t)) s"
 fi
 
 step "platform checks passed in $((SECONDS - started)) s"

@@ -107,7 +107,7 @@ bash scripts/e2e.sh
 step "fuzz smoke run (cargo-fuzz, 10 s per target)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash scripts/fuzz.sh
 
-step "platform checks: Android, iOS, macOS, Windows type-check (-D warnings); Windows CLI linked, tests under Wine"
+step "platform checks: Android, iOS, macOS, Windows type-check (-D warnings); Windows CLI and apps linked, tests and the apps' start-up under Wine"
 bash scripts/platform-checks.sh
 
 disk

@@ -17,8 +17,10 @@ mod mobile_entry {
     }
 }
 
-/// Runs the app.
+/// Runs the app. On Windows without the WebView2 Runtime it says so in a message box and exits
+/// with the plugin's `EXIT_WEBVIEW_MISSING` (3) before Tauri starts.
 pub fn run() {
+    tauri_plugin_latchkey::require_webview_runtime();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -54,6 +54,11 @@ pub use instance::InstanceError;
 pub use latchkey as engine;
 pub use latchkey::PartialConfig;
 pub use models::{AccountId, FetchResponse, Push, Response, Status};
+/// The start-up check for the system WebView (on Windows, the WebView2 Runtime): call
+/// [`require_webview_runtime`] before building the Tauri app.
+pub use platform::webview_runtime::{
+    require_webview_runtime, EXIT_WEBVIEW_MISSING, WEBVIEW2_DOWNLOAD,
+};
 pub use secret::AccessToken;
 
 use state::{AccountState, Accounts};

@@ -1,5 +1,6 @@
 //! Platform code: how the vault key is protected, what opens the browser, and the words the UI
-//! uses for unlocking, and where the sign-in's redirect comes back. Desktop (`crate::desktop`) is
+//! uses for unlocking, where the sign-in's redirect comes back, and the start-up check of the system
+//! WebView (`webview_runtime.rs`). Desktop (`crate::desktop`) is
 //! built and tested here; mobile (`crate::mobile`) is type-checked (scripts/platform-checks.sh)
 //! and its redirect logic host-tested.
 
@@ -9,6 +10,7 @@ pub use crate::desktop::{biometric, biometric_label, protector, unlock_wording, 
 pub mod apple;
 #[cfg(target_os = "linux")]
 pub mod linux;
+pub mod webview_runtime;
 #[cfg(windows)]
 pub mod windows;
 

@@ -6,6 +6,8 @@ fn greet(name: &str) -> String {
 
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
+    // Latchkey: on Windows without the WebView2 Runtime, a message box says so; exit code 3.
+    tauri_plugin_latchkey::require_webview_runtime();
     // Latchkey: the provider (the dev IdP, `npm run dev-idp`, unless LATCHKEY_ISSUER says
     // otherwise), the API origin the WebView's `fetch` may reach, and PIN unlock.
     let issuer =
