@@ -32,7 +32,9 @@
 //! and the snapshot is read. The vault folds when it is locked or dropped, if the journal holds
 //! more than one record and no other holder has the cross-process lock at that instant; and on the
 //! hot path, instead of appending record [`FOLD_AFTER`] + 1 (then the journal is emptied, not
-//! reset: one write less).
+//! reset: one write less; the next rotation appends). A new sign-in's snapshot is written the same
+//! way and seeds the journal with its session, so the first open after it (the next day's resume)
+//! needs no decrypt either.
 
 use std::fs::OpenOptions;
 use std::io::{Seek, SeekFrom, Write};

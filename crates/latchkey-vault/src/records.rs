@@ -197,12 +197,15 @@ impl Vault {
             }
             self.state().quarantine_on_save = false;
         }
-        let (generation, stamps) = self.rebase(&key, session, false)?;
+        // A new sign-in seeds the journal with its session, so that the next open (typically the
+        // next day's resume) needs no snapshot decrypt; the hot path's fold leaves it empty (one
+        // write less; the next rotation appends).
+        let (generation, tail, stamps) = self.rebase(&key, session, staged.is_some())?;
         self.state().cache = stamps.map(|(stamp, journal)| Cached {
             stamp,
             journal,
             generation,
-            tail: Tail::default(),
+            tail,
             session: session.clone(),
         });
         if let Some(wrapped) = staged {
@@ -227,15 +230,16 @@ impl Vault {
 
     /// Writes `session` as a new snapshot (a new generation), then resets the journal, whose
     /// records belong to the old one, to `session` as its first record (`seed`) or to nothing: a
-    /// crash between the two leaves records the new snapshot refuses. Returns the generation and
-    /// the two files' stamps after.
+    /// crash between the two leaves records the new snapshot refuses. Returns the generation, the
+    /// journal's tail (the seed record, or none if not seeded or the reset failed) and the two
+    /// files' stamps after.
     #[allow(clippy::type_complexity)]
     fn rebase(
         &self,
         key: &super::VaultKey,
         session: &StoredSession,
         seed: bool,
-    ) -> Result<(Generation, Option<(FileStamp, Option<FileStamp>)>), VaultError> {
+    ) -> Result<(Generation, Tail, Option<(FileStamp, Option<FileStamp>)>), VaultError> {
         let snapshot = self.path(SNAPSHOT);
         let journal_path = self.path(JOURNAL);
         let plaintext = Zeroizing::new(
@@ -250,12 +254,22 @@ impl Vault {
         } else {
             None
         };
-        if let Err(e) = journal::reset(&journal_path, record.as_deref()) {
-            // Harmless: its records are of the old generation, which the new snapshot refuses.
-            tracing::warn!(error = %e, "could not reset the journal after writing the snapshot");
-        }
+        let tail = match (journal::reset(&journal_path, record.as_deref()), &record) {
+            (Ok(()), Some(record)) => Tail {
+                last_seq: 1,
+                end: record.len() as u64,
+                records: 1,
+            },
+            (Ok(()), None) => Tail::default(),
+            (Err(e), _) => {
+                // Harmless: its records are of the old generation, which the new snapshot
+                // refuses; the next append (at offset 0) writes over them.
+                tracing::warn!(error = %e, "could not reset the journal after writing the snapshot");
+                Tail::default()
+            }
+        };
         let stamps = FileStamp::of(&snapshot).map(|s| (s, FileStamp::of(&journal_path)));
-        Ok((generation, stamps))
+        Ok((generation, tail, stamps))
     }
 
     /// Appends `session` to the journal, if the snapshot on disk is one this vault has read or
@@ -325,17 +339,13 @@ impl Vault {
             journal::reset(&path, None).map_err(|e| VaultError::io("emptied", &path, e))?;
         } else if records > 1 {
             let key = self.key()?;
-            let (generation, stamps) = self.rebase(&key, &session, true)?;
+            let (generation, tail, stamps) = self.rebase(&key, &session, true)?;
             if let (Some(c), Some((stamp, journal))) = (&mut self.state().cache, stamps) {
                 // The same session: the cache stays, re-stamped.
                 c.stamp = stamp;
                 c.journal = journal;
                 c.generation = generation;
-                c.tail = Tail {
-                    last_seq: 1,
-                    end: FileStamp::len_of(&path),
-                    records: 1,
-                };
+                c.tail = tail;
             }
         }
         self.write_metadata(&session, Freshness::Minute)

@@ -79,10 +79,6 @@ pub(super) struct FileStamp {
 
 impl FileStamp {
     /// The length of the file at `path` (0 if it is missing).
-    pub(super) fn len_of(path: &Path) -> u64 {
-        std::fs::metadata(path).map_or(0, |m| m.len())
-    }
-
     pub(super) fn of(path: &Path) -> Option<Self> {
         let m = std::fs::metadata(path).ok()?;
         Some(Self {

@@ -76,13 +76,13 @@ fn a_journal_cut_mid_record_opens_with_the_last_complete_record() {
     let dir = tempfile::tempdir().unwrap();
     let v = new_vault(dir.path(), PIN, "RT-1");
     save(&v, "RT-2");
-    let one_record = journal_len(dir.path());
+    let through_rt2 = journal_len(dir.path());
     save(&v, "RT-3");
-    let two_records = journal_len(dir.path());
+    let through_rt3 = journal_len(dir.path());
     kill(v);
     let journal = std::fs::read(dir.path().join(JOURNAL)).unwrap();
-    // Cut inside the second record's body, then inside its header.
-    for cut in [two_records - 7, one_record + 5] {
+    // Cut inside RT-3's record body, then inside its header.
+    for cut in [through_rt3 - 7, through_rt2 + 5] {
         std::fs::write(dir.path().join(JOURNAL), &journal[..cut as usize]).unwrap();
         let v = reopened(dir.path());
         assert_eq!(stored_token(&v), "RT-2", "cut at {cut}");
@@ -91,7 +91,7 @@ fn a_journal_cut_mid_record_opens_with_the_last_complete_record() {
     // The next rotation goes after the last complete record, not after the torn bytes.
     let v = reopened(dir.path());
     save(&v, "RT-4");
-    assert_eq!(journal_len(dir.path()), two_records);
+    assert_eq!(journal_len(dir.path()), through_rt3);
     kill(v);
     assert_eq!(stored_token(&reopened(dir.path())), "RT-4");
 }
@@ -104,16 +104,17 @@ fn a_record_sealed_with_another_key_or_for_another_generation_is_refused_and_log
     save(&v, "RT-2");
     let generation = generation_of(&v);
     let our_key = v.key().unwrap();
-    let one_record = journal_len(dir.path());
+    // Ours: the sign-in's record and RT-2's, of one size.
+    let ours = journal_len(dir.path());
     // Newer sequence numbers than ours, so only the key or the generation can refuse them.
     let forged = journal::seal(
         &VaultKey::generate(),
         &generation,
-        2,
+        3,
         &session("RT-FORGED-SECRET"),
     )
     .unwrap();
-    let stale = journal::seal(&our_key, &Generation::new(), 3, &session("RT-STALE-SECRET"));
+    let stale = journal::seal(&our_key, &Generation::new(), 4, &session("RT-STALE-SECRET"));
     append_raw(dir.path(), &forged);
     append_raw(dir.path(), &stale.unwrap());
     kill(v);
@@ -126,8 +127,8 @@ fn a_record_sealed_with_another_key_or_for_another_generation_is_refused_and_log
     .unwrap();
     assert_eq!(
         (replay.tail.records, replay.refused),
-        (1, 2),
-        "ours taken, both others refused"
+        (2, 2),
+        "ours taken (the sign-in's and RT-2), both others refused"
     );
 
     // Tests run in parallel threads with no subscriber; one of them may register these call
@@ -149,7 +150,7 @@ fn a_record_sealed_with_another_key_or_for_another_generation_is_refused_and_log
         assert_eq!(stored_token(&v), "RT-2");
         // Our next rotation replaces what was refused.
         save(&v, "RT-5");
-        assert_eq!(journal_len(dir.path()), 2 * one_record);
+        assert_eq!(journal_len(dir.path()), ours / 2 * 3);
         kill(v);
         assert_eq!(stored_token(&reopened(dir.path())), "RT-5");
     });
@@ -169,7 +170,8 @@ fn a_fold_that_crashed_before_emptying_the_journal_replays_harmlessly() {
     let snapshot = std::fs::read(dir.path().join(SNAPSHOT)).unwrap();
     v.lock(); // folds: the snapshot gets RT-3, then the journal is reset to RT-3 alone
     assert_ne!(std::fs::read(dir.path().join(SNAPSHOT)).unwrap(), snapshot);
-    assert_eq!(journal_len(dir.path()), journal.len() as u64 / 2);
+    // Three records (the sign-in's, RT-2, RT-3) became one.
+    assert_eq!(journal_len(dir.path()), journal.len() as u64 / 3);
     assert_eq!(stored_token(&reopened(dir.path())), "RT-3");
     // A crash between the two steps: the new snapshot beside the old records, which it refuses;
     // the snapshot itself is read.
@@ -185,8 +187,8 @@ fn a_fold_that_crashed_before_emptying_the_journal_replays_harmlessly() {
 #[test]
 fn the_journal_folds_into_the_snapshot_once_it_holds_enough_records() {
     let dir = tempfile::tempdir().unwrap();
-    let v = new_vault(dir.path(), PIN, "RT-0");
-    for i in 1..=FOLD_AFTER {
+    let v = new_vault(dir.path(), PIN, "RT-0"); // the sign-in's record, then 31 rotations
+    for i in 1..FOLD_AFTER {
         save(&v, &format!("RT-{i}"));
     }
     let full = journal_len(dir.path());
@@ -235,15 +237,45 @@ fn signing_out_or_erasing_removes_the_journal_too() {
 }
 
 #[test]
-fn a_new_sign_in_empties_the_journal_of_the_previous_one() {
+fn a_new_sign_in_replaces_the_previous_journal_with_its_own_first_record() {
     let dir = tempfile::tempdir().unwrap();
     let v = new_vault(dir.path(), PIN, "RT-OLD-1");
     save(&v, "RT-OLD-2");
     v.prepare(&pin(PIN)).unwrap();
     save(&v, "RT-NEW");
-    assert_eq!(journal_len(dir.path()), 0);
+    let key = v.key().unwrap();
     kill(v);
+    let snapshot = std::fs::read(dir.path().join(SNAPSHOT)).unwrap();
+    let replay = journal::replay(
+        &dir.path().join(JOURNAL),
+        &key,
+        &Generation::of_snapshot(&snapshot),
+    )
+    .unwrap();
+    assert_eq!((replay.tail.records, replay.refused), (1, 0));
+    assert_eq!(
+        replay.session.unwrap().refresh_token.secret(),
+        "RT-NEW",
+        "the old session's records are gone"
+    );
     assert_eq!(stored_token(&reopened(dir.path())), "RT-NEW");
+}
+
+/// The journey's next day: signed in, the app quit without a rotation (no fold has anything to
+/// fold), and the next open takes the sign-in's record instead of decrypting the snapshot.
+#[test]
+fn the_first_open_after_a_sign_in_reads_its_record_not_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = new_vault(dir.path(), PIN, "RT-1");
+    v.lock();
+    drop(v);
+    let v = reopened(dir.path());
+    assert_eq!(stored_token(&v), "RT-1");
+    assert_eq!(
+        v.state().cache.as_ref().unwrap().tail.records,
+        1,
+        "the session came from the journal's record (a decrypted snapshot takes none)"
+    );
 }
 
 #[test]
