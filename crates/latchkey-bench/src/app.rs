@@ -17,6 +17,7 @@ use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt, ImageFormat};
 use x11rb::rust_connection::RustConnection;
 
+use crate::memory::{self, Breakdown};
 use crate::{median, ms};
 
 const POLL: Duration = Duration::from_millis(15);
@@ -203,8 +204,9 @@ fn starts(
     results
 }
 
-/// (RSS, PSS, processes) of the tree after `IDLE`, median of `MEMORY_RUNS` by PSS.
-fn idle_memory(binary: &Path, env: &[(String, String)]) -> (u64, u64, usize) {
+/// (RSS, PSS, processes, where the PSS is) of the tree after `IDLE`, median of `MEMORY_RUNS` by
+/// PSS.
+fn idle_memory(binary: &Path, env: &[(String, String)]) -> (u64, u64, usize, Breakdown) {
     let mut samples = Vec::new();
     for _ in 0..MEMORY_RUNS {
         let data = tempfile::tempdir().unwrap();
@@ -215,12 +217,16 @@ fn idle_memory(binary: &Path, env: &[(String, String)]) -> (u64, u64, usize) {
             .iter()
             .map(|p| memory(*p))
             .fold((0, 0), |a, m| (a.0 + m.0, a.1 + m.1));
-        samples.push((pss, rss, pids.len()));
+        let mut breakdown = Breakdown::new();
+        for (i, pid) in pids.iter().enumerate() {
+            memory::add_process(&mut breakdown, *pid, i == 0);
+        }
+        samples.push((pss, rss, pids.len(), breakdown));
         stop(child);
     }
-    samples.sort();
-    let (pss, rss, n) = samples[samples.len() / 2];
-    (rss, pss, n)
+    samples.sort_by_key(|s| s.0);
+    let (pss, rss, n, breakdown) = samples.swap_remove(samples.len() / 2);
+    (rss, pss, n, breakdown)
 }
 
 fn mib_kib(kib: u64) -> String {
@@ -234,12 +240,12 @@ pub fn figures(app: &Path, reference: &Path, env: &[(String, String)]) {
     let mb = |b: u64| format!("{:.1} MB ({:.1} MiB)", b as f64 / 1e6, b as f64 / 1048576.0);
     println!("the app vs a minimal Tauri window (same plugins, same release profile, same run):");
     println!(
-        "  release binary, stripped: app {}, minimal window {} ({:.2}x, +{}); target <= 12 MB: {}",
+        "  release binary, stripped: app {}, minimal window {} ({:.2}x, +{}); target <= minimal + 3 MB: {}",
         mb(app_size),
         mb(ref_size),
         app_size as f64 / ref_size as f64,
         mb(app_size.saturating_sub(ref_size)),
-        if app_size <= 12_000_000 {
+        if app_size <= ref_size + 3_000_000 {
             "met"
         } else {
             "NOT met"
@@ -281,8 +287,8 @@ pub fn figures(app: &Path, reference: &Path, env: &[(String, String)]) {
         }
     }
 
-    let (a_rss, a_pss, a_n) = idle_memory(app, env);
-    let (r_rss, r_pss, r_n) = idle_memory(reference, env);
+    let (a_rss, a_pss, a_n, a_where) = idle_memory(app, env);
+    let (r_rss, r_pss, r_n, r_where) = idle_memory(reference, env);
     println!(
         "  memory after {}s idle, whole process tree (median of {MEMORY_RUNS}):",
         IDLE.as_secs()
@@ -298,8 +304,19 @@ pub fn figures(app: &Path, reference: &Path, env: &[(String, String)]) {
         mib_kib(r_rss)
     );
     println!(
-        "    app - minimal window: PSS +{} ({:.2}x)",
+        "    app - minimal window: PSS +{} ({:.2}x); target <= +20 MiB: {}",
         mib_kib(a_pss.saturating_sub(r_pss)),
-        a_pss as f64 / r_pss.max(1) as f64
+        a_pss as f64 / r_pss.max(1) as f64,
+        if a_pss <= r_pss + 20 * 1024 {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
+    println!(
+        "    (smaps, same runs: app {}, minimal window {})",
+        mib_kib(memory::total(&a_where)),
+        mib_kib(memory::total(&r_where))
+    );
+    memory::print_difference(&a_where, &r_where);
 }

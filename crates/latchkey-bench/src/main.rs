@@ -10,6 +10,7 @@ mod app;
 mod biometric;
 mod concurrent;
 mod dpop;
+mod memory;
 mod signin;
 
 use std::path::PathBuf;
@@ -238,8 +239,9 @@ async fn resume_figures() {
     drop(session);
 
     // As after a restart: the last run locked (folded) the vault; a fresh `Session` resumes.
-    // Then the same with the journal emptied first, as on the first resume after a sign-in:
-    // the open decrypts the snapshot. Then one bare refresh POST to the same token endpoint, body
+    // Then the same with the journal emptied first, as after the hot path's fold (every 33rd
+    // rotation without a lock) with no rotation since, or with the journal lost: the open
+    // decrypts the snapshot. (A sign-in seeds the journal, so its next resume is the first case.) Then one bare refresh POST to the same token endpoint, body
     // read. The three interleaved, round after round, so that all see the same machine load.
     let token_url = format!("{}/token", idp.issuer);
     let client = reqwest::Client::new();
