@@ -2,7 +2,8 @@
 // + WebKitWebDriver, under Xvfb) against the real dev IdP. Alice signs in to the default account;
 // "Add account" adds bob beside her (his own sign-in and PIN); the switcher shows both; each
 // account's Call API answers as its own user; signing out alice leaves bob signed in, with no
-// prompt. The login driver signs in as whoever LATCHKEY_DEV_USER_FILE names at that moment.
+// prompt; a relaunch opens on bob, the account shown last. The login driver signs in as whoever
+// LATCHKEY_DEV_USER_FILE names at that moment.
 // A screenshot at each state. Run by scripts/e2e.sh.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -59,14 +60,17 @@ for (let i = 0; i < 100; i += 1) {
   await new Promise((ok) => setTimeout(ok, 100));
 }
 
-let browser;
-try {
-  browser = await remote({
+const launch = () =>
+  remote({
     hostname: '127.0.0.1',
     port: 4444,
     logLevel: 'warn',
     capabilities: { 'tauri:options': { application: app } },
   });
+
+let browser;
+try {
+  browser = await launch();
   const shot = (name) => browser.saveScreenshot(join(shots, `${name}.png`));
   const who = () => browser.$('#who').getText();
   const signInWithPin = async () => {
@@ -130,6 +134,22 @@ try {
     if ((await who()) !== 'Bob Example') throw new Error(await who());
     await callApiAs('bob');
     await shot('23-accounts-alice-signed-out-bob-still-in');
+  });
+
+  // The window remembers which account it showed (its name only, in the WebView's storage), so a
+  // relaunch opens on bob's locked vault; without that it would open on the signed-out default.
+  await step('relaunch: the window opens on bob, the account it showed last, locked', async () => {
+    await browser.deleteSession(); // quit the app
+    browser = await launch();
+    await browser.$('#screen-locked').waitForDisplayed({ timeout: 20000 });
+    const welcome = await browser.$('#welcome').getText();
+    if (welcome !== 'Welcome back, Bob Example') throw new Error(welcome);
+    await shot('26-accounts-relaunch-opens-on-bob');
+    await browser.$('#pin-unlock').setValue(PIN);
+    await browser.$('#unlock').click();
+    await browser.$('#screen-signed-in').waitForDisplayed({ timeout: 20000 });
+    if ((await who()) !== 'Bob Example') throw new Error(await who());
+    await callApiAs('bob');
   });
 } catch {
   // reported by step()
