@@ -21,17 +21,31 @@ mod mobile_entry {
 /// with the plugin's `EXIT_WEBVIEW_MISSING` (3) before Tauri starts.
 pub fn run() {
     tauri_plugin_latchkey::require_webview_runtime();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    init_logging();
     if let Err(e) = build(tauri::Builder::default()).run(tauri::generate_context!()) {
         eprintln!("latchkey-app: {e}");
         std::process::exit(1);
     }
+}
+
+/// Logs to stderr. `RUST_LOG` takes `target=level` pairs and a bare default level (`info` when
+/// unset or unparsable): a `Targets` filter, not `EnvFilter`, whose span and regex directives
+/// would bring a regex engine and its Unicode tables into the app (docs/BENCHMARKS.md, app
+/// size).
+fn init_logging() {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| {
+            Targets::new().with_default(tracing_subscriber::filter::LevelFilter::INFO)
+        });
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
+        .try_init();
 }
 
 /// The app's builder, generic over the runtime so tests can use `tauri::test::mock_builder()`.
