@@ -38,6 +38,12 @@ fn journal_len(dir: &Path) -> u64 {
     std::fs::metadata(dir.join(JOURNAL)).map_or(0, |m| m.len())
 }
 
+/// The journal in `dir` replayed against the snapshot on disk, as an open does.
+fn replay_on_disk(dir: &Path, key: &VaultKey) -> journal::Replay {
+    let snapshot = std::fs::read(dir.join(SNAPSHOT)).unwrap();
+    journal::replay(&dir.join(JOURNAL), key, &Generation::of_snapshot(&snapshot)).unwrap()
+}
+
 fn append_raw(dir: &Path, bytes: &[u8]) {
     use std::io::Write;
     std::fs::OpenOptions::new()
@@ -118,13 +124,7 @@ fn a_record_sealed_with_another_key_or_for_another_generation_is_refused_and_log
     append_raw(dir.path(), &forged);
     append_raw(dir.path(), &stale.unwrap());
     kill(v);
-    let snapshot = std::fs::read(dir.path().join(SNAPSHOT)).unwrap();
-    let replay = journal::replay(
-        &dir.path().join(JOURNAL),
-        &our_key,
-        &Generation::of_snapshot(&snapshot),
-    )
-    .unwrap();
+    let replay = replay_on_disk(dir.path(), &our_key);
     assert_eq!(
         (replay.tail.records, replay.refused),
         (2, 2),
@@ -245,13 +245,7 @@ fn a_new_sign_in_replaces_the_previous_journal_with_its_own_first_record() {
     save(&v, "RT-NEW");
     let key = v.key().unwrap();
     kill(v);
-    let snapshot = std::fs::read(dir.path().join(SNAPSHOT)).unwrap();
-    let replay = journal::replay(
-        &dir.path().join(JOURNAL),
-        &key,
-        &Generation::of_snapshot(&snapshot),
-    )
-    .unwrap();
+    let replay = replay_on_disk(dir.path(), &key);
     assert_eq!((replay.tail.records, replay.refused), (1, 0));
     assert_eq!(
         replay.session.unwrap().refresh_token.secret(),
